@@ -1,0 +1,120 @@
+"""What a benchmark is: a name, where its rows come from, and how one row becomes a Problem."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator, Mapping
+
+from capability_tests.problems import Problem
+
+
+class BenchmarkError(Exception):
+    """A benchmark as a whole cannot be loaded (no file, unknown name, no network)."""
+
+
+class RowError(ValueError):
+    """One row cannot be turned into a problem; the message says what is missing."""
+
+
+@dataclass(frozen=True)
+class HubSource:
+    """Where the benchmark lives on the Hugging Face Hub."""
+
+    repo: str
+    split: str
+    config: str | None = None
+
+
+@dataclass(frozen=True)
+class ParsedRow:
+    question: str
+    answer: str
+    meta: Mapping[str, Any] = field(default_factory=dict)
+    keywords: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    """A named problem set.
+
+    `parse_row` turns one source row (any of the schemas the benchmark is published in) into a
+    `ParsedRow` or raises `RowError`. `id_fields` are tried in order for the problem id; without
+    one the 0-based row number is the id.
+    """
+
+    name: str
+    family: str
+    parse_row: Callable[[Mapping[str, Any]], ParsedRow]
+    id_fields: tuple[str, ...] = ()
+    hub: HubSource | None = None
+    verifier: str = "math"
+    description: str = ""
+    packaged_file: Path | None = None  # a JSONL file shipped inside a Python package
+
+    def local_file(self, data_dir: Path | None) -> Path | None:
+        """`<data_dir>/<name>/test.jsonl`, `<data_dir>/<name>.jsonl`, else the packaged file.
+
+        None means "no local copy": load from the Hub.
+        """
+        candidates = []
+        if data_dir is not None:
+            candidates = [data_dir / self.name / "test.jsonl", data_dir / f"{self.name}.jsonl"]
+        for path in candidates:
+            if path.is_file():
+                return path
+        if self.packaged_file is not None:
+            return self.packaged_file
+        if data_dir is None:
+            return None
+        raise BenchmarkError(
+            f"benchmark {self.name!r}: no data file in --data-dir={data_dir} "
+            f"(looked for {candidates[0]} and {candidates[1]})"
+        )
+
+    def problems_from_rows(self, rows: Iterable[tuple[str, int, Any]]) -> Iterator[Problem]:
+        """Turn (source, 0-based row number, row-or-error) into problems; a bad row becomes an
+        errored problem."""
+        for source, index, row in rows:
+            yield self._problem(index, source, row)
+
+    def _problem(self, index: int, source: str, row: Any) -> Problem:
+        problem_id = str(index)
+        if isinstance(row, Mapping):
+            for name in self.id_fields:
+                if row.get(name) is not None:
+                    problem_id = str(row[name])
+                    break
+        base = dict(benchmark=self.name, problem_id=problem_id, source=source, verifier=self.verifier)
+        if isinstance(row, Exception):
+            return Problem(question="", answer="", error=f"{source}: {row}", **base)
+        if not isinstance(row, Mapping):
+            return Problem(
+                question="", answer="", error=f"{source}: row is not a JSON object", **base
+            )
+        try:
+            parsed = self.parse_row(row)
+        except RowError as exc:
+            return Problem(question="", answer="", error=f"{source}: {exc}", **base)
+        return Problem(
+            question=parsed.question,
+            answer=parsed.answer,
+            meta=dict(parsed.meta),
+            keywords=parsed.keywords,
+            **base,
+        )
+
+
+def read_jsonl(path: Path) -> Iterator[tuple[str, int, Any]]:
+    """Yield (`path:line`, 0-based line number, row) for each non-blank line; a line that is not
+    JSON yields the error in place of the row."""
+    with path.open(encoding="utf-8") as handle:
+        for lineno, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            source = f"{path}:{lineno}"
+            try:
+                yield source, lineno - 1, json.loads(line)
+            except json.JSONDecodeError as exc:
+                yield source, lineno - 1, RowError(f"not valid JSON ({exc.msg} at column {exc.colno})")
