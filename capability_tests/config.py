@@ -1,0 +1,143 @@
+"""The run configuration: every command-line option, validated once into a frozen object.
+
+Validation happens before anything heavy starts; a bad value is a usage error that names the
+option. Nothing here imports torch or vLLM.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from capability_tests.benchmarks.catalog import STUDY_BENCHMARKS
+from capability_tests.models import EMBEDDED_ALIAS
+from capability_tests.templates import DEFAULT_TEMPLATE, TEMPLATES
+
+DEFAULT_K = 8
+DEFAULT_TEMPERATURE = 0.6
+DEFAULT_TOP_P = 0.95
+DEFAULT_MAX_TOKENS = 4096
+DEFAULT_SEED = 0
+DEFAULT_ENGINE = "vllm"
+DEFAULT_REPORT_DIR = "reports"
+
+
+class ConfigError(ValueError):
+    """A bad option value; the message starts with the option's name."""
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """What one capability run does. `model` None means the embedded default model."""
+
+    model: str | None = None
+    k: int = DEFAULT_K
+    engine: str = DEFAULT_ENGINE
+    engine_args: Mapping[str, Any] = field(default_factory=dict)
+    temperature: float = DEFAULT_TEMPERATURE
+    top_p: float = DEFAULT_TOP_P
+    max_tokens: int = DEFAULT_MAX_TOKENS
+    seed: int = DEFAULT_SEED
+    template: str = DEFAULT_TEMPLATE
+    data_dir: Path | None = None
+    limit: int | None = None
+    benchmarks: tuple[str, ...] = STUDY_BENCHMARKS
+    report_dir: Path = Path(DEFAULT_REPORT_DIR)
+
+    def report_run_section(self) -> dict[str, Any]:
+        """The `run` section of reports: JSON primitives only."""
+        data = asdict(self)
+        data["model"] = self.model or EMBEDDED_ALIAS
+        data["engine_args"] = dict(self.engine_args)
+        data["data_dir"] = str(self.data_dir) if self.data_dir else None
+        data["benchmarks"] = list(self.benchmarks)
+        del data["report_dir"]
+        return data
+
+
+# argparse `type=` converters: argparse turns their ValueError/ArgumentTypeError into
+# "argument --k: ..." errors that name the option.
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must not be negative, got {value}")
+    return value
+
+
+def temperature(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value >= 0:  # also rejects nan
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
+    return value
+
+
+def probability(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"must be in (0, 1], got {text}")
+    return value
+
+
+def template_name(text: str) -> str:
+    if text not in TEMPLATES:
+        raise argparse.ArgumentTypeError(
+            f"unknown template {text!r}; known: {', '.join(sorted(TEMPLATES))}"
+        )
+    return text
+
+
+def engine_arg(text: str) -> tuple[str, Any]:
+    """`KEY=VALUE`; VALUE is read as JSON when it parses (numbers, true/false), else a string."""
+    key, sep, raw = text.partition("=")
+    if not sep or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError:
+        value = raw
+    return key, value
+
+
+def benchmark_list(text: str) -> tuple[str, ...]:
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    if not names:
+        raise argparse.ArgumentTypeError("expected a comma-separated list of benchmark names")
+    if names == ("study",):
+        return STUDY_BENCHMARKS
+    return names
+
+
+def existing_dir(option: str, value: str | None, base: Path) -> Path | None:
+    if value is None:
+        return None
+    path = Path(value).expanduser()
+    if not path.is_absolute():
+        path = base / path
+    if not path.is_dir():
+        raise ConfigError(f"{option}={value}: no such folder")
+    return path.resolve()

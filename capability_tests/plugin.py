@@ -1,0 +1,465 @@
+"""The pytest plugin (registered through the `pytest11` entry point).
+
+Hooks in data-flow order: options -> run configuration (configure) -> one parametrized test per
+problem (generate_tests) -> final selection (collection_finish) -> samples through fixtures ->
+results to the controller (runtest_logreport) -> reports (terminal_summary, sessionfinish).
+
+Importing this module imports neither torch nor vLLM: `--help` and `--collect-only` stay fast.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+import warnings
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from capability_tests import config as cfg
+from capability_tests.benchmarks import BenchmarkError, available_benchmarks, get_benchmark, load_problems
+from capability_tests.models import EMBEDDED_ALIAS, ModelError, resolve_model
+from capability_tests.problems import Problem
+from capability_tests.results import ProblemResult, result_from_properties
+from capability_tests.sampling import SamplingError, SamplingRun
+
+RUN_KEY = pytest.StashKey["CapabilityState"]()
+FAMILY_MARKER = "capability"
+PATH_OPTIONS = ("--model", "--data-dir", "--report-dir")
+VALUE_OPTIONS = PATH_OPTIONS + (
+    "--k", "--engine", "--engine-arg", "--temperature", "--top-p", "--max-tokens", "--seed",
+    "--template", "--limit", "--benchmarks", "--min-correct", "--unsolved",
+)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("capability", "capability tests: pass@k of a language model")
+    group.addoption("--model", default=None, metavar="MODEL",
+                    help="Hub id, local Hugging Face folder, local .gguf file, or "
+                    f"'{EMBEDDED_ALIAS}' (the embedded default, used when --model is not given). "
+                    "Write local paths as --model=PATH.")
+    group.addoption("--k", type=cfg.positive_int, default=cfg.DEFAULT_K, metavar="N",
+                    help=f"samples per problem (default {cfg.DEFAULT_K}); not pytest's -k")
+    group.addoption("--engine", default=cfg.DEFAULT_ENGINE,
+                    help="vllm (default) or transformers, or an engine plugin's name")
+    group.addoption("--engine-arg", type=cfg.engine_arg, action="append", default=[],
+                    metavar="KEY=VALUE",
+                    help="extra engine argument, e.g. tensor_parallel_size=2 (repeatable; "
+                    "VALUE is read as JSON when it parses)")
+    group.addoption("--temperature", type=cfg.temperature, default=cfg.DEFAULT_TEMPERATURE,
+                    help=f"sampling temperature (default {cfg.DEFAULT_TEMPERATURE})")
+    group.addoption("--top-p", type=cfg.probability, default=cfg.DEFAULT_TOP_P,
+                    help=f"nucleus sampling top-p (default {cfg.DEFAULT_TOP_P})")
+    group.addoption("--max-tokens", type=cfg.positive_int, default=cfg.DEFAULT_MAX_TOKENS,
+                    metavar="N", help=f"new tokens per sample (default {cfg.DEFAULT_MAX_TOKENS})")
+    group.addoption("--seed", type=cfg.non_negative_int, default=cfg.DEFAULT_SEED,
+                    help=f"run seed, seeds the engine (default {cfg.DEFAULT_SEED})")
+    group.addoption("--template", type=cfg.template_name, default=cfg.DEFAULT_TEMPLATE,
+                    help=f"prompt template (default {cfg.DEFAULT_TEMPLATE}; "
+                    "also chat, abel)")
+    group.addoption("--data-dir", default=None, metavar="DIR",
+                    help="local benchmark files DIR/<benchmark>/test.jsonl "
+                    "(default: the Hugging Face Hub). Write it as --data-dir=DIR.")
+    group.addoption("--limit", type=cfg.positive_int, default=None, metavar="N",
+                    help="only the first N problems of each benchmark")
+    group.addoption("--benchmarks", type=cfg.benchmark_list, default=None, metavar="NAMES",
+                    help="comma-separated benchmarks to collect (default: the study's six)")
+    group.addoption("--min-correct", type=cfg.positive_int, default=1, metavar="C",
+                    help="a problem's test passes when at least C of its k samples are correct")
+    group.addoption("--unsolved", choices=("fail", "xfail"), default="fail",
+                    help="what an unsolved problem's test does: fail (default), or xfail to "
+                    "measure pass@k without failing the session")
+    group.addoption("--report-dir", default=cfg.DEFAULT_REPORT_DIR, metavar="DIR",
+                    help="where summary.json and summary.md go (default ./reports)")
+
+
+class CapabilityState:
+    """Per-process plugin state: configuration, loaded problems, final selection, results."""
+
+    def __init__(self, run_config: cfg.RunConfig, pytest_config: pytest.Config) -> None:
+        self.run_config = run_config
+        self.pytest_config = pytest_config
+        self._problems: dict[str, list[Problem]] = {}
+        self.selected: list[Problem] = []
+        self.collected_capability_tests = False
+        self.sampling = SamplingRun(
+            run_config,
+            log=self._log,
+            live_output=self._live_output,
+            progress=self._progress_wanted(),
+        )
+        self.warned_batching = False
+
+    @property
+    def is_worker(self) -> bool:
+        return hasattr(self.pytest_config, "workerinput")
+
+    def _progress_wanted(self) -> bool:
+        return (
+            not self.is_worker
+            and sys.stderr.isatty()
+            and self.pytest_config.get_verbosity() >= 0
+        )
+
+    def _log(self, message: str) -> None:
+        reporter = self.pytest_config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None and not self.is_worker:
+            reporter.ensure_newline()
+            reporter.write_line(message)
+
+    def _live_output(self):
+        capman = self.pytest_config.pluginmanager.get_plugin("capturemanager")
+        if capman is None or self.is_worker:
+            import contextlib
+
+            return contextlib.nullcontext()
+        return capman.global_and_fixture_disabled()
+
+    def problems(self, family: str) -> list[Problem]:
+        """Problems of the run's benchmarks that belong to `family`, loaded once per process."""
+        out = []
+        for name in self.run_config.benchmarks:
+            benchmark = get_benchmark(name)
+            if benchmark.family != family:
+                continue
+            if name not in self._problems:
+                self._problems[name] = load_problems(
+                    name, self.run_config.data_dir, self.run_config.limit
+                )
+            out.extend(self._problems[name])
+        return out
+
+    def batch_for(self, problem: Problem) -> list[Problem]:
+        """What to sample together with `problem`: see capability_tests.sampling."""
+        if not self.is_worker:
+            return self.selected
+        if self.pytest_config.getoption("dist", "no") == "loadgroup":
+            return [p for p in self.selected if p.benchmark == problem.benchmark]
+        if not self.warned_batching:
+            self.warned_batching = True
+            warnings.warn(
+                "capability-tests: under xdist with a --dist other than loadgroup a worker cannot "
+                "know which tests it will run, so it samples one problem at a time (slow). "
+                "Use --dist loadgroup (the default when you give no --dist).",
+                pytest.PytestWarning,
+                stacklevel=1,
+            )
+        return [problem]
+
+
+# -- configuration -------------------------------------------------------------------------------
+
+
+def _build_run_config(config: pytest.Config) -> cfg.RunConfig:
+    base = config.invocation_params.dir
+    option = config.getoption
+    try:
+        data_dir = cfg.existing_dir("--data-dir", option("data_dir"), base)
+    except cfg.ConfigError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    model = option("model")
+    if model is not None:
+        try:
+            resolve_model(model)
+        except ModelError as exc:
+            raise pytest.UsageError(str(exc)) from None
+    benchmarks = option("benchmarks") or cfg.benchmark_list("study")
+    for name in benchmarks:
+        try:
+            get_benchmark(name)
+        except BenchmarkError as exc:
+            raise pytest.UsageError(f"--benchmarks: {exc}") from None
+    from capability_tests.engines import engine_names
+
+    if option("engine") not in engine_names():
+        raise pytest.UsageError(
+            f"--engine: unknown engine {option('engine')!r}; known: {', '.join(engine_names())}"
+        )
+    report_dir = Path(option("report_dir")).expanduser()
+    return cfg.RunConfig(
+        model=model,
+        k=option("k"),
+        engine=option("engine"),
+        engine_args=dict(option("engine_arg")),
+        temperature=option("temperature"),
+        top_p=option("top_p"),
+        max_tokens=option("max_tokens"),
+        seed=option("seed"),
+        template=option("template"),
+        data_dir=data_dir,
+        limit=option("limit"),
+        benchmarks=tuple(benchmarks),
+        report_dir=report_dir if report_dir.is_absolute() else base / report_dir,
+    )
+
+
+def _check_space_separated_paths(config: pytest.Config) -> None:
+    """Stop when `--model PATH` (with a space) made pytest pick another rootdir or config file.
+
+    pytest decides its rootdir from a first pass over the arguments that does not know plugin
+    options, so an existing PATH after a space counts as a test path there (pytest issues 6904,
+    8846, 9749). Recompute the setup without those values; if it differs, the run would use the
+    wrong configuration, so refuse it.
+    """
+    args = [str(a) for a in config.invocation_params.args]
+    base = config.invocation_params.dir
+    suspicious = [
+        (opt, args[i + 1])
+        for i, opt in enumerate(args[:-1])
+        if opt in VALUE_OPTIONS and (base / args[i + 1]).exists()
+    ]
+    if not suspicious:
+        return
+    values = {v for _, v in suspicious}
+    rest = [a for a in args if a not in values]
+    try:
+        from _pytest.config.findpaths import determine_setup
+
+        rootpath, inipath, *_ = determine_setup(
+            inifile=config.getoption("inifilename"),
+            override_ini=config.getoption("override_ini"),
+            args=rest,
+            rootdir_cmd_arg=config.getoption("rootdir") or None,
+            invocation_dir=base,
+        )
+        same = rootpath == config.rootpath and inipath == config.inipath
+    except Exception:  # private API moved: be safe and refuse
+        same = False
+    if not same:
+        fixes = " ".join(f"{opt}={value}" for opt, value in suspicious)
+        raise pytest.UsageError(
+            f"write {fixes} (with '='): pytest took {suspicious[0][1]!r} for a test path while "
+            f"choosing its rootdir and config file, which changed them "
+            f"(rootdir {config.rootpath}, config {config.inipath})"
+        )
+
+
+def _default_to_loadgroup(config: pytest.Config) -> None:
+    """Under -n without an explicit --dist, send each benchmark to one worker whole."""
+    if not getattr(config.option, "numprocesses", None) or config.getoption("dist", None) != "load":
+        return
+    given = list(config.invocation_params.args) + os.environ.get("PYTEST_ADDOPTS", "").split()
+    try:
+        given += config.getini("addopts")
+    except (ValueError, KeyError):
+        pass
+    if any(str(a) in ("--dist", "-d") or str(a).startswith("--dist=") for a in given):
+        return
+    config.option.dist = "loadgroup"
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", f"{FAMILY_MARKER}(family): a capability test parametrized over problems"
+    )
+    for name in available_benchmarks():
+        config.addinivalue_line("markers", f"{name}: problems of the {name} benchmark")
+    _check_space_separated_paths(config)
+    keyword = config.getoption("keyword", "")
+    if keyword and re.fullmatch(r"\s*\d+\s*", keyword):
+        config.issue_config_time_warning(
+            pytest.PytestConfigWarning(
+                f"-k {keyword.strip()} is pytest's keyword filter (it selects tests whose id "
+                f"contains {keyword.strip()!r}); for {keyword.strip()} samples per problem write "
+                f"--k {keyword.strip()}"
+            ),
+            stacklevel=2,
+        )
+    _default_to_loadgroup(config)
+    if "VLLM_LOGGING_LEVEL" not in os.environ and config.get_verbosity() < 1:
+        os.environ["VLLM_LOGGING_LEVEL"] = "ERROR"  # -v shows vLLM's warnings and info
+    state = CapabilityState(_build_run_config(config), config)
+    config.stash[RUN_KEY] = state
+    if not state.is_worker:
+        config.pluginmanager.register(ResultCollector(state), "capability-results")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    state = config.stash.get(RUN_KEY, None)
+    if state is not None:
+        state.sampling.close()
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    state = config.stash.get(RUN_KEY, None)
+    if state is None:
+        return []
+    c = state.run_config
+    return [
+        f"capability-tests: model={c.model or 'smollm2-135m (embedded)'} engine={c.engine} "
+        f"k={c.k} temperature={c.temperature} top_p={c.top_p} max_tokens={c.max_tokens} "
+        f"seed={c.seed} template={c.template} "
+        f"data={'--data-dir=' + str(c.data_dir) if c.data_dir else 'Hugging Face Hub'}"
+    ]
+
+
+# -- collection ----------------------------------------------------------------------------------
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "capability_problem" not in metafunc.fixturenames:
+        return
+    marker = metafunc.definition.get_closest_marker(FAMILY_MARKER)
+    family = (marker.kwargs.get("family") if marker else None) or "math"
+    state: CapabilityState = metafunc.config.stash[RUN_KEY]
+    state.collected_capability_tests = True
+    try:
+        problems = state.problems(family)
+    except BenchmarkError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    params = [
+        pytest.param(
+            p,
+            id=p.key,
+            marks=[getattr(pytest.mark, p.benchmark), pytest.mark.xdist_group(p.benchmark)],
+        )
+        for p in problems
+    ]
+    metafunc.parametrize("capability_problem", params)
+
+
+def _problem_of(item: pytest.Item) -> Problem | None:
+    callspec = getattr(item, "callspec", None)
+    return callspec.params.get("capability_problem") if callspec is not None else None
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Let `-k` match a problem's keywords (e.g. `-k "math500 and level5"`)."""
+    for item in items:
+        problem = _problem_of(item)
+        if problem is not None:
+            item.extra_keyword_matches.update(problem.keywords)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """The final selection (after -k/-m/--deselect): the only problems ever sampled."""
+    state = session.config.stash.get(RUN_KEY, None)
+    if state is None:
+        return
+    seen: set[str] = set()
+    selected = []
+    for item in session.items:
+        problem = _problem_of(item)
+        if problem is not None and problem.key not in seen:
+            seen.add(problem.key)
+            selected.append(problem)
+    state.selected = selected
+
+
+# -- fixtures ------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def capability_run(pytestconfig: pytest.Config):
+    """The session's sampling run; the engine inside starts at the first test that needs it and
+    is shut down here, before pytest closes its output streams."""
+    state: CapabilityState = pytestconfig.stash[RUN_KEY]
+    yield state.sampling
+    state.sampling.close()
+
+
+@pytest.fixture
+def capability_samples(request: pytest.FixtureRequest, capability_problem: Problem, capability_run):
+    """The graded k samples of this test's problem (a `ProblemResult`), recorded as JUnit
+    properties `benchmark`, `problem_id`, `n`, `correct`."""
+    state: CapabilityState = request.config.stash[RUN_KEY]
+    problem = capability_problem
+    node = request.node
+    if problem.error is not None:
+        failed = ProblemResult(problem.benchmark, problem.problem_id, 0, 0, error=problem.error)
+        node.user_properties.extend(failed.properties())
+        pytest.fail(problem.error, pytrace=False)
+    try:
+        result = capability_run.result_for(problem, lambda: state.batch_for(problem))
+    except SamplingError as exc:
+        failed = ProblemResult(problem.benchmark, problem.problem_id, 0, 0, error=str(exc))
+        node.user_properties.extend(failed.properties())
+        pytest.fail(f"{problem.key}: {exc}", pytrace=False)
+    node.user_properties.extend(result.properties())
+    return result
+
+
+class SolvedCheck:
+    """Turns a problem's result into the test's outcome (--min-correct, --unsolved)."""
+
+    def __init__(self, min_correct: int, unsolved: str) -> None:
+        self.min_correct = min_correct
+        self.unsolved = unsolved
+
+    def __call__(self, problem: Problem, result: ProblemResult) -> None:
+        if result.correct >= self.min_correct:
+            return
+        answers = ", ".join(repr(a) for a in result.extracted[:8]) or "none"
+        message = (
+            f"{problem.key}: {result.correct} of {result.n} samples correct (need "
+            f"{self.min_correct}); reference {problem.answer!r}; answers given: {answers}"
+        )
+        if self.unsolved == "xfail":
+            pytest.xfail(message)
+        pytest.fail(message, pytrace=False)
+
+
+@pytest.fixture
+def capability_check(pytestconfig: pytest.Config) -> SolvedCheck:
+    """`capability_check(problem, result)` passes, fails or xfails the test."""
+    return SolvedCheck(pytestconfig.getoption("min_correct"), pytestconfig.getoption("unsolved"))
+
+
+# -- results and reports (serial process or xdist controller) ------------------------------------
+
+
+class ResultCollector:
+    """Registered only where results meet: the serial process or the xdist controller. Workers
+    send results here inside `report.user_properties`."""
+
+    def __init__(self, state: CapabilityState) -> None:
+        self.state = state
+        self.results: dict[str, ProblemResult] = {}
+        self.summaries: dict = {}
+        self.complete = True
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        result = result_from_properties(report.user_properties)
+        if result is not None:
+            self.results[f"{result.benchmark}/{result.problem_id}"] = result
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        if not self.results:
+            return
+        from capability_tests.reporting.summary import write_summary
+
+        selected = self.state.selected
+        self.complete = (
+            exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED)
+            and not (session.shouldstop or session.shouldfail)
+            and not (selected and len(self.results) < len(selected))
+        )
+        self.summaries = write_summary(
+            self.state.run_config.report_dir,
+            self.state.run_config.report_run_section(),
+            self.results.values(),
+            complete=self.complete,
+        )
+
+    def pytest_terminal_summary(self, terminalreporter) -> None:
+        if not self.summaries:
+            return
+        from capability_tests.reporting.summary import terminal_lines
+
+        terminalreporter.section("pass@k")
+        for line in terminal_lines(self.summaries):
+            terminalreporter.write_line(line)
+        where = self.state.run_config.report_dir / "summary.json"
+        note = "" if self.complete else " (incomplete run)"
+        terminalreporter.write_line(f"written: {where}{note}")
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    state = session.config.stash.get(RUN_KEY, None)
+    if state is not None:
+        state.sampling.close()

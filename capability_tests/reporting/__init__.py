@@ -1,0 +1,1 @@
+"""Reports read per-problem results (never the engine) and write tables and files."""
