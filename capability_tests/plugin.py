@@ -43,7 +43,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--k", type=cfg.positive_int, default=cfg.DEFAULT_K, metavar="N",
                     help=f"samples per problem (default {cfg.DEFAULT_K}); not pytest's -k")
     group.addoption("--engine", default=cfg.DEFAULT_ENGINE,
-                    help="vllm (default) or transformers, or an engine plugin's name")
+                    help="vllm (default), transformers, an engine plugin's name, or module:Class")
     group.addoption("--engine-arg", type=cfg.engine_arg, action="append", default=[],
                     metavar="KEY=VALUE",
                     help="extra engine argument, e.g. tensor_parallel_size=2 (repeatable; "
@@ -171,9 +171,9 @@ def _build_run_config(config: pytest.Config) -> cfg.RunConfig:
             get_benchmark(name)
         except BenchmarkError as exc:
             raise pytest.UsageError(f"--benchmarks: {exc}") from None
-    from capability_tests.engines import engine_names
+    from capability_tests.engines import engine_names, is_known_engine
 
-    if option("engine") not in engine_names():
+    if not is_known_engine(option("engine")):
         raise pytest.UsageError(
             f"--engine: unknown engine {option('engine')!r}; known: {', '.join(engine_names())}"
         )
