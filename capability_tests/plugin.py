@@ -291,9 +291,15 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     return [
         f"capability-tests: model={c.model or 'smollm2-135m (embedded)'} engine={c.engine} "
         f"k={c.k} temperature={c.temperature} top_p={c.top_p} max_tokens={c.max_tokens} "
-        f"seed={c.seed} template={c.template} "
-        f"data={'--data-dir=' + str(c.data_dir) if c.data_dir else 'Hugging Face Hub'}"
+        f"seed={c.seed} template={c.template} data={_data_source(c)}"
     ]
+
+
+def _data_source(c: cfg.RunConfig) -> str:
+    if c.data_dir is not None:
+        return f"--data-dir={c.data_dir}"
+    packaged = [name for name in c.benchmarks if get_benchmark(name).packaged_file is not None]
+    return "packaged" if len(packaged) == len(c.benchmarks) else "Hugging Face Hub"
 
 
 # -- collection ----------------------------------------------------------------------------------
