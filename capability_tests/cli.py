@@ -1,4 +1,8 @@
-"""The `capability-tests` console command (subcommands are added by later features)."""
+"""The `capability-tests` console command.
+
+Subcommands: `run` (the capability suite from any directory; every further argument goes to
+pytest). Others are registered by the features that own them.
+"""
 
 from __future__ import annotations
 
@@ -7,18 +11,21 @@ import sys
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="capability-tests", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-    run = sub.add_parser(
-        "run",
-        help="run the capability suite from any directory (pytest --pyargs capability_tests.suite)",
-    )
-    run.add_argument("pytest_args", nargs=argparse.REMAINDER, help="arguments passed to pytest")
-    args = parser.parse_args(argv)
-    if args.command == "run":
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["run"]:
+        # Everything after `run` is pytest's: no argparse in between to misread `-k` or `--k`.
         import pytest
 
-        return int(pytest.main(["--pyargs", "capability_tests.suite", *args.pytest_args]))
+        return int(pytest.main(["--pyargs", "capability_tests.suite", *argv[1:]]))
+    parser = argparse.ArgumentParser(prog="capability-tests", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser(
+        "run",
+        help="run the capability suite from any directory "
+        "(= pytest --pyargs capability_tests.suite ARGS...)",
+    )
+    args = parser.parse_args(argv)
+    parser.error(f"unknown command {args.command!r}")
     return 2
 
 

@@ -208,3 +208,28 @@ def test_xdist_workers_sample_only_their_benchmark(pytester, fake_engine_env, sh
     summary = json.loads((pytester.path / "reports" / "summary.json").read_text())
     assert sorted(summary["benchmarks"]) == ["aime24", "amc23", "gsm8k"]
     assert all(b["problems"] == 3 for b in summary["benchmarks"].values())
+
+
+def test_plugin_import_pulls_no_engine():
+    """--help and --collect-only stay fast: importing the plugin imports no torch, vLLM or
+    datasets."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, capability_tests.plugin, capability_tests.grading;"
+        "heavy = {'torch', 'vllm', 'transformers', 'datasets'} & set(sys.modules);"
+        "print(sorted(heavy)); sys.exit(1 if heavy else 0)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_console_command_runs_suite_from_any_directory(pytester, fake_engine_env):
+    from capability_tests.cli import main
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(pytester.path)
+        code = main(["run", *FAKE, "--benchmarks=demo", "-k", "add", "--k=1", "-q"])
+    assert code == pytest.ExitCode.TESTS_FAILED
+    assert generate_calls(fake_engine_env)[0]["keys"] == ["demo/add"]
