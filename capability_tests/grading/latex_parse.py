@@ -405,6 +405,12 @@ class _Parser:
         return self.take().lstrip("\\")
 
     def subscripted(self, name: str) -> Any:
+        if (name.isupper() or name in "fgh") and self.peek() == "(" and self.peek(2) == ")":
+            # "I(0)", "f(x)", "P(2)": a function applied to one atom, not a product
+            self.take()
+            arg = _scalar(self.parse_expr())
+            self.expect(")")
+            return sympy.Function(name)(arg)
         if self.peek() == "_":
             self.take()
             sub = self.raw_group()
