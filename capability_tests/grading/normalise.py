@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 _SPACING = re.compile(
     r"\\(?:left|right|bigl|bigr|Bigl|Bigr|big|Big|displaystyle|textstyle|quad|qquad)(?![a-zA-Z])"
-    r"|\\[!,;: ]|~"
+    r"|(?<!\\)\\[!,;: ]|~"
 )
 _DEGREES = re.compile(
     r"\^\s*\{\s*\\circ\s*\}|\^\s*\\circ|°|\\degree|\\circ"
@@ -86,8 +86,9 @@ def normalise(text: str, unit: str | None = None, thousands: bool = True) -> Nor
     s = re.sub(r"\\[dtc]frac(?![a-zA-Z])", r"\\frac", s)
     s = s.replace("{,}", ",")
     s = s.strip().rstrip(".").strip()
-    s = _strip_unit(s, unit)
-    percent = bool(_PERCENT.search(s))
+    unit_is_percent = bool(unit) and unit.strip().strip("$").strip() in ("%", "\\%")
+    s = _strip_unit(s, None if unit_is_percent else unit)
+    percent = bool(_PERCENT.search(s)) or unit_is_percent
     s = _PERCENT.sub("", s)
     degrees = bool(_DEGREES.search(s))
     s = _DEGREES.sub("", s).strip()
