@@ -129,6 +129,8 @@ def _num(expr: sympy.Expr, subs: dict | None = None) -> complex | None:
         return None
     if math.isnan(c.real) or math.isnan(c.imag) or math.isinf(c.real) or math.isinf(c.imag):
         return None
+    if c == 0 and value != 0:
+        return None  # underflowed out of double range: not comparable as a float
     return c
 
 

@@ -40,11 +40,11 @@ def _context():
 
 
 class _Worker:
-    def __init__(self, ctx, timeout: float):
+    def __init__(self, ctx, timeout: float, grade_fn=None):
         from capability_tests.grading.worker import worker_main
 
         self.conn, child = ctx.Pipe(duplex=True)
-        self.proc = ctx.Process(target=worker_main, args=(child, timeout), daemon=True)
+        self.proc = ctx.Process(target=worker_main, args=(child, timeout, grade_fn), daemon=True)
         self.proc.start()
         child.close()
         self.task: tuple[Future, float, float] | None = None  # (future, sent at, deadline)
@@ -59,7 +59,10 @@ class _Worker:
 
 class GradingPool:
     def __init__(self, workers: int | None = None, timeout: float = DEFAULT_TIMEOUT_S,
-                 slack: float = 2.0):
+                 slack: float = 2.0, grade_fn=None):
+        """`grade_fn(completion, problem, timeout) -> Verdict` replaces `grade_here` in the
+        workers (a module-level function; for tests)."""
+        self._grade_fn = grade_fn
         self.size = max(1, workers or os.cpu_count() or 1)
         self.timeout = timeout
         self.hard_limit = timeout + slack
@@ -129,7 +132,7 @@ class GradingPool:
                     if w.task is None:
                         self._assign(w)
                 while len(workers) < self.size and self._pending:
-                    w = _Worker(ctx, self.timeout)
+                    w = _Worker(ctx, self.timeout, self._grade_fn)
                     workers.append(w)
                     self._assign(w)
                 busy = [w for w in workers if w.task is not None]
@@ -190,7 +193,7 @@ class GradingPool:
 
     def _replace(self, ctx, w: _Worker) -> _Worker:
         w.kill()
-        return _Worker(ctx, self.timeout)
+        return _Worker(ctx, self.timeout, self._grade_fn)
 
 
 def grade_many(pairs: Iterable[tuple[str, Problem]], workers: int | None = None,
