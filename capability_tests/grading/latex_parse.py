@@ -194,7 +194,7 @@ class _Parser:
         return Union(tuple(parts))
 
     def parse_relation(self) -> Any:
-        lhs = self.parse_expr()
+        lhs = self.parse_sum()
         op = self.peek()
         if op in _RELATIONS:
             self.take()
@@ -202,7 +202,7 @@ class _Parser:
             return Relation(_RELATIONS[op], lhs, rhs)
         return lhs
 
-    def parse_expr(self) -> Any:
+    def parse_sum(self) -> Any:
         self.enter()
         try:
             if self.peek() in ("+", "-"):
@@ -363,7 +363,7 @@ class _Parser:
             self.take()
             self.enter()
             try:
-                inner = self.parse_expr()
+                inner = self.parse_sum()
                 self.expect("|")
             finally:
                 self.leave()
@@ -408,7 +408,7 @@ class _Parser:
         if (name.isupper() or name in "fgh") and self.peek() == "(" and self.peek(2) == ")":
             # "I(0)", "f(x)", "P(2)": a function applied to one atom, not a product
             self.take()
-            arg = _scalar(self.parse_expr())
+            arg = _scalar(self.parse_sum())
             self.expect(")")
             return sympy.Function(name)(arg)
         if self.peek() == "_":
@@ -432,7 +432,7 @@ class _Parser:
             index = None
             if self.peek() == "[":
                 self.take()
-                index = self.parse_expr()
+                index = self.parse_sum()
                 self.expect("]")
             arg = self.frac_arg()
             if index is None:
@@ -452,7 +452,7 @@ class _Parser:
         if name in ("lfloor", "lceil"):
             self.enter()
             try:
-                inner = self.parse_expr()
+                inner = self.parse_sum()
                 closer = self.take()
             finally:
                 self.leave()
@@ -556,7 +556,7 @@ class _Parser:
                 break
             self.enter()
             try:
-                rows[-1].append(self.parse_expr())
+                rows[-1].append(self.parse_sum())
             finally:
                 self.leave()
             sep = self.peek()
