@@ -65,7 +65,7 @@ def main() -> int:
     ap.add_argument("--data-dir", type=Path, required=True)
     ap.add_argument("--mv-python", default="/tmp/mv/bin/python")
     ap.add_argument("--out", type=Path, default=Path("docs/grading_figures.md"))
-    ap.add_argument("--negatives-per-problem", type=int, default=60)
+    ap.add_argument("--negatives-per-problem", type=int, default=100)
     args = ap.parse_args()
     lines: list[str] = []
     say = lambda s="": (print(s), lines.append(s))  # noqa: E731
@@ -145,13 +145,15 @@ def main() -> int:
     t1 = time.perf_counter()
     single = [grade(c, p) for c, p in speed_pairs[:500]]
     dt1 = time.perf_counter() - t1
-    worst = max(sv + single, key=lambda v: v.seconds)
+    worst = max(sv + single + neg_verdicts + verdicts, key=lambda v: v.seconds)
     say("## Speed\n")
     say(f"- machine: {os.cpu_count()} cores; source: {source}")
     say(f"- pool ({os.cpu_count()} workers): {len(sv)} samples in {dt:.2f} s = "
         f"**{len(sv) / dt:.0f} samples/s**")
     say(f"- in-process `grade` (one core): {len(single)} in {dt1:.2f} s = {len(single) / dt1:.0f}/s")
-    say(f"- worst single sample: {worst.seconds:.3f} s ({worst.reason}); "
+    say(f"- negatives (every one parsed and compared as values): {len(neg_pairs)} in "
+        f"{neg_s:.1f} s = {len(neg_pairs) / neg_s:.0f}/s on the pool")
+    say(f"- worst single sample over all runs above: {worst.seconds:.3f} s ({worst.reason}); "
         f"timeouts: {sum(v.timed_out for v in sv)}")
     say(f"- gold self-check ({len(cases)}) took {gold_s:.1f} s, negatives ({len(neg_pairs)}) "
         f"{neg_s:.1f} s on the pool")
@@ -167,6 +169,14 @@ def main() -> int:
         if rng.random() < 0.1:
             mv_cases.append({"kind": "negative", "key": f"{p.key} vs {q.key}", "gold": q.answer,
                              "pred": f"\\boxed{{{g}}}", "ours": v.correct})
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+    from test_grading_cases import CORRECT, WRONG, P  # the hand-written hard-case tables
+
+    for expected, table in ((True, CORRECT), (False, WRONG)):
+        for bench, ref, completion in table:
+            ours = grade(completion, P(bench, ref)).correct
+            mv_cases.append({"kind": f"hand-written, truly {expected}", "key": bench, "gold": ref,
+                             "pred": completion, "ours": ours})
     if not Path(args.mv_python).exists():
         say(f"Math-Verify not available ({args.mv_python} missing).")
     else:
@@ -191,7 +201,7 @@ def main() -> int:
                 "side saying False is wrong unless noted; negatives: the side saying True is "
                 "wrong unless the answers are truly equal):\n")
             for c, m in zip(mv_cases, mv):
-                if c["ours"] != m["mv"]:
+                if c["ours"] != m["mv"] or c["kind"] == "hand-written, truly False" and c["ours"]:
                     say(f"- [{c['kind']}] `{c['key']}`: pred `{c['pred'][:90]}` gold "
                         f"`{c['gold'][:90]}`: ours={c['ours']} mv={m['mv']}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
