@@ -31,6 +31,9 @@ def P(benchmark: str, answer: str, **meta) -> Problem:
         ("Thus the final answer is $\\frac{3}{4}$. I hope it is correct.", "math500", r"\frac{3}{4}"),
         ("The answer is 12\nmore text", "gsm8k", "12"),
         (r"\boxed 5", "amc23", "5"),
+        ("Final Answer: The final answer is $2.5e3$. I hope it is correct.", "minerva_math", "2.5e3"),
+        ("**Answer:** $\\frac{1}{2}$", "math500", r"\frac{1}{2}"),
+        ("The answer is: 7\n", "gsm8k", "7"),
     ],
 )
 def test_extraction(text, benchmark, expected):

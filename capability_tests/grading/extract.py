@@ -74,7 +74,7 @@ _FINAL_ANSWER_IS = re.compile(
 
 
 def _clean(answer: str) -> str:
-    answer = answer.strip()
+    answer = answer.strip().strip("*").strip()
     inner, _ = _boxed_spans(answer)
     if inner is not None:
         answer = inner
@@ -102,7 +102,10 @@ def extract_answer(text: str, benchmark: str = "") -> Extraction:
     tail = text[-20_000:]
     hits = _ANSWER_LINE.findall(tail)
     if hits:
-        return _done(hits[-1], "answer line")
+        line = hits[-1]
+        # Minerva's template: "Final Answer: The final answer is X. I hope it is correct."
+        inner = _FINAL_ANSWER_IS.findall(line) or _ANSWER_IS.findall(line)
+        return _done(inner[-1] if inner else line, "answer line")
     hits = _HASHES.findall(tail)
     if hits:
         return _done(hits[-1], "####")
