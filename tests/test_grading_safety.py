@@ -187,3 +187,19 @@ def test_grading_source_never_calls_eval_or_sympify():
                 names = [a.name for a in node.names]
                 assert "parsing" not in mod and not any("parsing" in n or n in banned for n in names), (
                     f"{path.name}:{node.lineno} imports {mod} {names}")
+
+
+def test_time_limit_keeps_an_outer_alarm():
+    fired = []
+    old = signal.signal(signal.SIGALRM, lambda *a: fired.append(1))
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.3)
+        with time_limit(5):
+            pass
+        remaining, _ = signal.getitimer(signal.ITIMER_REAL)
+        assert 0 < remaining <= 0.3
+        time.sleep(0.6)
+        assert fired
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
