@@ -1,67 +1,54 @@
-"""First-version grader: extract the final answer, compare as normalised text or as a number."""
+"""`grade(completion, problem) -> Verdict`: extract, then compare under a time limit."""
 
 from __future__ import annotations
 
-import re
 import time
-from fractions import Fraction
 
+from capability_tests.grading.equivalence import answers_match
+from capability_tests.grading.extract import extract_answer
+from capability_tests.grading.timeouts import (
+    DEFAULT_TIMEOUT_S, GradingTimeout, signals_usable, time_limit,
+)
 from capability_tests.grading.verdict import Verdict
-from capability_tests.latex import last_boxed
 from capability_tests.problems import Problem
 
-_ANSWER_IS = re.compile(r"answer is[:\s]*\$?([^\n$]+?)\$?\s*(?:\.|\n|$)", re.I)
-_GSM8K = re.compile(r"####\s*([^\n]+)")
-_FRAC = re.compile(r"^\\[dt]?frac\{(-?\d+)\}\{(-?\d+)\}$")
+MAX_COMPLETION_CHARS = 2_000_000
 
 
-def extract_answer(text: str) -> str | None:
-    """The final answer a completion commits to, or None (a truncated or answer-less sample)."""
-    boxed = last_boxed(text)
-    if boxed is not None:
-        return boxed.strip()
-    hits = _GSM8K.findall(text)
-    if hits:
-        return hits[-1].strip()
-    hits = _ANSWER_IS.findall(text)
-    if hits:
-        return hits[-1].strip()
-    return None
-
-
-def normalise(text: str) -> str:
-    s = text.strip().strip("$").strip()
-    s = re.sub(r"\\(left|right|!|,|;|:)", "", s)
-    s = re.sub(r"\\text\{([^{}]*)\}", r"\1", s)
-    s = s.replace("\\dfrac", "\\frac").replace("\\tfrac", "\\frac")
-    s = re.sub(r"^[a-zA-Z]\s*=\s*", "", s)
-    s = s.replace(" ", "").rstrip(".")
-    return s
-
-
-def as_number(text: str) -> Fraction | None:
-    s = normalise(text).replace(",", "").replace("\\%", "").rstrip("%")
-    match = _FRAC.match(s)
-    try:
-        if match:
-            return Fraction(int(match.group(1)), int(match.group(2)))
-        if re.fullmatch(r"-?\d+(\.\d+)?(/\d+)?", s) and len(s) < 64:
-            return Fraction(s)
-    except (ValueError, ZeroDivisionError):
-        return None
-    return None
-
-
-def grade(completion: str, problem: Problem) -> Verdict:
+def grade_here(completion: str, problem: Problem, timeout: float = DEFAULT_TIMEOUT_S) -> Verdict:
+    """Grade in this process. The limit is enforced by SIGALRM (main thread only)."""
     start = time.perf_counter()
-    extracted = extract_answer(completion)
-    if extracted is None:
-        return Verdict(False, None, "no final answer", time.perf_counter() - start)
-    if normalise(extracted) == normalise(problem.answer):
-        return Verdict(True, extracted, "equal as text", time.perf_counter() - start)
-    got, want = as_number(extracted), as_number(problem.answer)
-    if got is not None and want is not None:
-        same = got == want
-        return Verdict(same, extracted, "equal as numbers" if same else "different numbers",
+    if not isinstance(completion, str):
+        return Verdict(False, None, "completion is not text", time.perf_counter() - start)
+    if problem.error:
+        return Verdict(False, None, f"problem has no reference: {problem.error}",
                        time.perf_counter() - start)
-    return Verdict(False, extracted, "different", time.perf_counter() - start)
+    if len(completion) > MAX_COMPLETION_CHARS:
+        completion = completion[-MAX_COMPLETION_CHARS:]
+    found = None
+    try:
+        with time_limit(timeout):
+            found = extract_answer(completion, problem.benchmark)
+            if found.answer is None:
+                return Verdict(False, None, found.how, time.perf_counter() - start)
+            correct, reason = answers_match(found.answer, problem)
+    except GradingTimeout:
+        return Verdict(False, found.answer if found else None, "timeout",
+                       time.perf_counter() - start, timed_out=True)
+    except RecursionError:
+        return Verdict(False, found.answer if found else None, "answer nested too deeply",
+                       time.perf_counter() - start)
+    return Verdict(correct, found.answer, f"{reason} ({found.how})", time.perf_counter() - start)
+
+
+def grade(completion: str, problem: Problem, timeout: float = DEFAULT_TIMEOUT_S) -> Verdict:
+    """Grade one completion against its problem's reference answer.
+
+    In a process's main thread this runs here under a SIGALRM limit; from any other thread it is
+    sent to a shared one-worker `GradingPool`, whose worker is killed if it overruns.
+    """
+    if signals_usable():
+        return grade_here(completion, problem, timeout)
+    from capability_tests.grading.pool import shared_pool
+
+    return shared_pool(timeout).submit(completion, problem).result()

@@ -1,0 +1,378 @@
+r"""Decide whether an extracted answer equals a problem's reference answer.
+
+From cheap to expensive:
+
+1. normalised strings equal (`normalise.py`);
+2. both sides parsed by the safe parser (`latex_parse.py`) and compared as values:
+   * numbers: exactly (rationals) or within the benchmark's tolerance (`tolerance_for`);
+   * expressions with symbols: equal at several fixed sample points (a polynomial-identity style
+     test, 1e-9 relative), falling back to `sympy.simplify(a - b) == 0` when the points give no
+     verdict;
+   * structures: tuples and intervals element by element (`(2,4)` is not `(2,4]`), sets and unions
+     as unordered multisets, matrices by shape and entries, equations up to a constant factor;
+3. lists of answers (OlympiadBench `is_multiple_answer`, MATH `1,-2`, `3 \pm 2\sqrt2`) as
+   unordered multisets of items.
+
+The caller (`grader.py`) bounds the wall-clock time of all of this.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import re
+from typing import Any
+
+import sympy
+
+from capability_tests.grading.latex_parse import (
+    Matrix, ParseError, Relation, Seq, Union, Unsafe, parse_latex,
+)
+from capability_tests.grading.normalise import (
+    Normalised, expand_pm, normalise, reference_parts, split_answer_list,
+)
+from capability_tests.problems import Problem
+
+EXACT_BENCHMARKS = {"aime24", "amc23", "gsm8k", "math500", "demo"}
+MAX_ITEMS = 64
+_NUMERIC_NOISE = 1e-12  # relative: two exact values evaluated to 30 digits
+_DECIMAL = re.compile(r"^-?(?P<int>\d*)(?:\.(?P<frac>\d*))?(?:[eE](?P<exp>[+-]?\d+))?$")
+_TIMES10 = re.compile(
+    r"^-?(?P<int>\d+)(?:\.(?P<frac>\d*))?\s*\\times\s*10\s*\^\s*\{?\s*(?P<exp>[+-]?\d+)\s*\}?$"
+)
+
+
+def _half_ulp_relative(ref: str) -> float | None:
+    """Half a unit in the last written digit of a decimal reference, relative to its value."""
+    s = ref.replace(" ", "")
+    m = _DECIMAL.match(s) or _TIMES10.match(s)
+    if not m or not (m.group("int") or m.group("frac")):
+        return None
+    digits = (m.group("int") or "") + (m.group("frac") or "")
+    frac = len(m.group("frac") or "")
+    if not frac and "." not in s:
+        # trailing zeros of an integer are not significant: 15000 is 1.5e4
+        stripped = digits.rstrip("0")
+        frac = -(len(digits) - len(stripped)) if stripped else 0
+    try:
+        value = abs(float((m.group("int") or "0") + "." + (m.group("frac") or "0")))
+    except ValueError:
+        return None
+    if value == 0 or not digits.strip("0"):
+        return None
+    return 0.5 * 10.0 ** (-frac) / value
+
+
+def tolerance_for(benchmark: str, reference: str) -> float:
+    """Relative tolerance for comparing numbers against `reference` (0 means exact).
+
+    * aime24, amc23, gsm8k, math500: exact. Their answers are exact integers, fractions, surds.
+    * minerva_math: measured quantities written to a few significant figures. Accept what rounds
+      to the reference at the precision it is written with (half a unit in its last significant
+      digit; trailing zeros of an integer are not significant), never tighter than 0.1% (models
+      round physical constants differently) and never looser than 2% (so `1e11` accepts
+      1.02e11 but not 1.1e11).
+    * olympiadbench: exact values are compared to 1e-8 (the OlympiadBench judge's own default);
+      a reference written as a decimal accepts half a unit in its last digit, at most 1%.
+    """
+    if benchmark in EXACT_BENCHMARKS:
+        return 0.0
+    half = _half_ulp_relative(reference)
+    if benchmark == "minerva_math":
+        return min(max(half if half is not None else 0.0, 0.001), 0.02)
+    if benchmark == "olympiadbench":
+        if half is not None and "." in reference:
+            return max(min(half, 0.01), 1e-8)
+        return 1e-8
+    return 0.0
+
+
+@functools.lru_cache(maxsize=8192)
+def _parse_cached(text: str) -> Any:
+    try:
+        return parse_latex(text)
+    except Unsafe as exc:
+        return Unsafe(str(exc))
+    except (ParseError, TypeError, ValueError, ZeroDivisionError, AttributeError,
+            RecursionError, sympy.SympifyError) as exc:
+        return ParseError(str(exc))
+
+
+def parse(text: str) -> Any:
+    value = _parse_cached(text)
+    if isinstance(value, ParseError):
+        raise value
+    return value
+
+
+# -- scalar comparison ----------------------------------------------------------------------------
+
+_POINTS = (
+    (0.5377, 1.8339, -2.2588, 0.8622, 0.3188, -1.3077, -0.4336, 0.3426),
+    (1.2134, 0.7254, 2.5855, -0.0631, 0.7147, -0.2050, -0.1241, 1.4897),
+    (2.9090, 1.4172, 0.6715, -1.2075, 0.7172, 1.6302, 0.4889, 1.0347),
+    (0.2939, -0.7873, 0.8884, -1.1471, -1.0689, -0.8095, -2.9443, 1.4384),
+    (3.3199, 0.3252, -0.7549, 1.3703, -1.7115, -0.1022, -0.2414, 0.3192),
+)
+
+
+def _num(expr: sympy.Expr, subs: dict | None = None) -> complex | None:
+    try:
+        value = expr.evalf(30, subs=subs) if subs else expr.evalf(30)
+    except (TypeError, ValueError, ZeroDivisionError, OverflowError, AttributeError):
+        return None
+    if not value.is_number:
+        return None
+    try:
+        c = complex(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    if math.isnan(c.real) or math.isnan(c.imag) or math.isinf(c.real) or math.isinf(c.imag):
+        return None
+    if c == 0 and value != 0:
+        return None  # underflowed out of double range: not comparable as a float
+    return c
+
+
+def _close(got: complex, want: complex, rel: float) -> bool:
+    scale = max(abs(want), abs(got))
+    if scale == 0:
+        return True
+    return abs(got - want) <= rel * max(abs(want), 1e-300) or abs(got - want) <= 1e-28 * scale
+
+
+def scalar_equal(got: sympy.Expr, want: sympy.Expr, tol: float) -> bool:
+    if got == want:
+        return True
+    if got.is_Rational and want.is_Rational and tol == 0:
+        return False
+    if got.has(sympy.oo, -sympy.oo, sympy.zoo, sympy.nan) or want.has(
+        sympy.oo, -sympy.oo, sympy.zoo, sympy.nan
+    ):
+        return False
+    free = got.free_symbols | want.free_symbols
+    if not free:
+        g, w = _num(got), _num(want)
+        if g is None or w is None:
+            return False
+        return _close(g, w, max(tol, _NUMERIC_NOISE))
+    if got.free_symbols != want.free_symbols:
+        return False
+    symbols = sorted(free, key=lambda s: s.name)
+    if len(symbols) > len(_POINTS[0]):
+        return _symbolic_zero(got - want)
+    agree = 0
+    for point in _POINTS:
+        subs = {s: sympy.Float(v, 30) for s, v in zip(symbols, point)}
+        g, w = _num(got, subs), _num(want, subs)
+        if g is None or w is None:
+            continue
+        if not _close(g, w, 1e-9):
+            return False
+        agree += 1
+    if agree >= 3:
+        return True
+    return _symbolic_zero(got - want)
+
+
+def _symbolic_zero(diff: sympy.Expr) -> bool:
+    try:
+        return sympy.simplify(diff) == 0
+    except (TypeError, ValueError, AttributeError, RecursionError, ZeroDivisionError):
+        return False
+
+
+# -- structures -------------------------------------------------------------------------------------
+
+def _unordered(got: list[Any], want: list[Any], tol: float) -> bool:
+    if len(got) != len(want) or len(got) > MAX_ITEMS:
+        return False
+    used = [False] * len(got)
+    for w in want:
+        for j, g in enumerate(got):
+            if not used[j] and values_equal(g, w, tol):
+                used[j] = True
+                break
+        else:
+            return False
+    return True
+
+
+def _name_like(value: Any) -> bool:
+    return isinstance(value, sympy.Symbol) or (
+        isinstance(value, sympy.Expr) and isinstance(value, sympy.Function)
+    ) or (isinstance(value, sympy.Mul) and len(value.free_symbols) <= 2 and not value.is_number
+          and all(isinstance(a, sympy.Symbol) for a in value.args))
+
+
+def values_equal(got: Any, want: Any, tol: float) -> bool:
+    if isinstance(want, Relation) or isinstance(got, Relation):
+        return _relations_equal(got, want, tol)
+    if isinstance(want, Seq) or isinstance(got, Seq):
+        if isinstance(got, Matrix) or isinstance(want, Matrix):
+            return _matrix_vs_seq(got, want, tol)
+        if not (isinstance(got, Seq) and isinstance(want, Seq)):
+            return False
+        if want.kind in ("{}", ",") or got.kind in ("{}", ","):
+            if {want.kind, got.kind} - {"{}", ","}:
+                return False
+            return _unordered(list(got.items), list(want.items), tol)
+        if got.kind != want.kind or len(got.items) != len(want.items):
+            return False
+        return all(values_equal(g, w, tol) for g, w in zip(got.items, want.items))
+    if isinstance(want, Union) or isinstance(got, Union):
+        if not (isinstance(got, Union) and isinstance(want, Union)):
+            return False
+        return _unordered(list(got.parts), list(want.parts), tol)
+    if isinstance(want, Matrix) or isinstance(got, Matrix):
+        if not (isinstance(got, Matrix) and isinstance(want, Matrix)):
+            return False
+        if len(got.rows) != len(want.rows) or len(got.rows[0]) != len(want.rows[0]):
+            return False
+        return all(
+            values_equal(g, w, tol)
+            for gr, wr in zip(got.rows, want.rows)
+            for g, w in zip(gr, wr)
+        )
+    if isinstance(got, sympy.Expr) and isinstance(want, sympy.Expr):
+        return scalar_equal(got, want, tol)
+    return False
+
+
+def _matrix_vs_seq(got: Any, want: Any, tol: float) -> bool:
+    """A column vector written as a tuple `(1, 2, 3)` equals the matrix with that column."""
+    matrix, seq = (got, want) if isinstance(got, Matrix) else (want, got)
+    if not isinstance(seq, Seq) or seq.kind != "()" or not isinstance(matrix, Matrix):
+        return False
+    column = [row[0] for row in matrix.rows if len(row) == 1]
+    if len(column) != len(matrix.rows) or len(column) != len(seq.items):
+        return False
+    return all(values_equal(a, b, tol) for a, b in zip(column, seq.items))
+
+
+def _relations_equal(got: Any, want: Any, tol: float) -> bool:
+    if isinstance(got, Relation) and isinstance(want, Relation):
+        flips = {"<": ">", ">": "<", "<=": ">=", ">=": "<="}
+        if got.op == want.op and values_equal(got.lhs, want.lhs, tol) and values_equal(
+            got.rhs, want.rhs, tol
+        ):
+            return True
+        if flips.get(got.op) == want.op and values_equal(got.lhs, want.rhs, tol) and values_equal(
+            got.rhs, want.lhs, tol
+        ):
+            return True
+        if got.op == want.op == "=" and all(
+            isinstance(v, sympy.Expr) for v in (got.lhs, got.rhs, want.lhs, want.rhs)
+        ):
+            return _proportional(got.lhs - got.rhs, want.lhs - want.rhs)
+        return False
+    relation, other = (got, want) if isinstance(got, Relation) else (want, got)
+    if relation.op == "=" and _name_like(relation.lhs) and not isinstance(other, Relation):
+        return values_equal(relation.rhs, other, tol)
+    return False
+
+
+def _proportional(a: sympy.Expr, b: sympy.Expr) -> bool:
+    """`a = 0` and `b = 0` are the same equation: a = c*b for a nonzero constant c."""
+    if a == 0 or b == 0:
+        return a == b
+    free = sorted(a.free_symbols | b.free_symbols, key=lambda s: s.name)
+    if not free or len(free) > len(_POINTS[0]):
+        return False
+    ratio = None
+    agree = 0
+    for point in _POINTS:
+        subs = {s: sympy.Float(v, 30) for s, v in zip(free, point)}
+        x, y = _num(a, subs), _num(b, subs)
+        if x is None or y is None or y == 0:
+            continue
+        r = x / y
+        if ratio is None:
+            if r == 0:
+                return False
+            ratio = r
+        elif not _close(r, ratio, 1e-9):
+            return False
+        agree += 1
+    return agree >= 3
+
+
+# -- answers ----------------------------------------------------------------------------------------
+
+def _items(norm: Normalised) -> list[str]:
+    items: list[str] = []
+    for item in split_answer_list(norm.math):
+        items.extend(expand_pm(item))
+    return items
+
+
+def _item_equal(got: str, want: str, tol: float, percent_shift: int) -> bool:
+    g = normalise(got)
+    w = normalise(want)
+    if g.key == w.key:
+        return True
+    try:
+        gv = parse(g.math)
+        wv = parse(w.math)
+    except ParseError:
+        return False
+    if values_equal(gv, wv, tol):
+        return True
+    if percent_shift and isinstance(gv, sympy.Expr) and isinstance(wv, sympy.Expr):
+        scale = sympy.Integer(100) ** percent_shift
+        return scalar_equal(gv * scale, wv, tol)
+    return False
+
+
+def reference_of(problem: Problem) -> tuple[list[str], bool, str | None]:
+    """(reference answers, whether they form an unordered list, unit)."""
+    meta = problem.meta or {}
+    if problem.benchmark == "olympiadbench" and isinstance(meta.get("final_answer"), list):
+        parts = reference_parts(list(meta["final_answer"]))
+        multi = bool(meta.get("is_multiple_answer")) or len(parts) > 1
+        return parts or [problem.answer], multi, meta.get("unit")
+    return [problem.answer], False, None
+
+
+def answers_match(extracted: str, problem: Problem) -> tuple[bool, str]:
+    refs, multi, unit = reference_of(problem)
+    ref_norms = [normalise(r, unit=unit, thousands=not multi) for r in refs]
+    ref_items: list[str] = []
+    for n in ref_norms:
+        ref_items.extend(_items(n))
+    got_norm = normalise(extracted, unit=unit, thousands=len(ref_items) == 1)
+    if got_norm.key == ",".join(n.key for n in ref_norms):
+        return True, "equal as text"
+    got_items = _items(got_norm)
+    if not got_items or not ref_items:
+        return False, "empty answer"
+    if len(got_items) > MAX_ITEMS:
+        return False, f"more than {MAX_ITEMS} answers"
+    percent_shift = 0
+    want_percent = any(n.percent for n in ref_norms)
+    if got_norm.percent and not want_percent:
+        percent_shift = -1
+    elif want_percent and not got_norm.percent:
+        percent_shift = 1
+    reference_text = ref_items[0] if len(ref_items) == 1 else ""
+    tol = tolerance_for(problem.benchmark, normalise(reference_text).math if reference_text else "")
+    if multi and len(ref_items) > 1:
+        tol = tolerance_for(problem.benchmark, "")  # per-item decimals are rare in lists
+    if len(got_items) != len(ref_items):
+        if len(ref_items) == 1 and len(got_items) > 1:
+            # "(1, 2)" written without brackets is still a list; compare as one value too
+            if _item_equal(got_norm.math, ref_items[0], tol, percent_shift):
+                return True, "equal"
+        return False, f"{len(got_items)} answers where the reference has {len(ref_items)}"
+    if len(ref_items) == 1:
+        same = _item_equal(got_items[0], ref_items[0], tol, percent_shift)
+        return same, "equal" if same else "different"
+    used = [False] * len(got_items)
+    for want in ref_items:
+        for j, got in enumerate(got_items):
+            if not used[j] and _item_equal(got, want, tol, percent_shift):
+                used[j] = True
+                break
+        else:
+            return False, f"reference item {want!r} not in the answer"
+    return True, "equal as unordered list"

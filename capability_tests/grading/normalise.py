@@ -1,0 +1,186 @@
+r"""Turn an answer string into a canonical form before it is compared.
+
+`normalise(text, unit=...)` returns a `Normalised` value: the cleaned LaTeX (`math`, what the
+parser reads), a whitespace-free `key` (what the cheap string comparison uses) and flags for what
+was removed (`percent`, `degrees`). Rules, in order:
+
+* math delimiters and currency: `$`, `\$`, `\(`, `\)`;
+* spacing and sizing macros: `\left`, `\right`, `\!`, `\,`, `\;`, `\:`, `\ `, `\quad`, `~`,
+  `\displaystyle`; `\dfrac`/`\tfrac`/`\cfrac` become `\frac`;
+* degree signs (`^\circ`, `^{\circ}`, `°`, `\degree`, a trailing "degrees") and percent signs
+  (`\%`, `%`) are removed and recorded;
+* the benchmark's unit (OlympiadBench `meta["unit"]`) and a trailing unit word written after a
+  number (`5.4 \text{ cents}`, `15\mbox{ cm}^2`, `3 meters`) are removed;
+* `\text{}`/`\textbf{}`/`\mbox{}`/`\mathrm{}` wrappers are unwrapped;
+* a leading `x =`, `f(x) =`, `x \in` (a single simple name on the left of the only `=`) and a
+  trailing period are removed;
+* thousands separators (`58,500`, `10,\!080`, `1{,}000`) are removed when the whole answer is one
+  such number and the reference is not a list.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_SPACING = re.compile(
+    r"\\(?:left|right|bigl|bigr|Bigl|Bigr|big|Big|displaystyle|textstyle|quad|qquad)(?![a-zA-Z])"
+    r"|(?<!\\)\\[!,;: ]|~"
+)
+_DEGREES = re.compile(
+    r"\^\s*\{\s*\\circ\s*\}|\^\s*\\circ|°|\\degree|\\circ"
+    r"|\\(?:text|mbox|mathrm)\{\s*(?:degrees?|deg)\s*\}|(?<=[\d}\s])degrees?\b"
+)
+_PERCENT = re.compile(r"\\%|%|\\(?:text|mbox|mathrm)\{\s*(?:percent|\\%|%)\s*\}|(?<=[\d}\s])percent\b")
+_WRAPPER = re.compile(r"\\(?:text|textbf|textit|textrm|textnormal|mbox|mathrm|mathbf|boldsymbol)\s*\{([^{}]*)\}")
+_TRAILING_TEXT_UNIT = re.compile(
+    r"^(.*?[\d}])\s*\\(?:text|mbox|mathrm)\s*\{\s*([a-zA-Z][a-zA-Z .]*?)\s*\}\s*(?:\^\s*\{?\s*[23]\s*\}?)?\s*$"
+)
+_UNIT_WORDS = (
+    "cm|mm|km|m|kg|g|mg|s|sec|seconds?|minutes?|mins?|hours?|hrs?|h|days?|weeks?|years?|"
+    "inch(?:es)?|in|feet|foot|ft|yards?|yd|miles?|mi|mph|meters?|metres?|centimeters?|"
+    "kilometers?|dollars?|cents?|units?|square\\s+units|sq\\s+units|cubic\\s+units|"
+    "liters?|litres?|ml|L|pounds?|lbs?|ounces?|oz|degrees?|radians?|rad|people|students|"
+    "km/h|m/s|cm\\^2|cm\\^3|m\\^2|m\\^3|in\\^2|ft\\^2"
+)
+_TRAILING_WORD_UNIT = re.compile(
+    r"^(.*?\d)\s*(?:" + _UNIT_WORDS + r")\s*(?:\^\s*\{?\s*[23]\s*\}?)?\s*$"
+)
+_LHS = re.compile(
+    r"^\s*(?:\\angle\s*[A-Za-z _{}0-9\\]+?|[A-Za-z](?:_\s*\{?[\w ,\\]+\}?)?(?:\s*\(\s*[a-z]\s*\))?"
+    r"|\\?[A-Za-z]+_\{?\\?[a-z]+\s*\}?)\s*=\s*(?P<rest>[^=]+)$"
+)
+_IN = re.compile(r"^\s*[A-Za-z]\s*\\in\s*")
+_THOUSANDS = re.compile(r"^-?\d{1,3}(?:,\d{3})+(?:\.\d+)?$")
+_CHOICE = re.compile(r"^\(?([A-E])\)?$")
+
+
+@dataclass(frozen=True)
+class Normalised:
+    math: str  # cleaned LaTeX for the parser
+    key: str  # whitespace-free string for the cheap comparison
+    percent: bool = False
+    degrees: bool = False
+
+
+def _strip_unit(text: str, unit: str | None) -> str:
+    if not unit:
+        return text
+    variants = {unit.strip(), unit.strip().strip("$").strip()}
+    variants |= {re.sub(r"\\(?:text|mathrm|mbox)\{([^{}]*)\}", r"\1", v) for v in variants}
+    for v in sorted(variants, key=len, reverse=True):
+        if not v:
+            continue
+        for candidate in (f"\\text{{{v}}}", f"\\text{{ {v}}}", f"\\mathrm{{{v}}}", v):
+            stripped = text.rstrip()
+            if stripped.endswith(candidate) and len(stripped) > len(candidate):
+                return stripped[: -len(candidate)].rstrip()
+    return text
+
+
+def normalise(text: str, unit: str | None = None, thousands: bool = True) -> Normalised:
+    s = text.strip()
+    s = s.replace("\\$", "").replace("$", "").replace("\\(", "").replace("\\)", "")
+    s = s.replace("\\[", "").replace("\\]", "") if s.startswith("\\[") else s
+    s = _SPACING.sub(" ", s)
+    s = re.sub(r"\\[dtc]frac(?![a-zA-Z])", r"\\frac", s)
+    s = s.replace("{,}", ",")
+    s = s.strip().rstrip(".").strip()
+    unit_is_percent = bool(unit) and unit.strip().strip("$").strip() in ("%", "\\%")
+    s = _strip_unit(s, None if unit_is_percent else unit)
+    percent = bool(_PERCENT.search(s)) or unit_is_percent
+    s = _PERCENT.sub("", s)
+    degrees = bool(_DEGREES.search(s))
+    s = _DEGREES.sub("", s).strip()
+    # a unit written after a number
+    for _ in range(2):
+        m = _TRAILING_TEXT_UNIT.match(s)
+        if m and m.group(1).strip():
+            s = m.group(1).strip()
+        m = _TRAILING_WORD_UNIT.match(s)
+        if m and m.group(1).strip() and not re.search(r"[a-zA-Z]\s*$", m.group(1)):
+            s = m.group(1).strip()
+    for _ in range(3):
+        s2 = _WRAPPER.sub(r"\1", s)
+        if s2 == s:
+            break
+        s = s2
+    s = s.strip().rstrip(".").strip()
+    s = _IN.sub("", s)
+    if s.count("=") == 1 and not re.search(r"\\(?:le|ge|ne)q?|[<>]", s):
+        m = _LHS.match(s)
+        if m:
+            s = m.group("rest").strip()
+    if thousands and _THOUSANDS.match(s.replace(" ", "")):
+        s = s.replace(",", "").replace(" ", "")
+    key = re.sub(r"\s+", "", s)
+    key = re.sub(r"([_^])\{(\w)\}", r"\1\2", key)
+    key = re.sub(r"\\frac\{(\w)\}\{(\w)\}", r"\\frac\1\2", key)
+    m = _CHOICE.match(key)
+    if m:
+        key = m.group(1)
+    elif re.fullmatch(r"[A-Za-z][A-Za-z ]+", s):
+        key = key.lower()
+    return Normalised(math=s, key=key, percent=percent, degrees=degrees)
+
+
+def split_top_level(text: str) -> list[str]:
+    """Split on commas/semicolons that are not inside any brackets (`(1,2), (3,4)` gives two)."""
+    parts: list[str] = []
+    depth = 0
+    start = 0
+    i = 0
+    n = len(text)
+    while i < n:
+        ch = text[i]
+        if ch == "\\" and i + 1 < n:
+            if text.startswith("\\{", i) or text.startswith("\\lbrace", i):
+                depth += 1
+            elif text.startswith("\\}", i) or text.startswith("\\rbrace", i):
+                depth -= 1
+            i += 2
+            continue
+        if ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+        elif ch in ",;" and depth == 0:
+            parts.append(text[start:i])
+            start = i + 1
+        i += 1
+    parts.append(text[start:])
+    parts = [p.strip() for p in parts]
+    # "x=1, y=2" style lists and trailing "and"
+    parts = [re.sub(r"^(?:and|or)\s+", "", p) for p in parts]
+    return [p for p in parts if p]
+
+
+_AND = re.compile(r"\s*(?:\\text\{\s*(?:and|or)\s*\}|\\quad|\band\b|\bor\b)\s*")
+
+
+def split_answer_list(text: str) -> list[str]:
+    """The items of an answer that is a list (`1, -2`, `(1,2) and (3,4)`, `\\{1, 2\\}`)."""
+    s = text.strip()
+    m = re.fullmatch(r"\\\{(.*)\\\}", s) or re.fullmatch(r"\\lbrace(.*)\\rbrace", s)
+    if m:
+        s = m.group(1)
+    s = _AND.sub(",", s)
+    return split_top_level(s)
+
+
+def expand_pm(text: str) -> list[str]:
+    r"""`3 \pm 2\sqrt2` is two answers; more than one `\pm` is left alone."""
+    if text.count("\\pm") == 1 and "\\mp" not in text:
+        return [text.replace("\\pm", "+"), text.replace("\\pm", "-")]
+    return [text]
+
+
+def reference_parts(final_answers: list[str]) -> list[str]:
+    """OlympiadBench `final_answer` entries, each split on the `$,$` its writers used."""
+    out: list[str] = []
+    for entry in final_answers:
+        for piece in re.split(r"\$\s*,\s*\$", entry):
+            piece = piece.strip().strip("$").strip().rstrip(".").strip()
+            if piece:
+                out.append(piece)
+    return out

@@ -1,0 +1,217 @@
+"""Grade many completions on all cores, with a hard per-sample time limit.
+
+`GradingPool` owns worker processes (started lazily, on the first `submit`). Each worker grades one
+sample at a time with `grade_here` (SIGALRM limit inside the worker). A dispatcher thread in the
+parent hands out samples and watches the clock: a worker that has not answered within
+`timeout + slack` seconds (stuck in C code a signal cannot interrupt) is killed and replaced, and
+its sample gets a `timed_out` verdict. A worker that dies gets a "grader crashed" verdict. One bad
+sample therefore never stalls the run.
+
+`submit(completion, problem) -> Future[Verdict]` can be called while generation is still going
+on; `grade_many(pairs)` is the batch form (order preserved).
+"""
+
+from __future__ import annotations
+
+import atexit
+import collections
+import multiprocessing
+import multiprocessing.connection
+import os
+import signal
+import threading
+import time
+from concurrent.futures import Future
+from typing import Iterable
+
+from capability_tests.grading.timeouts import DEFAULT_TIMEOUT_S
+from capability_tests.grading.verdict import Verdict
+from capability_tests.problems import Problem
+
+_WORKER_MODULE = "capability_tests.grading.worker"
+
+
+def _context():
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload([_WORKER_MODULE])
+        return ctx
+    return multiprocessing.get_context("spawn")
+
+
+class _Worker:
+    def __init__(self, ctx, timeout: float, grade_fn=None):
+        from capability_tests.grading.worker import worker_main
+
+        self.conn, child = ctx.Pipe(duplex=True)
+        self.proc = ctx.Process(target=worker_main, args=(child, timeout, grade_fn), daemon=True)
+        self.proc.start()
+        child.close()
+        self.task: tuple[Future, float, float] | None = None  # (future, sent at, deadline)
+
+    def kill(self) -> None:
+        try:
+            self.proc.kill()
+            self.proc.join(5)
+        finally:
+            self.conn.close()
+
+
+class GradingPool:
+    def __init__(self, workers: int | None = None, timeout: float = DEFAULT_TIMEOUT_S,
+                 slack: float = 2.0, grade_fn=None):
+        """`grade_fn(completion, problem, timeout) -> Verdict` replaces `grade_here` in the
+        workers (a module-level function; for tests)."""
+        self._grade_fn = grade_fn
+        self.size = max(1, workers or os.cpu_count() or 1)
+        self.timeout = timeout
+        self.hard_limit = timeout + slack
+        self._pending: collections.deque = collections.deque()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._closed = False
+        self._wake_r, self._wake_w = os.pipe()
+        self.killed = 0  # workers killed for overrunning (for tests and reports)
+
+    # -- public ----------------------------------------------------------------------------------
+    def submit(self, completion: str, problem: Problem) -> "Future[Verdict]":
+        future: Future = Future()
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("GradingPool is closed")
+            self._pending.append((future, completion, problem))
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="grading-pool",
+                                                daemon=True)
+                self._thread.start()
+        self._wake()
+        return future
+
+    def map(self, pairs: Iterable[tuple[str, Problem]]) -> list[Verdict]:
+        futures = [self.submit(c, p) for c, p in pairs]
+        return [f.result() for f in futures]
+
+    def close(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        self._wake()
+        if self._thread is not None:
+            self._thread.join()
+        for fd in (self._wake_r, self._wake_w):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+    def __enter__(self) -> "GradingPool":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -- dispatcher ------------------------------------------------------------------------------
+    def _wake(self) -> None:
+        try:
+            os.write(self._wake_w, b"x")
+        except OSError:
+            pass
+
+    def _run(self) -> None:
+        ctx = _context()
+        workers: list[_Worker] = []
+        try:
+            while True:
+                with self._lock:
+                    done = self._closed and not self._pending
+                if done and all(w.task is None for w in workers):
+                    break
+                # hand out work
+                for w in workers:
+                    if w.task is None:
+                        self._assign(w)
+                while len(workers) < self.size and self._pending:
+                    w = _Worker(ctx, self.timeout, self._grade_fn)
+                    workers.append(w)
+                    self._assign(w)
+                busy = [w for w in workers if w.task is not None]
+                now = time.monotonic()
+                wait_for = min((w.task[2] for w in busy), default=now + 1.0) - now
+                ready = multiprocessing.connection.wait(
+                    [w.conn for w in busy] + [self._wake_r], timeout=max(0.0, min(wait_for, 1.0))
+                )
+                if self._wake_r in ready:
+                    os.read(self._wake_r, 65536)
+                for i, w in enumerate(list(workers)):
+                    if w.task is None:
+                        continue
+                    future, sent, deadline = w.task
+                    if w.conn in ready:
+                        try:
+                            verdict = w.conn.recv()
+                        except (EOFError, OSError) as exc:
+                            verdict = Verdict(False, None, f"grader crashed ({exc!r})",
+                                              time.monotonic() - sent)
+                            workers[i] = self._replace(ctx, w)
+                        else:
+                            w.task = None
+                        future.set_result(verdict)
+                    elif time.monotonic() > deadline:
+                        self.killed += 1
+                        workers[i] = self._replace(ctx, w)
+                        future.set_result(Verdict(False, None, "timeout",
+                                                  time.monotonic() - sent, timed_out=True))
+        finally:
+            for w in workers:
+                try:
+                    w.conn.send(None)
+                except OSError:
+                    pass
+            for w in workers:
+                w.proc.join(2)
+                if w.proc.is_alive():
+                    w.kill()
+            with self._lock:
+                leftover = list(self._pending)
+                self._pending.clear()
+            for future, _, _ in leftover:
+                future.set_result(Verdict(False, None, "grading pool closed", 0.0))
+
+    def _assign(self, w: _Worker) -> None:
+        with self._lock:
+            if not self._pending:
+                return
+            future, completion, problem = self._pending.popleft()
+        now = time.monotonic()
+        try:
+            w.conn.send((completion, problem))
+        except (OSError, ValueError) as exc:
+            future.set_result(Verdict(False, None, f"cannot send to grader ({exc!r})", 0.0))
+            return
+        w.task = (future, now, now + self.hard_limit)
+
+    def _replace(self, ctx, w: _Worker) -> _Worker:
+        w.kill()
+        return _Worker(ctx, self.timeout, self._grade_fn)
+
+
+def grade_many(pairs: Iterable[tuple[str, Problem]], workers: int | None = None,
+               timeout: float = DEFAULT_TIMEOUT_S) -> list[Verdict]:
+    """Grade (completion, problem) pairs on `workers` processes (default: all cores), in order."""
+    with GradingPool(workers=workers, timeout=timeout) as pool:
+        return pool.map(pairs)
+
+
+_shared: dict[float, GradingPool] = {}
+_shared_lock = threading.Lock()
+
+
+def shared_pool(timeout: float = DEFAULT_TIMEOUT_S) -> GradingPool:
+    """A process-wide one-worker pool, for `grade` called from threads other than the main one."""
+    with _shared_lock:
+        pool = _shared.get(timeout)
+        if pool is None:
+            pool = _shared[timeout] = GradingPool(workers=1, timeout=timeout)
+            atexit.register(pool.close)
+        return pool
