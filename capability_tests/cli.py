@@ -1,7 +1,8 @@
 """The `capability-tests` console command.
 
 Subcommands: `run` (the capability suite from any directory; every further argument goes to
-pytest). Others are registered by the features that own them.
+pytest) and `grade` (grade completions made by other tools). Each feature registers its own
+subcommand through an `add_parser(subparsers)` function.
 """
 
 from __future__ import annotations
@@ -24,9 +25,11 @@ def main(argv: list[str] | None = None) -> int:
         help="run the capability suite from any directory "
         "(= pytest --pyargs capability_tests.suite ARGS...)",
     )
+    from capability_tests.grading import command as grade_command
+
+    grade_command.add_parser(sub)
     args = parser.parse_args(argv)
-    parser.error(f"unknown command {args.command!r}")
-    return 2
+    return int(args.func(args))
 
 
 if __name__ == "__main__":

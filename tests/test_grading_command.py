@@ -12,7 +12,6 @@ import pytest
 
 from capability_tests.grading import command
 
-DATA = Path("/work/shared/benchmarks")
 
 
 @pytest.fixture
@@ -68,3 +67,13 @@ def test_import_does_not_pull_torch_or_vllm():
                          cwd=Path(__file__).resolve().parent.parent,
                          env={"PYTHONPATH": str(Path(__file__).resolve().parent.parent)})
     assert res.stdout.strip() == "False", res.stderr
+
+
+def test_console_command_has_grade(data_dir, tmp_path, capsys):
+    from capability_tests.cli import main
+
+    path = tmp_path / "one.jsonl"
+    path.write_text(json.dumps({"benchmark": "aime24", "problem_id": "60", "completion": r"\boxed{204}"}) + "\n")
+    assert main(["grade", "--data-dir", str(data_dir), str(path)]) == 0
+    verdict = json.loads(capsys.readouterr().out.strip())
+    assert verdict["correct"] is True and verdict["extracted"] == "204"

@@ -149,15 +149,11 @@ def test_payloads_are_never_executed(tmp_path, benchmark):
     assert not marker.exists()
 
 
-def test_payloads_through_the_command(tmp_path):
+def test_payloads_through_the_command(tmp_path, shared_benchmarks):
     marker = tmp_path / "X"
     lines = [json.dumps({"benchmark": "math500", "problem_id": "test/precalculus/807.json",
                          "completion": c}) for c in _payloads(marker)]
-    data = REPO.parent / "shared" / "benchmarks"
-    if not (data / "math500" / "test.jsonl").exists():
-        data = Path("/work/shared/benchmarks")
-    if not (data / "math500" / "test.jsonl").exists():
-        pytest.skip("no shared benchmark data")
+    data = shared_benchmarks
     res = subprocess.run(
         [sys.executable, "-m", "capability_tests.grading.command", "grade", "--data-dir",
          str(data), "-"], input="\n".join(lines), capture_output=True, text=True, timeout=120,
