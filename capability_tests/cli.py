@@ -14,7 +14,12 @@ def main(argv: list[str] | None = None) -> int:
         help="run the capability suite from any directory (pytest --pyargs capability_tests.suite)",
     )
     run.add_argument("pytest_args", nargs=argparse.REMAINDER, help="arguments passed to pytest")
+    from capability_tests.reporting import command as report_command
+
+    report_command.add_parser(sub)
     args = parser.parse_args(argv)
+    if args.command == "compare":
+        return report_command.run(args)
     if args.command == "run":
         import pytest
 

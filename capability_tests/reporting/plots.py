@@ -88,7 +88,13 @@ def plot_compare(
     plt = _pyplot()
     names = [name for name, runs in panels.items() if any(c.problems for _, c in runs)]
     rows, cols = _grid(len(names))
-    fig, axes = plt.subplots(rows, cols, figsize=(5.2 * cols, 4.0 * rows + 0.6), squeeze=False)
+    runs = max((len(panels[name]) for name in names), default=1)
+    ncol = max(1, min(runs, cols))
+    has_cross = any(c.get("k") is not None for name in names for c in crossovers.get(name, ()))
+    legend_rows = math.ceil((runs + has_cross) / ncol)
+    legend_in = 0.2 * legend_rows + 0.1
+    height = 4.0 * rows + legend_in
+    fig, axes = plt.subplots(rows, cols, figsize=(max(6.4, 5.2 * cols), height), squeeze=False)
     handles = {}
     for ax, name in zip(axes.flat, names):
         max_k = 1
@@ -104,7 +110,8 @@ def plot_compare(
             if low is not None:
                 ax.axvspan(low, high if high is not None else max_k, color="grey", alpha=0.12, linewidth=0)
             ax.axvline(cross["k"], color="black", linestyle=":", linewidth=1.2)
-            ax.annotate(f"crossover k={cross['k']}", xy=(cross["k"], 4), xytext=(4, 0),
+            span = "" if low is None else f" [{low}, {high if high is not None else '>' + str(max_k)}]"
+            ax.annotate(f"crossover k={cross['k']}{span}", xy=(cross["k"], 4), xytext=(4, 0),
                         textcoords="offset points", fontsize=8, rotation=90, va="bottom")
         problems = max(b.problems for _, b in panels[name])
         _style_axis(ax, max_k, f"{name}  ({problems} problems)")
@@ -114,12 +121,16 @@ def plot_compare(
                 handles[label] = line
     for ax in list(axes.flat)[len(names):]:
         ax.set_visible(False)
+    if has_cross:
+        from matplotlib.patches import Patch
+
+        handles["crossover k (dotted), its bootstrap interval (grey)"] = Patch(color="grey", alpha=0.25)
     if handles:
         fig.legend(list(handles.values()), list(handles), loc="lower center",
-                   ncol=min(3, len(handles)), fontsize=8, frameon=False)
+                   ncol=ncol, fontsize=8, frameon=False)
     if title:
         fig.suptitle(title, fontsize=10)
-    fig.tight_layout(rect=(0, 0.06 + 0.03 * ((len(handles) - 1) // 3), 1, 1))
+    fig.tight_layout(rect=(0, legend_in / height, 1, 1))
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
     plt.close(fig)
