@@ -221,14 +221,15 @@ def markdown(result: Mapping[str, Any]) -> str:
     for name, entry in result["benchmarks"].items():
         out += [f"## {name}", ""]
         ks = sorted({int(k) for r in entry["runs"] for k in r["pass_at_k"]})
-        out.append("| run | problems | n | " + " | ".join(f"pass@{k}" for k in ks) + " |")
+        out.append("| " + " | ".join(["run", "problems", "n"] + [f"pass@{k}" for k in ks]) + " |")
         out.append("|---|---:|---:|" + "---:|" * len(ks))
         for r in entry["runs"]:
             cells = [
                 format_value(r["pass_at_k"][str(k)], r["pass_at_k_ci"][str(k)]) if str(k) in r["pass_at_k"] else ""
                 for k in ks
             ]
-            out.append(f"| {r['model']} `{r['run_id']}` | {r['problems']} | {r['n']} | " + " | ".join(cells) + " |")
+            row = [f"{r['model']} `{r['run_id']}`", str(r["problems"]), str(r["n"]), *cells]
+            out.append("| " + " | ".join(row) + " |")
         out.append("")
         for pair in entry["pairs"]:
             out += crossover_lines(name, pair, labels)

@@ -130,14 +130,14 @@ def terminal_lines(summaries: Mapping[str, BenchmarkSummary]) -> list[str]:
 
 def markdown_table(summaries: Mapping[str, BenchmarkSummary]) -> list[str]:
     ks = sorted({k for s in summaries.values() for k in s.pass_at_k})
-    out = ["| benchmark | problems | n | " + " | ".join(f"pass@{k}" for k in ks) + " |"]
+    out = ["| " + " | ".join(["benchmark", "problems", "n"] + [f"pass@{k}" for k in ks]) + " |"]
     out.append("|---|---:|---:|" + "---:|" * len(ks))
     for s in summaries.values():
         cells = [
             format_value(s.pass_at_k[k], (s.pass_at_k_ci or {}).get(k)) if k in s.pass_at_k else ""
             for k in ks
         ]
-        out.append(f"| {s.name} | {s.problems} | {s.n} | " + " | ".join(cells) + " |")
+        out.append("| " + " | ".join([s.name, str(s.problems), str(s.n), *cells]) + " |")
     return out
 
 
