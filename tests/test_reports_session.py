@@ -135,6 +135,12 @@ def test_fail_under_fails_the_session_with_a_clear_message(suite):
     passing.stdout.fnmatch_lines(["gates: 1 passed, 0 failed"])
 
 
+def test_help_lists_the_report_options(suite):
+    result = suite("--help")
+    assert result.ret == 0
+    result.stdout.fnmatch_lines(["*--fail-under=SPEC*", "*--baseline=RUN*", "*--compare=RUN*"])
+
+
 def test_malformed_gate_is_a_usage_error_naming_the_option(suite):
     result = suite("--fail-under=demo:pass@1=>0.2")
     assert result.ret == 4

@@ -14,9 +14,9 @@ def _positive_int(text: str) -> int:
 
 def add_options(group) -> None:
     group.addoption("--fail-under", type=fail_under, action="append", default=[], metavar="SPEC",
-                    help="fail the session (exit status %d) when a benchmark's pass@k is below a "
-                    "threshold: BENCH:pass@K>=X, X a fraction or NN%%, BENCH * for all "
-                    "(repeatable), e.g. aime24:pass@1>=0.25" % GATE_FAILED)
+                    help=f"fail the session (exit status {GATE_FAILED}) when a benchmark's pass@k "
+                    "is below a threshold: BENCH:pass@K>=X, X a fraction or NN%%, BENCH * for all "
+                    "(repeatable), e.g. aime24:pass@1>=0.25")
     group.addoption("--baseline", default=None, metavar="RUN",
                     help="a recorded run (folder under --report-dir, path, or 'latest') to compare "
                     "with; see --max-drop and --drop-rule")
