@@ -1,7 +1,8 @@
 """The `capability-tests` console command.
 
 Subcommands: `run` (the capability suite from any directory; every further argument goes to
-pytest) and `grade` (grade completions made by other tools). Each feature registers its own
+pytest), `grade` (grade completions made by other tools) and `compare` (overlay run folders).
+Each feature registers its own
 subcommand through an `add_parser(subparsers)` function.
 """
 
@@ -26,9 +27,13 @@ def main(argv: list[str] | None = None) -> int:
         "(= pytest --pyargs capability_tests.suite ARGS...)",
     )
     from capability_tests.grading import command as grade_command
+    from capability_tests.reporting import command as report_command
 
     grade_command.add_parser(sub)
+    report_command.add_parser(sub)
     args = parser.parse_args(argv)
+    if args.command == "compare":
+        return int(report_command.run(args))
     return int(args.func(args))
 
 

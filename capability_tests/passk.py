@@ -51,3 +51,49 @@ def pass_at_k_table(counts: Sequence[tuple[int, int]]) -> dict[int, float]:
         return {}
     n = min(n for n, _ in counts)
     return {k: mean_pass_at_k(counts, k) for k in report_ks(n)}
+
+
+# -- every k at once -----------------------------------------------------------------------------
+
+
+def pass_at_k_curve(n: int, c: int, max_k: int | None = None) -> np.ndarray:
+    """pass@k of one problem for every k = 1..max_k (default n), as a float array of length max_k.
+
+    Uses C(n-c, k) / C(n, k) = prod_{j=0}^{k-1} (n-c-j) / (n-j): a running product of factors in
+    [0, 1], so it never overflows and stays accurate for n in the thousands (relative error about
+    k machine epsilons). A factor of 0 (k > n-c) makes every later pass@k exactly 1.
+    """
+    max_k = n if max_k is None else max_k
+    if not 0 <= c <= n:
+        raise ValueError(f"need 0 <= c <= n, got n={n}, c={c}")
+    if not 1 <= max_k <= n:
+        raise ValueError(f"need 1 <= k <= n, got k={max_k}, n={n}")
+    j = np.arange(max_k, dtype=np.float64)
+    factors = np.clip((n - c - j) / (n - j), 0.0, 1.0)
+    return 1.0 - np.cumprod(factors)
+
+
+def pass_at_k_matrix(counts: Sequence[tuple[int, int]], max_k: int | None = None) -> np.ndarray:
+    """Per-problem curves, shape (problems, max_k); max_k defaults to the smallest n.
+
+    Problems with the same (n, c) share one computed row, so cost grows with the number of
+    distinct pairs, not of problems.
+    """
+    if not counts:
+        return np.zeros((0, max_k or 0))
+    max_k = min(n for n, _ in counts) if max_k is None else max_k
+    rows: dict[tuple[int, int], np.ndarray] = {}
+    out = np.empty((len(counts), max_k))
+    for i, (n, c) in enumerate(counts):
+        key = (int(n), int(c))
+        if key not in rows:
+            rows[key] = pass_at_k_curve(key[0], key[1], max_k)
+        out[i] = rows[key]
+    return out
+
+
+def mean_pass_at_k_curve(counts: Sequence[tuple[int, int]], max_k: int | None = None) -> np.ndarray:
+    """Benchmark-level pass@k for k = 1..max_k (default: the smallest n): index k-1 holds pass@k."""
+    if not counts:
+        raise ValueError("no problems to average")
+    return pass_at_k_matrix(counts, max_k).mean(axis=0)

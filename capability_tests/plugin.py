@@ -73,6 +73,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     "measure pass@k without failing the session")
     group.addoption("--report-dir", default=cfg.DEFAULT_REPORT_DIR, metavar="DIR",
                     help="where summary.json and summary.md go (default ./reports)")
+    from capability_tests.reporting.options import add_options as add_report_options
+
+    add_report_options(group)
 
 
 class CapabilityState:
@@ -420,49 +423,82 @@ def capability_check(pytestconfig: pytest.Config) -> SolvedCheck:
 
 class ResultCollector:
     """Registered only where results meet: the serial process or the xdist controller. Workers
-    send results here inside `report.user_properties`."""
+    send results here inside `report.user_properties`. Reports: capability_tests.reporting."""
 
     def __init__(self, state: CapabilityState) -> None:
+        from capability_tests.reporting.session import ReportOptionError, ReportSession
+
         self.state = state
         self.results: dict[str, ProblemResult] = {}
         self.summaries: dict = {}
         self.complete = True
+        self.expected: set[str] = set()  # test ids selected (serial) or sent to workers (xdist)
+        self.reported: set[str] = set()  # test ids that produced a report
+        config = state.pytest_config
+        try:
+            self.reports = ReportSession(
+                state.run_config, config.getoption, config.invocation_params.dir
+            )
+        except ReportOptionError as exc:
+            raise pytest.UsageError(str(exc)) from None
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        self.expected = {item.nodeid for item in session.items}
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_node_collection_finished(self, node, ids) -> None:
+        self.expected |= set(ids)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        self.reported.add(report.nodeid)
         result = result_from_properties(report.user_properties)
         if result is not None:
             self.results[f"{result.benchmark}/{result.problem_id}"] = result
 
-    @pytest.hookimpl(trylast=True)
-    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
-        if not self.results:
-            return
-        from capability_tests.reporting.summary import write_summary
+    @pytest.hookimpl(wrapper=True)
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int):
+        # before every other sessionfinish: JUnit's writer must see the suite properties
+        if self.results:
+            self._write_reports(session, exitstatus)
+        return (yield)
 
+    def _write_reports(self, session: pytest.Session, exitstatus: int) -> None:
         selected = self.state.selected
         self.complete = (
             exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED)
             and not (session.shouldstop or session.shouldfail)
             and not (selected and len(self.results) < len(selected))
+            and not (self.expected - self.reported)
         )
-        self.summaries = write_summary(
-            self.state.run_config.report_dir,
-            self.state.run_config.report_run_section(),
-            self.results.values(),
-            complete=self.complete,
-        )
+        from _pytest.junitxml import xml_key
+
+        try:
+            session.exitstatus = self.reports.finish(
+                list(self.results.values()), self.complete, int(exitstatus),
+                xml=self.state.pytest_config.stash.get(xml_key, None),
+            )
+        except Exception as exc:  # never lose the session over a report; say so and fail
+            import traceback
+
+            self.reports.error = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+            traceback.print_exc()
+            if exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
+                session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
+        if self.reports.report is not None:
+            self.summaries = self.reports.report.summaries
 
     def pytest_terminal_summary(self, terminalreporter) -> None:
-        if not self.summaries:
+        if not self.summaries and not self.reports.error:
             return
-        from capability_tests.reporting.summary import terminal_lines
-
         terminalreporter.section("pass@k")
-        for line in terminal_lines(self.summaries):
-            terminalreporter.write_line(line)
-        where = self.state.run_config.report_dir / "summary.json"
-        note = "" if self.complete else " (incomplete run)"
-        terminalreporter.write_line(f"written: {where}{note}")
+        for line in self.reports.terminal_lines():
+            terminalreporter.write_line(line, red=line.startswith("GATE FAILED"))
+        if self.reports.error:
+            terminalreporter.write_line(f"reports not written: {self.reports.error}", red=True)
+        if self.summaries:
+            where = self.state.run_config.report_dir / "summary.json"
+            note = "" if self.complete else " (incomplete run)"
+            terminalreporter.write_line(f"written: {where}{note}")
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:

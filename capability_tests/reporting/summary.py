@@ -1,6 +1,7 @@
 """Aggregate per-problem results into per-benchmark pass@k, and write them out.
 
-Writers: the terminal table, `summary.json` (schema 1) and `summary.md`.
+Writers: the terminal table, `summary.json` (schema 2: schema 1's keys plus run metadata and
+bootstrap intervals) and the Markdown report. The run folder (`run_folder.py`) calls these.
 """
 
 from __future__ import annotations
@@ -10,12 +11,15 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, Sequence
 
 from capability_tests.passk import pass_at_k_table
+from capability_tests.reporting.bootstrap import BootstrapSettings
+from capability_tests.reporting.curves import BenchmarkCurve, compute_curves, format_value
 from capability_tests.results import ProblemResult
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+RUN_SETTINGS = ("model", "engine", "k", "temperature", "top_p", "max_tokens", "seed", "template")
 
 
 @dataclass(frozen=True)
@@ -26,18 +30,41 @@ class BenchmarkSummary:
     n: int  # samples per problem (the smallest, if they differ)
     pass_at_k: Mapping[int, float]
     grading_timeouts: int
+    pass_at_k_ci: Mapping[int, tuple[float, float]] | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out = {
             "problems": self.problems,
             "errors": self.errors,
             "n": self.n,
             "pass_at_k": {str(k): v for k, v in self.pass_at_k.items()},
             "grading_timeouts": self.grading_timeouts,
         }
+        if self.pass_at_k_ci is not None:
+            out["pass_at_k_ci"] = {str(k): list(v) for k, v in self.pass_at_k_ci.items()}
+        return out
+
+    @classmethod
+    def from_curve(cls, bench: BenchmarkCurve) -> "BenchmarkSummary":
+        return cls(
+            name=bench.name,
+            problems=bench.problems,
+            errors=bench.errors,
+            n=bench.n,
+            pass_at_k={k: bench.at(k) for k in bench.ks},
+            grading_timeouts=bench.grading_timeouts,
+            pass_at_k_ci={k: bench.interval(k) for k in bench.ks},
+        )
 
 
-def summarise(results: Iterable[ProblemResult]) -> dict[str, BenchmarkSummary]:
+def summarise(
+    results: Iterable[ProblemResult], settings: BootstrapSettings | None = None
+) -> dict[str, BenchmarkSummary]:
+    return {name: BenchmarkSummary.from_curve(c) for name, c in compute_curves(results, settings).items()}
+
+
+def summarise_without_intervals(results: Iterable[ProblemResult]) -> dict[str, BenchmarkSummary]:
+    """Schema-1 style summaries (no bootstrap): cheap, for callers that want numbers only."""
     by_benchmark: dict[str, list[ProblemResult]] = {}
     for r in results:
         by_benchmark.setdefault(r.benchmark, []).append(r)
@@ -58,27 +85,37 @@ def summarise(results: Iterable[ProblemResult]) -> dict[str, BenchmarkSummary]:
 
 
 def summary_document(
-    run: Mapping[str, Any], summaries: Mapping[str, BenchmarkSummary], complete: bool
+    run: Mapping[str, Any],
+    summaries: Mapping[str, BenchmarkSummary],
+    complete: bool,
+    extra: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    return {
+    document: dict[str, Any] = {
         "schema": SCHEMA_VERSION,
         "complete": complete,
         "run": dict(run),
-        "benchmarks": {name: s.to_json() for name, s in summaries.items()},
     }
+    document.update(extra or {})
+    document["benchmarks"] = {name: s.to_json() for name, s in summaries.items()}
+    return document
 
 
 def terminal_lines(summaries: Mapping[str, BenchmarkSummary]) -> list[str]:
     lines = []
+    level = None
     for s in summaries.values():
         ks = list(s.pass_at_k)
+        width = 22 if s.pass_at_k_ci else 10
         header = f"{'benchmark':<16}{'problems':>9}{'n':>6}" + "".join(
-            f"{'pass@' + str(k):>10}" for k in ks
+            f"{'pass@' + str(k):>{width}}" for k in ks
         )
-        values = f"{s.name:<16}{s.problems:>9}{s.n:>6}" + "".join(
-            f"{100 * v:>9.1f}%" for v in s.pass_at_k.values()
-        )
+        cells = [
+            format_value(v, s.pass_at_k_ci.get(k) if s.pass_at_k_ci else None)
+            for k, v in s.pass_at_k.items()
+        ]
+        values = f"{s.name:<16}{s.problems:>9}{s.n:>6}" + "".join(f"{c:>{width}}" for c in cells)
         lines += [header, values]
+        level = level or bool(s.pass_at_k_ci)
         notes = []
         if s.errors:
             notes.append(f"{s.errors} problem(s) errored and are not counted")
@@ -86,33 +123,89 @@ def terminal_lines(summaries: Mapping[str, BenchmarkSummary]) -> list[str]:
             notes.append(f"{s.grading_timeouts} grading timeout(s) counted as wrong")
         if notes:
             lines.append("  (" + "; ".join(notes) + ")")
+    if level:
+        lines.append("[low, high]: 95% percentile bootstrap interval over problems (see docs/REPORTS.md)")
     return lines
 
 
-def markdown(run: Mapping[str, Any], summaries: Mapping[str, BenchmarkSummary], complete: bool) -> str:
-    out = ["# pass@k summary", ""]
-    if not complete:
-        out += ["**Incomplete run**: the session stopped before every selected test ran.", ""]
-    settings = ", ".join(
-        f"{key}={run.get(key)}"
-        for key in ("model", "engine", "k", "temperature", "top_p", "max_tokens", "seed", "template")
-    )
-    out += [f"Run: {settings}", ""]
+def markdown_table(summaries: Mapping[str, BenchmarkSummary]) -> list[str]:
     ks = sorted({k for s in summaries.values() for k in s.pass_at_k})
-    out.append("| benchmark | problems | n | " + " | ".join(f"pass@{k}" for k in ks) + " |")
+    out = ["| " + " | ".join(["benchmark", "problems", "n"] + [f"pass@{k}" for k in ks]) + " |"]
     out.append("|---|---:|---:|" + "---:|" * len(ks))
     for s in summaries.values():
-        cells = [f"{100 * s.pass_at_k[k]:.1f}%" if k in s.pass_at_k else "" for k in ks]
-        out.append(f"| {s.name} | {s.problems} | {s.n} | " + " | ".join(cells) + " |")
+        cells = [
+            format_value(s.pass_at_k[k], (s.pass_at_k_ci or {}).get(k)) if k in s.pass_at_k else ""
+            for k in ks
+        ]
+        out.append("| " + " | ".join([s.name, str(s.problems), str(s.n), *cells]) + " |")
+    return out
+
+
+def markdown(
+    run: Mapping[str, Any],
+    summaries: Mapping[str, BenchmarkSummary],
+    complete: bool,
+    *,
+    title: str = "# pass@k summary",
+    run_id: str | None = None,
+    interval: Mapping[str, Any] | None = None,
+    plot: str | None = None,
+    gates: Sequence[Mapping[str, Any]] = (),
+    data: Mapping[str, Any] | None = None,
+) -> str:
+    out = [title, ""]
+    if not complete:
+        out += ["**Incomplete run**: the session stopped before every selected test ran; the "
+                "numbers cover the problems that finished.", ""]
+    if run_id:
+        out += [f"Run id: `{run_id}`", ""]
+    settings = ", ".join(f"{key}={run.get(key)}" for key in RUN_SETTINGS)
+    out += [f"Run: {settings}", ""]
+    out += markdown_table(summaries)
+    out.append("")
+    if interval:
+        out += [
+            f"Cells: pass@k estimate [{100 * interval['level']:.0f}% interval]; interval = "
+            f"{interval['method']}, {interval['resamples']} resamples, seed {interval['seed']}.",
+            "",
+        ]
+    notes = [
+        f"- {s.name}: {s.errors} problem(s) errored and are not counted" for s in summaries.values() if s.errors
+    ] + [
+        f"- {s.name}: {s.grading_timeouts} grading timeout(s) counted as wrong"
+        for s in summaries.values()
+        if s.grading_timeouts
+    ]
+    if notes:
+        out += notes + [""]
+    if gates:
+        out += ["## Gates", ""]
+        out += [f"- {'PASS' if g['passed'] else 'FAIL'}: {g['message']}" for g in gates]
+        out.append("")
+    if data:
+        out += ["## Data", "", "| benchmark | source | file sha256 | problems | problems sha256 |",
+                "|---|---|---|---:|---|"]
+        for name, d in data.items():
+            file_hash = (d.get("file_sha256") or "")[:16]
+            out.append(
+                f"| {name} | {d.get('source')} | {file_hash} | {d.get('problems')} | "
+                f"{(d.get('problems_sha256') or '')[:16]} |"
+            )
+        out.append("")
+    if plot:
+        out += [f"![pass@k curves]({plot})", ""]
     return "\n".join(out) + "\n"
 
 
-def _write_atomic(path: Path, text: str) -> None:
+def write_atomic(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=path.name, dir=path.parent)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(text)
     os.replace(tmp, path)
+
+
+_write_atomic = write_atomic  # old name
 
 
 def write_summary(
@@ -121,9 +214,9 @@ def write_summary(
     results: Iterable[ProblemResult],
     complete: bool = True,
 ) -> dict[str, BenchmarkSummary]:
-    """Write `summary.json` and `summary.md` into `report_dir`; return the summaries."""
+    """Write `summary.json` and `summary.md` into `report_dir` (no run folder); return summaries."""
     summaries = summarise(results)
     document = summary_document(run, summaries, complete)
-    _write_atomic(report_dir / "summary.json", json.dumps(document, indent=2) + "\n")
-    _write_atomic(report_dir / "summary.md", markdown(run, summaries, complete))
+    write_atomic(report_dir / "summary.json", json.dumps(document, indent=2) + "\n")
+    write_atomic(report_dir / "summary.md", markdown(run, summaries, complete))
     return summaries

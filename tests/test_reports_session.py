@@ -1,0 +1,178 @@
+"""Whole pytest sessions with the scripted fake engine: run folders, -n 0 vs -n 2, interruption,
+gates and JUnit suite properties, and the compare command on two recorded runs."""
+
+import csv
+import json
+import os
+import shutil
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+TESTS = Path(__file__).resolve().parent
+ROOT = TESTS.parent
+ANSWERS = {"add": "19", "sub": "27", "mul": "42", "div": "12", "apples": "8", "pens": "24",
+           "square": "81", "half": "25", "fraction": "\\frac{3}{4}", "linear": "4"}
+AIME = [{"id": f"a{i}", "problem": f"What is {i} + {i}?", "answer": str(2 * i)} for i in range(1, 7)]
+
+
+def boxed(answer: str) -> str:
+    return "\\boxed{" + answer + "}"
+
+
+SCRIPT = {
+    "demo/add": [boxed("19")],
+    "demo/sub": [boxed("27"), "no", "no", "no"],
+    "demo/mul": ["no", "no", "no", boxed("42"), "no", "no", "no", "no"],
+    "demo/pens": [boxed("24"), "no"],
+    "aime24/a1": [boxed("2")],
+    "aime24/a2": ["no", boxed("4")],
+    "aime24/a5": ["no", "no", "no", "no", "no", "no", "no", boxed("10")],
+}
+
+
+@pytest.fixture
+def suite(pytester, monkeypatch):
+    shutil.copy(TESTS / "fake_engine.py", pytester.path / "fake_engine.py")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(ROOT), str(pytester.path)]))
+    monkeypatch.setenv("FAKE_ENGINE_SCRIPT", json.dumps(SCRIPT))
+    monkeypatch.delenv("PYTEST_ADDOPTS", raising=False)
+
+    def run(*args, benchmarks="demo", k=8, report_dir="reports"):
+        return pytester.runpytest_subprocess(
+            "--pyargs", "capability_tests.suite", "-p", "no:cacheprovider",
+            "--engine=fake_engine:FakeEngine", "--model=fake/model", f"--benchmarks={benchmarks}",
+            f"--k={k}", f"--report-dir={report_dir}", "--bootstrap-resamples=500", *args,
+        )
+
+    run.path = pytester.path
+    return run
+
+
+def run_folder(report_dir: Path) -> Path:
+    latest = json.loads((report_dir / "summary.json").read_text())
+    return report_dir / latest["run_id"]
+
+
+def suite_properties(path: Path) -> dict:
+    root = ET.parse(path).getroot()
+    return {p.get("name"): p.get("value") for p in root.iter("testsuite").__next__().find("properties")}
+
+
+def test_serial_and_xdist_reports_are_equal(suite):
+    data = suite.path / "data" / "aime24"
+    data.mkdir(parents=True)
+    (data / "test.jsonl").write_text("".join(json.dumps(r) + "\n" for r in AIME))
+    common = ("--data-dir=data", "--unsolved=xfail")
+    serial = suite(*common, "-n", "0", "--junitxml=serial.xml", benchmarks="demo,aime24", report_dir="r0")
+    xdist = suite(*common, "-n", "2", "--junitxml=xdist.xml", benchmarks="demo,aime24", report_dir="r2")
+    assert serial.ret == 0 and xdist.ret == 0, xdist.stdout.str()
+    one, two = run_folder(suite.path / "r0"), run_folder(suite.path / "r2")
+    s1, s2 = (json.loads((f / "summary.json").read_text()) for f in (one, two))
+    assert s1["schema"] == 2 and s1["complete"] is True and s2["complete"] is True
+    assert set(s1["benchmarks"]) == {"demo", "aime24"}
+    assert s1["benchmarks"] == s2["benchmarks"]
+    assert s1["data"] == s2["data"] and s1["data"]["aime24"]["file_sha256"]
+    assert s1["data"]["aime24"]["fingerprint_includes_answers"] is True
+    assert s1["sampling"] == s2["sampling"] == {"k": 8, "temperature": 0.6, "top_p": 0.95, "max_tokens": 4096}
+    for name in ("problems.jsonl", "pass_at_k.csv"):
+        assert (one / name).read_text() == (two / name).read_text(), name
+    assert (one / "pass_at_k.png").stat().st_size > 10_000
+    # pass@1 of demo: add 1, sub 1/4, mul 1/8, pens 1/2, six unsolved -> 1.875 / 10
+    assert s1["benchmarks"]["demo"]["pass_at_k"]["1"] == pytest.approx(0.1875)
+    low, high = s1["benchmarks"]["demo"]["pass_at_k_ci"]["1"]
+    assert low <= 0.1875 <= high
+    rows = list(csv.DictReader((one / "pass_at_k.csv").open()))
+    assert [r["k"] for r in rows if r["benchmark"] == "demo"] == [str(k) for k in range(1, 9)]
+    problems = [json.loads(line) for line in (one / "problems.jsonl").read_text().splitlines()]
+    assert len(problems) == 16 and {"n", "correct", "mean_tokens", "finish_reasons", "grading_timeouts"} <= set(problems[0])
+    p1, p2 = suite_properties(suite.path / "serial.xml"), suite_properties(suite.path / "xdist.xml")
+    for key in ("demo:pass@1", "demo:pass@8", "aime24:pass@1", "aime24:pass@8:ci", "demo:n"):
+        assert p1[key] == p2[key], key
+    assert float(p2["demo:pass@1"]) == pytest.approx(0.1875)
+    assert p2["capability_complete"] == "true"
+
+
+def test_interrupted_run_leaves_an_incomplete_report(suite):
+    suite.path.joinpath("conftest.py").write_text(
+        "def pytest_runtest_call(item):\n"
+        "    if 'demo/div' in item.nodeid:\n"
+        "        raise KeyboardInterrupt\n"
+    )
+    result = suite("--unsolved=xfail", "-p", "conftest")
+    assert result.ret == 2  # interrupted
+    folder = run_folder(suite.path / "reports")
+    summary = json.loads((folder / "summary.json").read_text())
+    assert summary["complete"] is False
+    # add, sub, mul ran; div was sampled and graded in its setup, then interrupted in its call
+    assert summary["benchmarks"]["demo"]["problems"] == 4
+    assert "Incomplete run" in (folder / "report.md").read_text()
+    result.stdout.fnmatch_lines(["*written: *summary.json (incomplete run)*"])
+
+
+def test_stop_at_first_failure_marks_the_run_incomplete(suite):
+    result = suite("-x")  # sub passes (1 of 4), mul passes, div fails and stops the session
+    assert result.ret == 1
+    summary = json.loads((suite.path / "reports" / "summary.json").read_text())
+    assert summary["complete"] is False and summary["exit_status"] == 1
+    assert summary["benchmarks"]["demo"]["problems"] == 4
+
+
+def test_fail_under_fails_the_session_with_a_clear_message(suite):
+    failing = suite("--unsolved=xfail", "--fail-under=demo:pass@1>=0.25", "--fail-under=demo:pass@8>=20%",
+                    "--junitxml=gates.xml")
+    assert failing.ret == 6, failing.stdout.str()
+    failing.stdout.fnmatch_lines([
+        "GATE FAILED: demo pass@1 = 18.8% (95% CI *, 10 problems) is below the threshold "
+        ">= 25.0% (--fail-under demo:pass@1>=0.25)",
+        "gates: 1 passed, 1 failed (exit status 6)",
+    ])
+    assert suite_properties(suite.path / "gates.xml")["capability_gates_failed"] == "1"
+    passing = suite("--unsolved=xfail", "--fail-under=demo:pass@1>=0.15")
+    assert passing.ret == 0
+    passing.stdout.fnmatch_lines(["gates: 1 passed, 0 failed"])
+
+
+def test_help_lists_the_report_options(suite):
+    result = suite("--help")
+    assert result.ret == 0
+    result.stdout.fnmatch_lines(["*--fail-under=SPEC*", "*--baseline=RUN*", "*--compare=RUN*"])
+
+
+def test_malformed_gate_is_a_usage_error_naming_the_option(suite):
+    result = suite("--fail-under=demo:pass@1=>0.2")
+    assert result.ret == 4
+    result.stderr.fnmatch_lines(["*argument --fail-under: expected BENCH:pass@K>=X*"])
+    missing = suite("--baseline=no-such-run")
+    assert missing.ret == 4
+    missing.stderr.fnmatch_lines(["*--baseline: 'no-such-run' is not a run folder*"])
+
+
+def test_baseline_drop_and_compare_on_recorded_runs(suite, monkeypatch):
+    first = suite("--unsolved=xfail", k=16)
+    assert first.ret == 0
+    base = run_folder(suite.path / "reports").name
+    # a worse model: only `add` is ever right
+    monkeypatch.setenv("FAKE_ENGINE_SCRIPT", json.dumps({"demo/add": [boxed("19")]}))
+    worse = suite("--unsolved=xfail", f"--baseline={base}", "--max-drop=0.05", f"--compare={base}", k=16)
+    assert worse.ret == 6
+    worse.stdout.fnmatch_lines(["GATE FAILED: demo pass@16 = 10.0% vs baseline 40.0% (*, 10 paired problems): "
+                                "drop 30.0% > max-drop 5.0% and its 95% paired CI * excludes 0"])
+    current = run_folder(suite.path / "reports")
+    assert (current / "compare" / "compare.png").is_file()
+    # the command on the two recorded runs
+    from capability_tests.cli import main
+
+    out = suite.path / "cmp"
+    code = main(["compare", str(suite.path / "reports" / base), str(current), "-o", str(out),
+                 "--resamples", "300", "--at-k", "16"])
+    assert code == 0
+    doc = json.loads((out / "compare.json").read_text())
+    pair = doc["benchmarks"]["demo"]["pairs"][0]
+    assert pair["crossover"]["k"] is None and pair["crossover"]["leader"] == base
+    assert pair["coverage"]["both"] == ["add"] and len(pair["coverage"]["a_only"]) == 3
+    assert (out / "compare.png").stat().st_size > 10_000
+    assert "| benchmark" not in (out / "compare.md").read_text()  # the per-run table, not the summary
+    assert f"fake/model `{base}`" in (out / "compare.md").read_text()
