@@ -138,7 +138,9 @@ class CapabilityState:
         """What to sample together with `problem`: see capability_tests.sampling."""
         if not self.is_worker:
             return self.selected
-        if self.pytest_config.getoption("dist", "no") == "loadgroup":
+        # Workers re-parse the command line, so the controller's --dist (possibly switched to
+        # loadgroup by _default_to_loadgroup) reaches them through workerinput.
+        if self.pytest_config.workerinput.get("capability_dist") == "loadgroup":
             return [p for p in self.selected if p.benchmark == problem.benchmark]
         if not self.warned_batching:
             self.warned_batching = True
@@ -240,7 +242,16 @@ def _check_space_separated_paths(config: pytest.Config) -> None:
 
 
 def _default_to_loadgroup(config: pytest.Config) -> None:
-    """Under -n without an explicit --dist, send each benchmark to one worker whole."""
+    """Under -n without an explicit --dist, send each benchmark to one worker whole.
+
+    The controller switches its scheduler; workers re-parse the original command line (no
+    --dist), so they learn it from workerinput and turn on the `@group` node ids loadgroup needs.
+    """
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is not None:
+        if workerinput.get("capability_dist") == "loadgroup":
+            config.option.loadgroup = True
+        return
     if not getattr(config.option, "numprocesses", None) or config.getoption("dist", None) != "load":
         return
     given = list(config.invocation_params.args) + os.environ.get("PYTEST_ADDOPTS", "").split()
@@ -251,6 +262,22 @@ def _default_to_loadgroup(config: pytest.Config) -> None:
     if any(str(a) in ("--dist", "-d") or str(a).startswith("--dist=") for a in given):
         return
     config.option.dist = "loadgroup"
+
+
+@pytest.hookimpl(optionalhook=True, tryfirst=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    """Under loadgroup, keep each benchmark on one worker (see capability_tests.xdist_scheduling)."""
+    if config.getoption("dist", "no") != "loadgroup":
+        return None
+    from capability_tests.xdist_scheduling import BenchmarkGroupScheduling
+
+    return BenchmarkGroupScheduling(config, log)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node) -> None:
+    """xdist controller: tell each worker how tests are distributed (see batch_for)."""
+    node.workerinput["capability_dist"] = node.config.getoption("dist", "no")
 
 
 @pytest.hookimpl(tryfirst=True)
