@@ -157,8 +157,9 @@ class CapabilityState:
     def _log(self, message: str) -> None:
         reporter = self.pytest_config.pluginmanager.get_plugin("terminalreporter")
         if reporter is not None and not self.is_worker:
-            reporter.ensure_newline()
-            reporter.write_line(message)
+            with self._live_output():  # not into the capture of whichever test is running
+                reporter.ensure_newline()
+                reporter.write_line(message)
 
     def _live_output(self):
         capman = self.pytest_config.pluginmanager.get_plugin("capturemanager")
