@@ -32,7 +32,8 @@ def main() -> None:
     parser.add_argument("--out", default="/tmp/storebench")
     parser.add_argument("--data-dir", default=str(HERE.parents[1] / "shared" / "benchmarks"))
     parser.add_argument("--rerun", action="store_true",
-                        help="also time a second run that reads everything from the store")
+                        help="also time a second run that reads everything from the store, and "
+                        "a third with --regrade (reads and grades every stored text again)")
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -49,10 +50,11 @@ def main() -> None:
         f"--report-dir={out / 'reports'}", "--unsolved=xfail", "--max-tokens=16384",
     ]
     figures = {"problems": args.problems, "k": args.k}
-    for name in ("generate", "from_store") if args.rerun else ("generate",):
+    phases = {"generate": [], "from_store": [], "regrade": ["--regrade"]}
+    for name in phases if args.rerun else ("generate",):
         start = time.perf_counter()
         before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-        proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
+        proc = subprocess.run(cmd + phases[name], env=env, capture_output=True, text=True)
         seconds = time.perf_counter() - start
         peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
         if proc.returncode not in (0, 1):

@@ -107,6 +107,8 @@ def _store_config(config: pytest.Config, base: Path, report_dir: Path) -> dict[s
         raise pytest.UsageError("--fresh and --regrade contradict each other: choose one")
     if option("regrade") and store is None:
         raise pytest.UsageError("--regrade reads the completion store: it needs --store")
+    if option("regrade") and store is not None and not store.is_file():
+        raise pytest.UsageError(f"--regrade: there is no completion store at {store}")
     if store is not None and store.is_dir():
         raise pytest.UsageError(f"--store={value}: {store} is a folder; name a file in it")
     return {"store": store, "sampling": option("sampling"), "fresh": option("fresh"),

@@ -294,7 +294,7 @@ class SamplingRun:
                 if c.regrade or s.correct is None or s.grading != tally.grading:
                     regrade.append(i)
                 else:
-                    tally.add(i, Verdict(s.correct, s.extracted, s.reason or "", 0.0),
+                    tally.add(i, Verdict(s.correct, s.extracted, s.reason or "", 0.0, s.timed_out),
                               s.tokens, s.finish_reason)
             if regrade:
                 self._regrade_stored(store, generation, tally, stored, regrade)
@@ -332,7 +332,7 @@ class SamplingRun:
             for (i, _), completion, verdict in zip(texts, completions, verdicts):
                 tally.add(i, verdict, completion.tokens, completion.finish_reason)
             store.set_verdicts(generation, tally.digest, [
-                (i, v.correct, v.extracted, v.reason, tally.grading)
+                (i, v.correct, v.extracted, v.reason, v.timed_out, tally.grading)
                 for (i, _), v in zip(texts, verdicts)
             ])
 
@@ -377,6 +377,7 @@ class SamplingRun:
                                     index) if self.seeded else None,
                         comp.text, comp.tokens, comp.finish_reason,
                         verdict.correct, verdict.extracted, verdict.reason, tally.grading,
+                        verdict.timed_out,
                     ))
             pending.clear()
             pending_bytes = pending_count = 0

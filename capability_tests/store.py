@@ -131,6 +131,7 @@ class StoredSample:
     extracted: str | None
     reason: str | None
     grading: str | None  # grading_digest the verdict was made under
+    timed_out: bool = False
 
 
 @dataclass(frozen=True)
@@ -146,6 +147,7 @@ class NewSample:
     extracted: str | None = None
     reason: str | None = None
     grading: str | None = None
+    timed_out: bool = False
 
 
 _SCHEMA = """
@@ -166,6 +168,7 @@ CREATE TABLE IF NOT EXISTS samples (
     correct INTEGER,
     extracted TEXT,
     reason TEXT,
+    timed_out INTEGER NOT NULL DEFAULT 0,
     grading TEXT,
     created REAL NOT NULL,
     text BLOB NOT NULL,
@@ -300,15 +303,15 @@ class CompletionStore:
         """The stored samples of one prompt, by index, without their texts."""
         try:
             rows = self._db.execute(
-                "SELECT idx, seed, tokens, finish_reason, correct, extracted, reason, grading "
-                "FROM samples WHERE generation=? AND prompt=?",
+                "SELECT idx, seed, tokens, finish_reason, correct, extracted, reason, grading, "
+                "timed_out FROM samples WHERE generation=? AND prompt=?",
                 (generation, prompt),
             ).fetchall()
         except sqlite3.Error as exc:
             raise self._error("reading", exc) from exc
         return {
             r[0]: StoredSample(r[0], r[1], r[2], r[3], None if r[4] is None else bool(r[4]),
-                               r[5], r[6], r[7])
+                               r[5], r[6], r[7], bool(r[8]))
             for r in rows
         }
 
@@ -342,30 +345,31 @@ class CompletionStore:
         now = time.time()
         rows = [
             (generation, s.prompt, s.index, s.problem, s.seed, s.tokens, s.finish_reason,
-             None if s.correct is None else int(s.correct), s.extracted, s.reason, s.grading, now,
-             zlib.compress(s.text.encode("utf-8"), 1))
+             None if s.correct is None else int(s.correct), s.extracted, s.reason,
+             int(s.timed_out), s.grading, now, zlib.compress(s.text.encode("utf-8"), 1))
             for s in samples
         ]
         try:
             with self._write() as db:
                 db.executemany(
                     f"{verb} INTO samples (generation, prompt, idx, problem, seed, tokens, "
-                    "finish_reason, correct, extracted, reason, grading, created, text) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "finish_reason, correct, extracted, reason, timed_out, grading, created, text) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     rows,
                 )
         except sqlite3.Error as exc:
             raise self._error(f"writing {len(rows)} samples", exc) from exc
 
     def set_verdicts(self, generation: int, prompt: str,
-                     verdicts: Sequence[tuple[int, bool, str | None, str, str]]) -> None:
-        """(index, correct, extracted, reason, grading) for stored samples (re-grading)."""
+                     verdicts: Sequence[tuple[int, bool, str | None, str, bool, str]]) -> None:
+        """(index, correct, extracted, reason, timed_out, grading) for stored samples."""
         try:
             with self._write() as db:
                 db.executemany(
-                    "UPDATE samples SET correct=?, extracted=?, reason=?, grading=? "
+                    "UPDATE samples SET correct=?, extracted=?, reason=?, timed_out=?, grading=? "
                     "WHERE generation=? AND prompt=? AND idx=?",
-                    [(int(c), e, r, g, generation, prompt, i) for i, c, e, r, g in verdicts],
+                    [(int(c), e, r, int(t), g, generation, prompt, i)
+                     for i, c, e, r, t, g in verdicts],
                 )
         except sqlite3.Error as exc:
             raise self._error("writing verdicts", exc) from exc

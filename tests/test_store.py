@@ -374,3 +374,41 @@ def test_model_fingerprint_follows_content_not_mtime(tmp_path):
     (folder / "config.json").write_text('{"a": 2}')
     assert model_fingerprint("local", str(folder)) != first
     assert model_fingerprint("hub", "org/m", revision="abc") == "hub:org/m@abc"
+
+
+def test_verdicts_with_timeouts_survive_the_store(tmp_path, monkeypatch):
+    """`SamplingRun._grade` is the one grading seam; what it says (timeouts too) is stored and
+    comes back unchanged from the store."""
+    sys.path.insert(0, str(TESTS_DIR))
+    from fake_engine import FakeEngine
+
+    from capability_tests.benchmarks import load_problems
+    from capability_tests.config import RunConfig
+    from capability_tests.grading import Verdict
+    from capability_tests.sampling import SamplingRun
+
+    monkeypatch.delenv("FAKE_ENGINE_LOG", raising=False)
+
+    class TimingOut(SamplingRun):
+        def _grade(self, problem, completions):
+            return [Verdict(False, None, "timeout", 5.0, timed_out=True) for _ in completions]
+
+    problems = load_problems("demo", None, 2)
+    config = RunConfig(model="fake/model", engine="fake", k=2, store=tmp_path / "s.sqlite")
+    first = TimingOut(config, log=lambda _: None, engine_factory=lambda n, s: FakeEngine(s))
+    results = [first.result_for(p, lambda: problems) for p in problems]
+    first.close()
+    assert [r.grading_timeouts for r in results] == [2, 2]
+
+    def no_engine(name, settings):
+        raise AssertionError("everything is stored")
+
+    again = SamplingRun(config, log=lambda _: None, engine_factory=no_engine)
+    assert [again.result_for(p, lambda: problems) for p in problems] == results
+    again.close()
+
+
+def test_regrade_needs_an_existing_store(pytester, fake_engine_env):
+    result = pytester.runpytest(*SUITE, *FAKE, "--benchmarks=demo", "--regrade")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "--regrade: there is no completion store at" in "\n".join(result.errlines)
