@@ -215,6 +215,13 @@ class SamplingRun:
                         engine = self.engine_factory(
                             self.config.engine, replace(settings, model=self.model_path)
                         )
+                if not callable(getattr(engine, "stream", None)):
+                    engine.close()
+                    raise EngineError(
+                        f"engine {self.config.engine!r} has no stream(requests, sampling) method "
+                        "(the Engine protocol in capability_tests/engines/base.py: it replaced "
+                        "generate(), yielding (key, sample index, completion) as each finishes)"
+                    )
                 if self.seeded and not getattr(engine, "seeded_sampling", False):
                     engine.close()
                     raise EngineError(

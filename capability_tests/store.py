@@ -34,6 +34,11 @@ APPLICATION_ID = 0x43545331  # "CTS1": marks a file as ours (PRAGMA application_
 BUSY_TIMEOUT_MS = 60_000
 
 
+def _is_busy(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return "locked" in text or "busy" in text
+
+
 class StoreError(Exception):
     """The store cannot be used; the message names the file and says what to do."""
 
@@ -195,12 +200,23 @@ class CompletionStore:
             raise StoreError(f"completion store {self.path}: cannot open ({exc})") from exc
         try:
             self._db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            self._check_or_create(existed)
+            self._open_retrying(existed)
             if max_page_count is not None:  # tests: emulate a full disk
                 self._db.execute(f"PRAGMA max_page_count = {int(max_page_count)}")
         except StoreError:
             self._db.close()
             raise
+        except sqlite3.OperationalError as exc:
+            self._db.close()
+            if _is_busy(exc):
+                raise StoreError(
+                    f"completion store {self.path} stayed locked by another process for "
+                    f"{BUSY_TIMEOUT_MS // 1000} s ({exc})"
+                ) from exc
+            raise StoreError(
+                f"completion store {self.path} is not a readable SQLite database ({exc}); move it "
+                "away or pass another --store (nothing was written to it)"
+            ) from exc
         except sqlite3.DatabaseError as exc:
             self._db.close()
             raise StoreError(
@@ -209,6 +225,24 @@ class CompletionStore:
             ) from exc
 
     # -- opening --------------------------------------------------------------------------------
+
+    def _open_retrying(self, existed: bool) -> None:
+        """Workers that open a new store at the same moment contend for the schema and the
+        journal-mode switch, where SQLite answers "locked" at once instead of waiting: retry."""
+        import random
+
+        deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+        while True:
+            try:
+                self._check_or_create(existed)
+                return
+            except sqlite3.OperationalError as exc:
+                if not _is_busy(exc) or time.monotonic() > deadline:
+                    raise
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                time.sleep(0.02 + random.random() * 0.05)
+                existed = True  # someone else is creating it
 
     def _check_or_create(self, existed: bool) -> None:
         db = self._db

@@ -247,17 +247,16 @@ def _hammer(path, worker, rounds):
 def test_parallel_writers_do_not_lock_each_other_out(tmp_path):
     import multiprocessing
 
-    path = tmp_path / "s.sqlite"
-    CompletionStore(path).close()
-    ctx = multiprocessing.get_context("spawn")
-    procs = [ctx.Process(target=_hammer, args=(path, w, 100)) for w in range(3)]
+    path = tmp_path / "s.sqlite"  # not there yet: the workers race to create it too
+    ctx = multiprocessing.get_context("fork")
+    procs = [ctx.Process(target=_hammer, args=(path, w, 100)) for w in range(4)]
     for p in procs:
         p.start()
     for p in procs:
         p.join(60)
-    assert [p.exitcode for p in procs] == [0, 0, 0]
+    assert [p.exitcode for p in procs] == [0, 0, 0, 0]
     store = CompletionStore(path)
-    assert store.count() == 1200
+    assert store.count() == 1600
     store.close()
 
 
@@ -412,3 +411,61 @@ def test_regrade_needs_an_existing_store(pytester, fake_engine_env):
     result = pytester.runpytest(*SUITE, *FAKE, "--benchmarks=demo", "--regrade")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert "--regrade: there is no completion store at" in "\n".join(result.errlines)
+
+
+class _OldStyleEngine:
+    name = "old"
+
+    def __init__(self, settings):
+        pass
+
+    def chat_prompt(self, messages):
+        return ""
+
+    def generate(self, requests, sampling):
+        return iter(())
+
+    def close(self):
+        pass
+
+
+def test_an_engine_without_stream_gets_a_clear_error(tmp_path):
+    from capability_tests.benchmarks import load_problems
+    from capability_tests.config import RunConfig
+    from capability_tests.sampling import SamplingError, SamplingRun
+
+    problems = load_problems("demo", None, 1)
+    run = SamplingRun(RunConfig(model="fake/model", engine="old", k=1, store=None),
+                      log=lambda _: None, engine_factory=lambda n, s: _OldStyleEngine(s))
+    with pytest.raises(SamplingError, match="has no stream.*replaced generate"):
+        run.result_for(problems[0], lambda: problems)
+
+
+def _open_at_once(path, start, results):
+    start.wait()
+    try:
+        store = CompletionStore(path)
+        store.generation_id(GenerationKey("m", "e", "{}", "seeded", 0.6, 0.95, 8, 0))
+        store.close()
+        results.put("ok")
+    except Exception as exc:  # reported to the test
+        results.put(repr(exc))
+
+
+def test_workers_creating_a_new_store_at_the_same_moment(tmp_path):
+    """SQLite answers "database is locked" at once (no busy wait) to a connection that switches a
+    new file to WAL while another creates the schema; opening retries. (Without the retry 6 of
+    30 such trials failed here.)"""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("fork")
+    for trial in range(10):
+        path = tmp_path / f"s{trial}.sqlite"
+        start, results = ctx.Event(), ctx.Queue()
+        procs = [ctx.Process(target=_open_at_once, args=(path, start, results)) for _ in range(6)]
+        for p in procs:
+            p.start()
+        start.set()
+        for p in procs:
+            p.join(60)
+        assert [results.get() for _ in procs] == ["ok"] * 6
