@@ -246,8 +246,12 @@ class CompletionStore:
 
     def _check_or_create(self, existed: bool) -> None:
         db = self._db
-        app_id = db.execute("PRAGMA application_id").fetchone()[0]  # reads the header: corrupt -> error
-        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        db.execute("BEGIN")  # one snapshot: another worker may be creating the schema right now
+        try:
+            app_id = db.execute("PRAGMA application_id").fetchone()[0]  # corrupt file -> error
+            tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        finally:
+            db.execute("COMMIT")
         if existed and (app_id != APPLICATION_ID or "meta" not in tables):
             if app_id == 0 and not tables:
                 pass  # an empty SQLite file (e.g. created by `touch`+sqlite): make it ours

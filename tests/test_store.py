@@ -459,7 +459,7 @@ def test_workers_creating_a_new_store_at_the_same_moment(tmp_path):
     import multiprocessing
 
     ctx = multiprocessing.get_context("fork")
-    for trial in range(10):
+    for trial in range(20):
         path = tmp_path / f"s{trial}.sqlite"
         start, results = ctx.Event(), ctx.Queue()
         procs = [ctx.Process(target=_open_at_once, args=(path, start, results)) for _ in range(6)]
