@@ -24,6 +24,9 @@ DEFAULT_MAX_TOKENS = 4096
 DEFAULT_SEED = 0
 DEFAULT_ENGINE = "vllm"
 DEFAULT_REPORT_DIR = "reports"
+DEFAULT_STORE_NAME = "completions.sqlite"  # inside the report dir; see docs/STORE.md
+SAMPLING_MODES = ("seeded", "batched")
+DEFAULT_SAMPLING = "seeded"
 
 
 class ConfigError(ValueError):
@@ -47,6 +50,10 @@ class RunConfig:
     limit: int | None = None
     benchmarks: tuple[str, ...] = STUDY_BENCHMARKS
     report_dir: Path = Path(DEFAULT_REPORT_DIR)
+    store: Path | None = None  # the completion store file; None: no store (--store none)
+    sampling: str = DEFAULT_SAMPLING  # "seeded" (per-sample seeds) or "batched" (n=k requests)
+    fresh: bool = False  # ignore and replace stored samples
+    regrade: bool = False  # grade stored samples only, never start an engine
 
     def report_run_section(self) -> dict[str, Any]:
         """The `run` section of reports: JSON primitives only."""
@@ -55,7 +62,8 @@ class RunConfig:
         data["engine_args"] = dict(self.engine_args)
         data["data_dir"] = str(self.data_dir) if self.data_dir else None
         data["benchmarks"] = list(self.benchmarks)
-        del data["report_dir"]
+        for where in ("report_dir", "store", "fresh", "regrade"):  # how, not what, was run
+            del data[where]
         return data
 
 

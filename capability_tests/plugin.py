@@ -30,7 +30,7 @@ FAMILY_MARKER = "capability"
 PATH_OPTIONS = ("--model", "--data-dir", "--report-dir")
 VALUE_OPTIONS = PATH_OPTIONS + (
     "--k", "--engine", "--engine-arg", "--temperature", "--top-p", "--max-tokens", "--seed",
-    "--template", "--limit", "--benchmarks", "--min-correct", "--unsolved",
+    "--template", "--limit", "--benchmarks", "--min-correct", "--unsolved", "--store", "--sampling",
 )
 
 
@@ -76,6 +76,59 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     from capability_tests.reporting.options import add_options as add_report_options
 
     add_report_options(group)
+    _add_store_options(group)
+
+
+def _add_store_options(group) -> None:
+    """The completion store (capability_tests.store, docs/STORE.md)."""
+    group.addoption("--store", default=None, metavar="PATH",
+                    help=f"the completion store, a SQLite file (default <report-dir>/"
+                    f"{cfg.DEFAULT_STORE_NAME}); 'none' disables it. Stored samples are reused: "
+                    "a raised --k generates only the missing ones")
+    group.addoption("--sampling", choices=cfg.SAMPLING_MODES, default=cfg.DEFAULT_SAMPLING,
+                    help="seeded (default): one request per sample with a seed derived from "
+                    "--seed, benchmark, problem and index, so the first k samples are the same "
+                    "for any k; batched: one n=k request per prompt (no per-sample seeds)")
+    group.addoption("--fresh", action="store_true", default=False,
+                    help="ignore stored samples: generate anew and replace them in the store")
+    group.addoption("--regrade", action="store_true", default=False,
+                    help="grade the stored samples again and report, without an engine "
+                    "(a problem with fewer than k stored samples is an error)")
+
+
+def _store_config(config: pytest.Config, base: Path, report_dir: Path) -> dict[str, Any]:
+    option = config.getoption
+    value = option("store")
+    if value is not None and value.lower() == "none":
+        store = None
+    elif value is None:
+        store = report_dir / cfg.DEFAULT_STORE_NAME
+    else:
+        store = Path(value).expanduser()
+        store = store if store.is_absolute() else base / store
+    if option("fresh") and option("regrade"):
+        raise pytest.UsageError("--fresh and --regrade contradict each other: choose one")
+    if option("regrade") and store is None:
+        raise pytest.UsageError("--regrade reads the completion store: it needs --store")
+    if option("regrade") and store is not None and not store.is_file():
+        raise pytest.UsageError(f"--regrade: there is no completion store at {store}")
+    if store is not None and store.is_dir():
+        raise pytest.UsageError(f"--store={value}: {store} is a folder; name a file in it")
+    return {"store": store, "sampling": option("sampling"), "fresh": option("fresh"),
+            "regrade": option("regrade")}
+
+
+def _check_store(run_config: cfg.RunConfig) -> None:
+    """Refuse a corrupt, foreign or other-version store before anything runs (without creating
+    a store that does not exist yet: --collect-only writes nothing)."""
+    if run_config.store is None or not run_config.store.exists():
+        return
+    from capability_tests.store import CompletionStore, StoreError
+
+    try:
+        CompletionStore(run_config.store).close()
+    except StoreError as exc:
+        raise pytest.UsageError(f"--store: {exc}") from None
 
 
 class CapabilityState:
@@ -109,8 +162,9 @@ class CapabilityState:
     def _log(self, message: str) -> None:
         reporter = self.pytest_config.pluginmanager.get_plugin("terminalreporter")
         if reporter is not None and not self.is_worker:
-            reporter.ensure_newline()
-            reporter.write_line(message)
+            with self._live_output():  # not into the capture of whichever test is running
+                reporter.ensure_newline()
+                reporter.write_line(message)
 
     def _live_output(self):
         capman = self.pytest_config.pluginmanager.get_plugin("capturemanager")
@@ -183,6 +237,7 @@ def _build_run_config(config: pytest.Config) -> cfg.RunConfig:
             f"--engine: unknown engine {option('engine')!r}; known: {', '.join(engine_names())}"
         )
     report_dir = Path(option("report_dir")).expanduser()
+    report_dir = report_dir if report_dir.is_absolute() else base / report_dir
     return cfg.RunConfig(
         model=model,
         k=option("k"),
@@ -196,7 +251,8 @@ def _build_run_config(config: pytest.Config) -> cfg.RunConfig:
         data_dir=data_dir,
         limit=option("limit"),
         benchmarks=tuple(benchmarks),
-        report_dir=report_dir if report_dir.is_absolute() else base / report_dir,
+        report_dir=report_dir,
+        **_store_config(config, base, report_dir),
     )
 
 
@@ -304,6 +360,7 @@ def pytest_configure(config: pytest.Config) -> None:
     state = CapabilityState(_build_run_config(config), config)
     config.stash[RUN_KEY] = state
     if not state.is_worker:
+        _check_store(state.run_config)
         config.pluginmanager.register(ResultCollector(state), "capability-results")
 
 
@@ -321,7 +378,9 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     return [
         f"capability-tests: model={c.model or 'smollm2-135m (embedded)'} engine={c.engine} "
         f"k={c.k} temperature={c.temperature} top_p={c.top_p} max_tokens={c.max_tokens} "
-        f"seed={c.seed} template={c.template} data={_data_source(c)}"
+        f"seed={c.seed} template={c.template} sampling={c.sampling} "
+        f"store={c.store or 'none'}{' (fresh)' if c.fresh else ''}"
+        f"{' (regrade: no engine)' if c.regrade else ''} data={_data_source(c)}"
     ]
 
 

@@ -4,13 +4,17 @@ Environment:
 - FAKE_ENGINE_LOG: a JSONL file; one line per `generate` call with the request keys and n, and
   one line per engine start ({"event": "start", "pid": ...}).
 - FAKE_ENGINE_SCRIPT: optional JSON object mapping a problem key ("demo/add") to a list of
-  completions, cycled to n samples. Problems not in the script get "I do not know."
+  completions; sample i gets entry i modulo its length. Problems not in the script get
+  "I do not know."
+- FAKE_ENGINE_DELAY: optional seconds to sleep before each sample (a slow engine that streams
+  samples one by one, for kill-and-resume tests).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import time
 from typing import Iterator, Mapping, Sequence
 
 from capability_tests.engines import Completion, EngineSettings, GenerationRequest, SamplingSettings
@@ -25,6 +29,7 @@ def _log(entry: dict) -> None:
 
 class FakeEngine:
     name = "fake"
+    seeded_sampling = True
 
     def __init__(self, settings: EngineSettings) -> None:
         self.settings = settings
@@ -35,21 +40,33 @@ class FakeEngine:
     def chat_prompt(self, messages: Sequence[Mapping[str, str]]) -> str:
         return "".join(f"<{m['role']}>{m['content']}" for m in messages) + "<assistant>"
 
-    def generate(
+    def stream(
         self, requests: Sequence[GenerationRequest], sampling: SamplingSettings
-    ) -> Iterator[tuple[str, list[Completion]]]:
+    ) -> Iterator[tuple[str, int, Completion]]:
         _log({"event": "generate", "pid": os.getpid(),
               "worker": os.environ.get("PYTEST_XDIST_WORKER"),
               "keys": [r.key for r in requests], "n": sampling.n,
+              "indices": {r.key: list(r.wanted(sampling.n)) for r in requests},
+              "seeds": {r.key: list(r.seeds) for r in requests}, "seeded": sampling.seeded,
               "max_tokens": sampling.max_tokens, "temperature": sampling.temperature,
               "prompts": [r.prompt for r in requests]})
+        delay = float(os.environ.get("FAKE_ENGINE_DELAY", "0"))
         for r in requests:
             texts = self.script.get(r.key) or ["I do not know."]
-            out = [texts[i % len(texts)] for i in range(sampling.n)]
-            yield r.key, [Completion(t, len(t.split()), "stop") for t in out]
+            for i in r.wanted(sampling.n):
+                if delay:
+                    time.sleep(delay)
+                text = texts[i % len(texts)]
+                yield r.key, i, Completion(text, len(text.split()), "stop")
 
     def close(self) -> None:
         _log({"event": "close", "pid": os.getpid()})
+
+
+class BatchedOnlyEngine(FakeEngine):
+    """An engine that cannot honour per-sample seeds."""
+
+    seeded_sampling = False
 
 
 class BrokenEngine(FakeEngine):

@@ -66,3 +66,75 @@ def test_transformers_engine_on_packaged_demo(pytester):
     summary = json.loads((pytester.path / "reports" / "summary.json").read_text())
     assert summary["run"]["engine"] == "transformers" and summary["run"]["template"] == "chat"
     assert_summary_follows_from_counts(summary, "demo", counts)
+
+
+class _CountingEngine:
+    """Wraps the one real engine of the test: records the sample indices each run asks for."""
+
+    def __init__(self, engine, asked):
+        self.engine, self.asked = engine, asked
+        self.name, self.seeded_sampling = engine.name, engine.seeded_sampling
+
+    def chat_prompt(self, messages):
+        return self.engine.chat_prompt(messages)
+
+    def stream(self, requests, sampling):
+        self.asked.append({r.key: list(r.wanted(sampling.n)) for r in requests})
+        return self.engine.stream(requests, sampling)
+
+    def close(self):
+        pass  # the test closes the real engine once
+
+
+def test_vllm_store_reuse_and_per_sample_seeds(tmp_path):
+    """Real vLLM, one engine for three runs: k=2 into store A; k=4 into store A asks for samples
+    2 and 3 only; k=4 into an empty store B gives, for every index, the text A holds (per-sample
+    seeds make sample i the same whatever else was sampled with it)."""
+    from capability_tests.benchmarks import load_problems
+    from capability_tests.config import RunConfig
+    from capability_tests.engines import create_engine
+    from capability_tests.sampling import SamplingRun
+    from capability_tests.store import CompletionStore, prompt_digest
+    from capability_tests.templates import get_template
+
+    problems = load_problems("demo", None, 3)
+    real, asked = [], []
+
+    def factory(name, settings):
+        if not real:
+            real.append(create_engine(name, settings))
+        return _CountingEngine(real[0], asked)
+
+    def run(k, store):
+        config = RunConfig(k=k, max_tokens=16, benchmarks=("demo",), store=store)
+        sampling = SamplingRun(config, log=lambda _: None, progress=False, engine_factory=factory)
+        try:
+            for p in problems:
+                assert sampling.result_for(p, lambda: problems).n == k
+            return sampling.generation_key()
+        finally:
+            sampling.close()
+
+    a, b = tmp_path / "a.sqlite", tmp_path / "b.sqlite"
+    try:
+        key = run(2, a)
+        run(4, a)
+        run(4, b)
+    finally:
+        if real:
+            real[0].close()
+    keys = [p.key for p in problems]
+    assert asked == [
+        {k: [0, 1] for k in keys}, {k: [2, 3] for k in keys}, {k: [0, 1, 2, 3] for k in keys},
+    ]
+    texts = {}
+    for path in (a, b):
+        store = CompletionStore(path)
+        gen = store.generation_id(key)
+        texts[path] = [
+            list(store.texts(gen, prompt_digest(get_template("qwen-boxed").render(p)), range(4)))
+            for p in problems
+        ]
+        store.close()
+    assert all(len(t) == 4 for t in texts[a])
+    assert texts[a] == texts[b]

@@ -12,21 +12,33 @@ class EngineError(Exception):
 
 @dataclass(frozen=True)
 class SamplingSettings:
-    """How each prompt is sampled: `n` independent samples per prompt."""
+    """How each prompt is sampled: `n` independent samples per prompt (unless a request names its
+    sample indices). `seeded`: every sample is its own request with its own seed
+    (`GenerationRequest.seeds`), so sample i is the same whatever else is sampled with it."""
 
     n: int
     temperature: float
     top_p: float
     max_tokens: int
     seed: int
+    seeded: bool = False
 
 
 @dataclass(frozen=True)
 class GenerationRequest:
-    """One prompt to sample `SamplingSettings.n` times; `key` comes back with its completions."""
+    """One prompt to sample; `key` and the sample index come back with each completion.
+
+    `indices`: which samples of the prompt are wanted (default: `range(SamplingSettings.n)`); the
+    store asks only for the missing ones. `seeds`: one per index, used when `sampling.seeded`.
+    """
 
     key: str
     prompt: str
+    indices: tuple[int, ...] = ()
+    seeds: tuple[int, ...] = ()
+
+    def wanted(self, n: int) -> tuple[int, ...]:
+        return self.indices or tuple(range(n))
 
 
 @dataclass(frozen=True)
@@ -44,23 +56,31 @@ class EngineSettings:
     seed: int
     engine_args: Mapping[str, Any]
     progress: bool = True
+    seeded: bool = False  # the run samples with per-sample seeds (see SamplingSettings.seeded)
 
 
 @runtime_checkable
 class Engine(Protocol):
     """Start lazily (in the constructor of an implementation, called only when needed), take many
-    prompts at once, give completions back as they finish, close."""
+    prompts at once, give each sample back as soon as it finishes, close.
+
+    `seeded_sampling`: True when `stream` honours per-sample seeds (`--sampling seeded`); an
+    engine that cannot sets it False and runs only with `--sampling batched`.
+    """
 
     name: str
+    seeded_sampling: bool
 
     def chat_prompt(self, messages: Sequence[Mapping[str, str]]) -> str:
         """Render chat messages with the model's own chat template, ready for generation."""
         ...
 
-    def generate(
+    def stream(
         self, requests: Sequence[GenerationRequest], sampling: SamplingSettings
-    ) -> Iterator[tuple[str, list[Completion]]]:
-        """Yield (request key, its n completions) for every request, in any order."""
+    ) -> Iterator[tuple[str, int, Completion]]:
+        """Yield (request key, sample index, completion) for every wanted sample of every request,
+        as each finishes, in any order. The caller may stop iterating early (an interrupted run):
+        then abort what is still running. Keep no list of finished texts: the caller stores them."""
         ...
 
     def close(self) -> None:

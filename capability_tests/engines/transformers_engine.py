@@ -15,6 +15,7 @@ from capability_tests.engines.base import (
 
 class TransformersEngine:
     name = "transformers"
+    seeded_sampling = True
 
     def __init__(self, settings: EngineSettings) -> None:
         try:
@@ -47,46 +48,68 @@ class TransformersEngine:
             list(messages), tokenize=False, add_generation_prompt=True
         )
 
-    def generate(
+    def stream(
         self, requests: Sequence[GenerationRequest], sampling: SamplingSettings
-    ) -> Iterator[tuple[str, list[Completion]]]:
+    ) -> Iterator[tuple[str, int, Completion]]:
+        """Batched: prompts with the same number of wanted samples go through `generate` in
+        batches of `batch_size`, `num_return_sequences` each, under one `manual_seed(--seed)`.
+        Seeded: one `generate` call per sample after `manual_seed(sample seed)` (slow, exact)."""
         torch = self._torch
+        if sampling.seeded:
+            for request in requests:
+                indices = request.wanted(sampling.n)
+                if len(request.seeds) != len(indices):
+                    raise EngineError(f"{request.key}: seeded sampling needs one seed per sample")
+                for index, seed in zip(indices, request.seeds):
+                    torch.manual_seed(seed)
+                    (completion,) = self._generate([request.prompt], 1, sampling)
+                    yield request.key, index, completion
+            return
         torch.manual_seed(self._seed)
+        by_n: dict[int, list[GenerationRequest]] = {}
+        for request in requests:
+            by_n.setdefault(len(request.wanted(sampling.n)), []).append(request)
+        for n, group in by_n.items():
+            for start in range(0, len(group), self._batch_size):
+                chunk = group[start : start + self._batch_size]
+                completions = self._generate([r.prompt for r in chunk], n, sampling)
+                for i, request in enumerate(chunk):
+                    for index, completion in zip(request.wanted(sampling.n),
+                                                 completions[i * n : (i + 1) * n]):
+                        yield request.key, index, completion
+
+    def _generate(self, prompts: list[str], n: int, sampling: SamplingSettings) -> list[Completion]:
+        torch = self._torch
         eos = self._tokenizer.eos_token_id
-        for start in range(0, len(requests), self._batch_size):
-            chunk = requests[start : start + self._batch_size]
-            enc = self._tokenizer(
-                [r.prompt for r in chunk], return_tensors="pt", padding=True,
-                add_special_tokens=False,
-            ).to(self._device)
-            with torch.no_grad():
-                out = self._model.generate(
-                    **enc,
-                    do_sample=sampling.temperature > 0,
-                    temperature=sampling.temperature if sampling.temperature > 0 else None,
-                    top_p=sampling.top_p if sampling.temperature > 0 else None,
-                    max_new_tokens=sampling.max_tokens,
-                    num_return_sequences=sampling.n,
-                    pad_token_id=self._tokenizer.pad_token_id,
+        enc = self._tokenizer(
+            prompts, return_tensors="pt", padding=True, add_special_tokens=False,
+        ).to(self._device)
+        with torch.no_grad():
+            out = self._model.generate(
+                **enc,
+                do_sample=sampling.temperature > 0,
+                temperature=sampling.temperature if sampling.temperature > 0 else None,
+                top_p=sampling.top_p if sampling.temperature > 0 else None,
+                max_new_tokens=sampling.max_tokens,
+                num_return_sequences=n,
+                pad_token_id=self._tokenizer.pad_token_id,
+            )
+        completions = []
+        for row in out[:, enc["input_ids"].shape[1] :]:
+            ids = row.tolist()
+            ended = eos in ids
+            if ended:
+                ids = ids[: ids.index(eos)]
+            while ids and ids[-1] == self._tokenizer.pad_token_id:
+                ids.pop()
+            completions.append(
+                Completion(
+                    text=self._tokenizer.decode(ids, skip_special_tokens=True),
+                    tokens=len(ids),
+                    finish_reason="stop" if ended else "length",
                 )
-            new = out[:, enc["input_ids"].shape[1] :]
-            for i, request in enumerate(chunk):
-                completions = []
-                for row in new[i * sampling.n : (i + 1) * sampling.n]:
-                    ids = row.tolist()
-                    ended = eos in ids
-                    if ended:
-                        ids = ids[: ids.index(eos)]
-                    while ids and ids[-1] == self._tokenizer.pad_token_id:
-                        ids.pop()
-                    completions.append(
-                        Completion(
-                            text=self._tokenizer.decode(ids, skip_special_tokens=True),
-                            tokens=len(ids),
-                            finish_reason="stop" if ended else "length",
-                        )
-                    )
-                yield request.key, completions
+            )
+        return completions
 
     def close(self) -> None:
         self._model = None

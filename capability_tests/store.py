@@ -1,0 +1,431 @@
+"""The completion store: every sample ever generated, with its verdict, in one SQLite file.
+
+Why SQLite: embedded (stdlib `sqlite3`, nothing to run), one file to copy or delete, WAL mode lets
+several xdist workers write at once (each in short transactions, waiting on `busy_timeout`), and
+a crash (`kill -9`) mid-run loses at most the samples of the last unflushed batch: committed rows
+survive, a half-written transaction is rolled back by SQLite on the next open.
+
+A sample's identity (see `GenerationKey` and `prompt_digest`):
+- the model fingerprint (`model_fingerprint`): hub id and revision, or a content hash of a local
+  folder or GGUF file;
+- the engine name and its arguments, the sampling mode (seeded or batched), temperature, top-p,
+  max tokens and the run seed (one row in `generations`);
+- a SHA-256 of the exact prompt (the rendered string, or the chat messages for templates that use
+  the model's own chat template, which the model fingerprint covers), and the sample's index.
+
+Texts are zlib-compressed and stored last in their row, so reading verdicts and token counts never
+reads the text pages. Importing this module imports neither torch nor vLLM.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+import time
+import zlib
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Mapping, Sequence
+
+SCHEMA_VERSION = 1
+APPLICATION_ID = 0x43545331  # "CTS1": marks a file as ours (PRAGMA application_id)
+BUSY_TIMEOUT_MS = 60_000
+
+
+def _is_busy(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return "locked" in text or "busy" in text
+
+
+class StoreError(Exception):
+    """The store cannot be used; the message names the file and says what to do."""
+
+
+def sample_seed(run_seed: int, benchmark: str, problem_id: str, index: int) -> int:
+    """The seed of sample `index` of a problem: the same for every k, so the first k samples of a
+    run at k = 128 are those of a run at k = 8 (a 31-bit int: what every engine accepts)."""
+    data = json.dumps([run_seed, benchmark, problem_id, index]).encode()
+    return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "big") & 0x7FFF_FFFF
+
+
+def prompt_digest(prompt: str | Sequence[Mapping[str, str]]) -> str:
+    text = prompt if isinstance(prompt, str) else json.dumps(list(prompt), sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def grading_digest(verifier: str, answer: str, meta: Mapping[str, Any]) -> str:
+    """What a stored verdict depends on besides the text: a changed reference answer regrades."""
+    data = json.dumps([verifier, answer, dict(meta)], sort_keys=True, default=str)
+    return hashlib.sha256(data.encode()).hexdigest()[:16]
+
+
+# -- model fingerprints -------------------------------------------------------------------------
+
+_EDGE = 1 << 20  # bytes hashed at each end of a weights file
+_SMALL = 4 << 20  # files up to this size are hashed whole (config, tokenizer, chat template)
+
+
+def _file_digest(path: Path, h: "hashlib._Hash") -> None:
+    size = path.stat().st_size
+    h.update(f"{path.name}\0{size}\0".encode())
+    with open(path, "rb") as handle:
+        if size <= _SMALL:
+            h.update(handle.read())
+        else:
+            h.update(handle.read(_EDGE))
+            handle.seek(size - _EDGE)
+            h.update(handle.read(_EDGE))
+
+
+def model_fingerprint(kind: str, path: str, gguf_file: Path | None = None,
+                      revision: str | None = None) -> str:
+    """A cheap identity for a model, computed without loading it.
+
+    - Hub id: `hub:<id>@<revision>` (`unpinned` when no `--engine-arg revision=` was given: the
+      Hub's main branch can move, pin a revision for a store that means one model).
+    - GGUF file (the embedded model too): SHA-256 over its size and first and last MiB.
+    - Local folder: SHA-256 over every file's name and size, the whole of each small file (config,
+      tokenizer, chat template, generation config) and the first and last MiB of each large one
+      (the weights). Not mtimes: a copied folder is the same model. Reading a few MiB per weights
+      file keeps it under a second for any model; a change that keeps sizes and both ends of every
+      weights file is missed (fine-tunes change the ends too in practice, but not guaranteed).
+    """
+    h = hashlib.sha256()
+    if gguf_file is not None:
+        _file_digest(Path(gguf_file), h)
+        return f"gguf:{Path(gguf_file).name}:{h.hexdigest()[:20]}"
+    folder = Path(path)
+    if kind != "hub" and folder.is_dir():
+        for file in sorted(p for p in folder.rglob("*") if p.is_file()):
+            if any(part.startswith(".") for part in file.relative_to(folder).parts):
+                continue
+            h.update(str(file.relative_to(folder)).encode())
+            _file_digest(file, h)
+        return f"local:{folder.name}:{h.hexdigest()[:20]}"
+    return f"hub:{path}@{revision or 'unpinned'}"
+
+
+@dataclass(frozen=True)
+class GenerationKey:
+    """Everything but the prompt and index that decides what a sample is."""
+
+    model: str
+    engine: str
+    engine_args: str  # JSON, sorted keys
+    mode: str  # "seeded" | "batched"
+    temperature: float
+    top_p: float
+    max_tokens: int
+    seed: int
+
+    def as_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+
+@dataclass(frozen=True)
+class StoredSample:
+    """A stored sample without its text (what planning and reports need)."""
+
+    index: int
+    seed: int | None
+    tokens: int
+    finish_reason: str
+    correct: bool | None
+    extracted: str | None
+    reason: str | None
+    grading: str | None  # grading_digest the verdict was made under
+    timed_out: bool = False
+
+
+@dataclass(frozen=True)
+class NewSample:
+    prompt: str  # prompt_digest
+    problem: str  # "benchmark/problem_id", informational
+    index: int
+    seed: int | None
+    text: str
+    tokens: int
+    finish_reason: str
+    correct: bool | None = None
+    extracted: str | None = None
+    reason: str | None = None
+    grading: str | None = None
+    timed_out: bool = False
+
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS generations (
+    id INTEGER PRIMARY KEY,
+    key TEXT NOT NULL UNIQUE,
+    created REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS samples (
+    generation INTEGER NOT NULL REFERENCES generations(id),
+    prompt TEXT NOT NULL,
+    idx INTEGER NOT NULL,
+    problem TEXT NOT NULL,
+    seed INTEGER,
+    tokens INTEGER NOT NULL,
+    finish_reason TEXT NOT NULL,
+    correct INTEGER,
+    extracted TEXT,
+    reason TEXT,
+    timed_out INTEGER NOT NULL DEFAULT 0,
+    grading TEXT,
+    created REAL NOT NULL,
+    text BLOB NOT NULL,
+    PRIMARY KEY (generation, prompt, idx)
+);
+"""
+
+
+class CompletionStore:
+    """One connection to the store file; open one per process (xdist workers each open their own)."""
+
+    def __init__(self, path: str | os.PathLike[str], *, max_page_count: int | None = None) -> None:
+        self.path = Path(path)
+        self._generations: dict[str, int] = {}
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"completion store {self.path}: cannot create its folder ({exc})") from exc
+        existed = self.path.exists() and self.path.stat().st_size > 0
+        try:
+            self._db = sqlite3.connect(str(self.path), timeout=BUSY_TIMEOUT_MS / 1000,
+                                       isolation_level=None, check_same_thread=False)
+        except sqlite3.Error as exc:
+            raise StoreError(f"completion store {self.path}: cannot open ({exc})") from exc
+        try:
+            self._db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            self._open_retrying(existed)
+            if max_page_count is not None:  # tests: emulate a full disk
+                self._db.execute(f"PRAGMA max_page_count = {int(max_page_count)}")
+        except StoreError:
+            self._db.close()
+            raise
+        except sqlite3.OperationalError as exc:
+            self._db.close()
+            if _is_busy(exc):
+                raise StoreError(
+                    f"completion store {self.path} stayed locked by another process for "
+                    f"{BUSY_TIMEOUT_MS // 1000} s ({exc})"
+                ) from exc
+            raise StoreError(
+                f"completion store {self.path} is not a readable SQLite database ({exc}); move it "
+                "away or pass another --store (nothing was written to it)"
+            ) from exc
+        except sqlite3.DatabaseError as exc:
+            self._db.close()
+            raise StoreError(
+                f"completion store {self.path} is not a readable SQLite database ({exc}); move it "
+                "away or pass another --store (nothing was written to it)"
+            ) from exc
+
+    # -- opening --------------------------------------------------------------------------------
+
+    def _open_retrying(self, existed: bool) -> None:
+        """Workers that open a new store at the same moment contend for the schema and the
+        journal-mode switch, where SQLite answers "locked" at once instead of waiting: retry."""
+        import random
+
+        deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+        while True:
+            try:
+                self._check_or_create(existed)
+                return
+            except sqlite3.OperationalError as exc:
+                if not _is_busy(exc) or time.monotonic() > deadline:
+                    raise
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                time.sleep(0.02 + random.random() * 0.05)
+                existed = True  # someone else is creating it
+
+    def _check_or_create(self, existed: bool) -> None:
+        db = self._db
+        db.execute("BEGIN")  # one snapshot: another worker may be creating the schema right now
+        try:
+            app_id = db.execute("PRAGMA application_id").fetchone()[0]  # corrupt file -> error
+            tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        finally:
+            db.execute("COMMIT")
+        if existed and (app_id != APPLICATION_ID or "meta" not in tables):
+            if app_id == 0 and not tables:
+                pass  # an empty SQLite file (e.g. created by `touch`+sqlite): make it ours
+            else:
+                raise StoreError(
+                    f"completion store {self.path} is a SQLite file of another application "
+                    f"(application_id {app_id:#x}, tables {sorted(tables)}); pass another --store "
+                    "(nothing was written to it)"
+                )
+        if "meta" in tables:
+            row = db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+            version = int(row[0]) if row else None
+            if version != SCHEMA_VERSION:
+                raise StoreError(
+                    f"completion store {self.path} has schema version {version}, this "
+                    f"capability-tests reads version {SCHEMA_VERSION}; use the version that wrote "
+                    "it, or pass another --store (nothing was written to it)"
+                )
+            db.execute("PRAGMA journal_mode = WAL")
+            db.execute("PRAGMA synchronous = NORMAL")
+            return
+        db.execute("PRAGMA journal_mode = WAL")
+        db.execute("PRAGMA synchronous = NORMAL")
+        with self._write():
+            tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+            if "meta" not in tables:  # another worker may have created it meanwhile
+                db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+                for statement in _SCHEMA.split(";"):
+                    if statement.strip():
+                        db.execute(statement)
+                db.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+                db.execute("INSERT INTO meta VALUES ('created', ?)", (str(time.time()),))
+
+    class _Tx:
+        def __init__(self, store: "CompletionStore") -> None:
+            self.store = store
+
+        def __enter__(self):
+            self.store._db.execute("BEGIN IMMEDIATE")
+            return self.store._db
+
+        def __exit__(self, exc_type, exc, tb):
+            db = self.store._db
+            if exc_type is None:
+                try:
+                    db.execute("COMMIT")
+                    return False
+                except sqlite3.Error:
+                    db.execute("ROLLBACK")
+                    raise
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            return False
+
+    def _write(self) -> "CompletionStore._Tx":
+        return CompletionStore._Tx(self)
+
+    def _error(self, action: str, exc: sqlite3.Error) -> StoreError:
+        full = "full" in str(exc).lower()
+        hint = (
+            "free disk space or pass another --store; samples stored before are intact"
+            if full else "samples stored before are intact"
+        )
+        return StoreError(f"completion store {self.path}: {action} failed ({exc}); {hint}")
+
+    # -- generations -----------------------------------------------------------------------------
+
+    def generation_id(self, key: GenerationKey) -> int:
+        text = key.as_json()
+        if text in self._generations:
+            return self._generations[text]
+        try:
+            row = self._db.execute("SELECT id FROM generations WHERE key=?", (text,)).fetchone()
+            if row is None:
+                with self._write() as db:
+                    db.execute("INSERT OR IGNORE INTO generations (key, created) VALUES (?, ?)",
+                               (text, time.time()))
+                row = self._db.execute("SELECT id FROM generations WHERE key=?", (text,)).fetchone()
+        except sqlite3.Error as exc:
+            raise self._error("recording the sampling parameters", exc) from exc
+        self._generations[text] = row[0]
+        return row[0]
+
+    # -- reading ---------------------------------------------------------------------------------
+
+    def stored(self, generation: int, prompt: str) -> dict[int, StoredSample]:
+        """The stored samples of one prompt, by index, without their texts."""
+        try:
+            rows = self._db.execute(
+                "SELECT idx, seed, tokens, finish_reason, correct, extracted, reason, grading, "
+                "timed_out FROM samples WHERE generation=? AND prompt=?",
+                (generation, prompt),
+            ).fetchall()
+        except sqlite3.Error as exc:
+            raise self._error("reading", exc) from exc
+        return {
+            r[0]: StoredSample(r[0], r[1], r[2], r[3], None if r[4] is None else bool(r[4]),
+                               r[5], r[6], r[7], bool(r[8]))
+            for r in rows
+        }
+
+    def texts(self, generation: int, prompt: str, indices: Iterable[int]) -> Iterator[tuple[int, str]]:
+        """(index, text) for the given stored samples, one at a time (no list of texts is built)."""
+        for index in indices:
+            try:
+                row = self._db.execute(
+                    "SELECT text FROM samples WHERE generation=? AND prompt=? AND idx=?",
+                    (generation, prompt, index),
+                ).fetchone()
+            except sqlite3.Error as exc:
+                raise self._error("reading", exc) from exc
+            if row is not None:
+                try:
+                    yield index, zlib.decompress(row[0]).decode("utf-8")
+                except (zlib.error, UnicodeDecodeError) as exc:
+                    raise StoreError(
+                        f"completion store {self.path}: sample {index} of prompt {prompt[:12]} is "
+                        f"damaged ({exc}); run with --fresh to regenerate it"
+                    ) from exc
+
+    # -- writing ---------------------------------------------------------------------------------
+
+    def add(self, generation: int, samples: Sequence[NewSample], *, replace: bool = False) -> None:
+        """Write samples in one short transaction. Existing rows are kept (another worker got there
+        first) unless `replace`."""
+        if not samples:
+            return
+        verb = "INSERT OR REPLACE" if replace else "INSERT OR IGNORE"
+        now = time.time()
+        rows = [
+            (generation, s.prompt, s.index, s.problem, s.seed, s.tokens, s.finish_reason,
+             None if s.correct is None else int(s.correct), s.extracted, s.reason,
+             int(s.timed_out), s.grading, now, zlib.compress(s.text.encode("utf-8"), 1))
+            for s in samples
+        ]
+        try:
+            with self._write() as db:
+                db.executemany(
+                    f"{verb} INTO samples (generation, prompt, idx, problem, seed, tokens, "
+                    "finish_reason, correct, extracted, reason, timed_out, grading, created, text) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    rows,
+                )
+        except sqlite3.Error as exc:
+            raise self._error(f"writing {len(rows)} samples", exc) from exc
+
+    def set_verdicts(self, generation: int, prompt: str,
+                     verdicts: Sequence[tuple[int, bool, str | None, str, bool, str]]) -> None:
+        """(index, correct, extracted, reason, timed_out, grading) for stored samples."""
+        try:
+            with self._write() as db:
+                db.executemany(
+                    "UPDATE samples SET correct=?, extracted=?, reason=?, timed_out=?, grading=? "
+                    "WHERE generation=? AND prompt=? AND idx=?",
+                    [(int(c), e, r, int(t), g, generation, prompt, i)
+                     for i, c, e, r, t, g in verdicts],
+                )
+        except sqlite3.Error as exc:
+            raise self._error("writing verdicts", exc) from exc
+
+    def discard(self, generation: int, prompts: Sequence[str]) -> None:
+        """Forget the stored samples of these prompts (`--fresh`)."""
+        try:
+            with self._write() as db:
+                db.executemany("DELETE FROM samples WHERE generation=? AND prompt=?",
+                               [(generation, p) for p in prompts])
+        except sqlite3.Error as exc:
+            raise self._error("discarding samples for --fresh", exc) from exc
+
+    def count(self) -> int:
+        return self._db.execute("SELECT count(*) FROM samples").fetchone()[0]
+
+    def close(self) -> None:
+        db = getattr(self, "_db", None)
+        if db is not None:
+            self._db = None
+            db.close()
