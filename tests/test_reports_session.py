@@ -156,7 +156,9 @@ def test_baseline_drop_and_compare_on_recorded_runs(suite, monkeypatch):
     base = run_folder(suite.path / "reports").name
     # a worse model: only `add` is ever right
     monkeypatch.setenv("FAKE_ENGINE_SCRIPT", json.dumps({"demo/add": [boxed("19")]}))
-    worse = suite("--unsolved=xfail", f"--baseline={base}", "--max-drop=0.05", f"--compare={base}", k=16)
+    # same model name, so --fresh: the completion store would otherwise hand back the first run's samples
+    worse = suite("--unsolved=xfail", "--fresh", f"--baseline={base}", "--max-drop=0.05",
+                  f"--compare={base}", k=16)
     assert worse.ret == 6
     worse.stdout.fnmatch_lines(["GATE FAILED: demo pass@16 = 10.0% vs baseline 40.0% (*, 10 paired problems): "
                                 "drop 30.0% > max-drop 5.0% and its 95% paired CI * excludes 0"])
