@@ -71,6 +71,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--unsolved", choices=("fail", "xfail"), default="fail",
                     help="what an unsolved problem's test does: fail (default), or xfail to "
                     "measure pass@k without failing the session")
+    group.addoption("--grading-workers", type=cfg.non_negative_int, default=None, metavar="N",
+                    help="grading processes (default: one per core; 0 grades in the test "
+                    "process, without the hard kill of a stuck comparison)")
     group.addoption("--report-dir", default=cfg.DEFAULT_REPORT_DIR, metavar="DIR",
                     help="where summary.json and summary.md go (default ./reports)")
     from capability_tests.reporting.options import add_options as add_report_options
@@ -145,6 +148,7 @@ class CapabilityState:
             log=self._log,
             live_output=self._live_output,
             progress=self._progress_wanted(),
+            grading_workers=pytest_config.getoption("grading_workers"),
         )
         self.warned_batching = False
 

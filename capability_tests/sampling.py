@@ -21,7 +21,7 @@ import time
 import warnings
 from collections import Counter
 from dataclasses import dataclass, field, replace
-from typing import Callable, ContextManager, Iterable, Sequence
+from typing import TYPE_CHECKING, Callable, ContextManager, Iterable, Sequence
 
 from capability_tests.config import RunConfig
 from capability_tests.engines import (
@@ -48,6 +48,9 @@ from capability_tests.store import (
     sample_seed,
 )
 from capability_tests.templates import get_template
+
+if TYPE_CHECKING:
+    from capability_tests.grading.pool import GradingPool
 
 FLUSH_SAMPLES = 64
 FLUSH_BYTES = 16 << 20
@@ -137,6 +140,8 @@ class SamplingRun:
     live_output: Callable[[], ContextManager[None]] = contextlib.nullcontext
     progress: bool = True
     engine_factory: Callable[[str, EngineSettings], Engine] = create_engine
+    grading_workers: int | None = None  # None: all cores; 0: grade in this process
+    _grading_pool: "GradingPool | None" = field(default=None, init=False, repr=False)
     results: dict[str, ProblemResult] = field(default_factory=dict)
     failures: dict[str, str] = field(default_factory=dict)
     batches: list[BatchStats] = field(default_factory=list)
@@ -242,9 +247,19 @@ class SamplingRun:
     # -- grading ------------------------------------------------------------------------------
 
     def _grade(self, problem: Problem, completions: Sequence[Completion]) -> list[Verdict]:
-        """Verdicts for some completions of one problem, in order. The one place grading happens
-        (a parallel grading pool replaces this method); it gets at most one flush of texts."""
-        return [grade(c.text, problem) for c in completions]
+        """Verdicts for some completions of one problem, in order: the one place grading happens.
+
+        With `grading_workers` > 0 (default: all cores) they go to a `GradingPool`, whose worker
+        processes run on every core and are killed past the hard time limit; the vLLM engine
+        core keeps generating in its own process meanwhile. 0 grades in this process.
+        """
+        if self.grading_workers == 0:
+            return [grade(c.text, problem) for c in completions]
+        if self._grading_pool is None:
+            from capability_tests.grading.pool import GradingPool
+
+            self._grading_pool = GradingPool(workers=self.grading_workers or None)
+        return self._grading_pool.map((c.text, problem) for c in completions)
 
     # -- one batch ----------------------------------------------------------------------------
 
@@ -392,7 +407,7 @@ class SamplingRun:
             if store is not None and rows:
                 store.add(generation, rows, replace=c.fresh)
 
-        with self.live_output():
+        with self.live_output(), self._progress_bar(sum(map(len, missing.values()))) as bar:
             try:
                 for key, index, completion in engine.stream(requests, settings):
                     if key not in tallies:
@@ -402,6 +417,10 @@ class SamplingRun:
                     pending_count += 1
                     stats.samples += 1
                     stats.tokens += completion.tokens
+                    if bar is not None:
+                        elapsed = time.perf_counter() - start
+                        bar.set_postfix_str(f"{stats.tokens / elapsed:.0f} tokens/s", refresh=False)
+                        bar.update(1)
                     if (pending_count >= FLUSH_SAMPLES or pending_bytes >= FLUSH_BYTES
                             or time.monotonic() - last_flush >= FLUSH_SECONDS):
                         flush()
@@ -415,7 +434,25 @@ class SamplingRun:
             "tokens/s)"
         )
 
+    @contextlib.contextmanager
+    def _progress_bar(self, total: int):
+        """Samples done of total, tokens/s and ETA while the engine runs: only on a terminal and
+        without -q (`progress`), and whatever the engine."""
+        if not self.progress or total == 0:
+            yield None
+            return
+        from tqdm.auto import tqdm  # a maintained progress bar, not a hand-rolled one
+
+        bar = tqdm(total=total, desc="sampling", unit="sample", dynamic_ncols=True)
+        try:
+            yield bar
+        finally:
+            bar.close()
+
     def close(self) -> None:
+        pool, self._grading_pool = self._grading_pool, None
+        if pool is not None:
+            pool.close()
         engine, self.engine = self.engine, None
         if engine is not None:
             engine.close()

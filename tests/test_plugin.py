@@ -249,3 +249,38 @@ def test_scheduler_groups_by_benchmark_without_group_suffix():
     assert split(sched, "test_math.py::test_math[math500/test/algebra/1.json]") == "capability:math500"
     assert split(sched, "test_x.py::test_y[a-b]@grp") == "grp"
     assert split(sched, "test_x.py::test_y[other/1]") == "test_x.py::test_y[other/1]"
+
+
+def test_progress_shows_samples_tokens_rate_and_eta(tmp_path, capsys, monkeypatch):
+    """On a terminal (progress=True) the sampling run draws samples done of total, tokens/s and
+    the ETA; the plugin turns progress off when output is not a terminal or with -q."""
+    from capability_tests.benchmarks import load_problems
+    from capability_tests.config import RunConfig
+    from capability_tests.sampling import SamplingRun
+    from fake_engine import FakeEngine
+
+    monkeypatch.delenv("FAKE_ENGINE_LOG", raising=False)
+    problems = load_problems("demo")[:3]
+    run = SamplingRun(
+        RunConfig(model="fake/model", k=4, benchmarks=("demo",), store=None),
+        log=lambda message: None, progress=True, grading_workers=0,
+        engine_factory=lambda name, settings: FakeEngine(settings),
+    )
+    result = run.result_for(problems[0], lambda: problems)
+    run.close()
+    assert result.n == 4
+    err = capsys.readouterr().err
+    assert "sampling" in err and "12/12" in err and "tokens/s" in err and "<00:00" in err
+
+
+def test_grading_in_process_and_in_pool_agree(pytester, fake_engine_env, monkeypatch):
+    monkeypatch.setenv("FAKE_ENGINE_SCRIPT", json.dumps(
+        {"demo/add": ["\\boxed{19}", "19"], "demo/fraction": ["\\boxed{0.75}", "\\boxed{\\dfrac34}"]}))
+    reports = {}
+    for workers in ("0", "2"):
+        result = pytester.runpytest(*SUITE, *FAKE, "--benchmarks=demo", "--k=2", "--store=none",
+                                    f"--grading-workers={workers}", "--unsolved=xfail")
+        assert result.ret == 0
+        reports[workers] = json.loads((pytester.path / "reports" / "summary.json").read_text())
+    assert reports["0"]["benchmarks"] == reports["2"]["benchmarks"]
+    assert reports["0"]["benchmarks"]["demo"]["pass_at_k"]["1"] == pytest.approx(3 / 20)

@@ -62,7 +62,6 @@ class VLLMEngine:
             args.update(cpu_defaults(settings.seeded))
         args.update(settings.engine_args)
         args.setdefault("seed", settings.seed)
-        self._progress = settings.progress
         try:
             import vllm
         except ImportError as exc:
@@ -118,12 +117,6 @@ class VLLMEngine:
         ids = self._llm.enqueue(prompts, params, use_tqdm=False)
         owner_of = {_external_id(rid): owner for rid, owner in zip(ids, owners)}
         engine = self._llm.llm_engine
-        bar = None
-        if self._progress:
-            from tqdm.auto import tqdm
-
-            bar = tqdm(total=sum(len(o[1]) for o in owners), desc="samples", unit="sample",
-                       dynamic_ncols=True)
         try:
             while owner_of and engine.has_unfinished_requests():
                 for output in engine.step():
@@ -134,16 +127,12 @@ class VLLMEngine:
                         continue
                     key, indices = owner
                     outs = sorted(output.outputs, key=lambda o: o.index)
-                    if bar is not None:
-                        bar.update(len(outs))
                     for index, out in zip(indices, outs):
                         yield key, index, Completion(
                             text=out.text, tokens=len(out.token_ids),
                             finish_reason=str(out.finish_reason),
                         )
         finally:
-            if bar is not None:
-                bar.close()
             if owner_of:  # stopped early: do not leave work running in the engine
                 try:
                     engine.abort_request(list(owner_of))
