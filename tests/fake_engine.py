@@ -75,3 +75,20 @@ class BrokenEngine(FakeEngine):
     def __init__(self, settings: EngineSettings) -> None:
         _log({"event": "start-failed", "pid": os.getpid()})
         raise RuntimeError("no GPU with 80 GiB here")
+
+
+# -- helpers for the tests that drive the plugin with this engine ---------------------------------
+
+FAKE = ["--engine=fake_engine:FakeEngine", "--model=fake/model", "-p", "no:cacheprovider"]
+SUITE = ["--pyargs", "capability_tests.suite"]
+
+
+def engine_log(path) -> list[dict]:
+    """Every event the engine logged to FAKE_ENGINE_LOG (`path`), in order."""
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def generate_calls(path) -> list[dict]:
+    return [e for e in engine_log(path) if e["event"] == "generate"]

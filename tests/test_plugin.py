@@ -13,19 +13,8 @@ import pytest
 
 from capability_tests.reporting.summary import SCHEMA_VERSION
 from conftest import FIXTURES
+from fake_engine import FAKE, SUITE, engine_log, generate_calls
 
-FAKE = ["--engine=fake_engine:FakeEngine", "--model=fake/model", "-p", "no:cacheprovider"]
-SUITE = ["--pyargs", "capability_tests.suite"]
-
-
-def engine_log(path):
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines()]
-
-
-def generate_calls(path):
-    return [e for e in engine_log(path) if e["event"] == "generate"]
 
 
 def test_ids_markers_and_no_engine_at_collection(pytester, fake_engine_env):

@@ -26,20 +26,9 @@ from capability_tests.store import (
     sample_seed,
 )
 from conftest import TESTS_DIR
+from fake_engine import FAKE, SUITE, engine_log, generate_calls
 
-FAKE = ["--engine=fake_engine:FakeEngine", "--model=fake/model", "-p", "no:cacheprovider"]
-SUITE = ["--pyargs", "capability_tests.suite"]
 DEMO_IDS = ["add", "sub", "mul", "div", "apples", "pens", "square", "half", "fraction", "linear"]
-
-
-def engine_log(path):
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines()]
-
-
-def generate_calls(path):
-    return [e for e in engine_log(path) if e["event"] == "generate"]
 
 
 def requested(path):
