@@ -13,6 +13,6 @@ for line in open(sys.argv[1], encoding="utf-8"):
         gold = parse("$" + case["gold"] + "$")
         pred = parse(case["pred"])
         ok = bool(verify(gold, pred))
-    except Exception as exc:  # noqa: BLE001
+    except Exception:  # noqa: BLE001
         ok = False
     print(json.dumps({"mv": ok}), flush=True)

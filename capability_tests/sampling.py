@@ -21,7 +21,7 @@ import time
 import warnings
 from collections import Counter
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Callable, ContextManager, Iterable, Sequence
+from typing import TYPE_CHECKING, Callable, ContextManager, Sequence
 
 from capability_tests.config import RunConfig
 from capability_tests.engines import (

@@ -4,7 +4,6 @@ they claim on simulated benchmarks."""
 import math
 
 import numpy as np
-import pytest
 
 from capability_tests.reporting.bootstrap import BootstrapSettings, resample_weights
 from capability_tests.reporting.curves import compute_curve

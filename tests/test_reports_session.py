@@ -5,7 +5,6 @@ import csv
 import json
 import os
 import shutil
-import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 

@@ -18,7 +18,6 @@ import collections
 import multiprocessing
 import multiprocessing.connection
 import os
-import signal
 import threading
 import time
 from concurrent.futures import Future
