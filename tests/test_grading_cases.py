@@ -54,6 +54,8 @@ CORRECT = [
     ("amc23", "27", "Answer: 27"),
     ("gsm8k", "1248", "#### 1,248"),
     ("gsm8k", "18", r"She makes \$18 a day. \boxed{\$18}"),
+    ("gsm8k", "19", "So your final answer is: 12 + 7 = 19."),  # arithmetic stated before the result
+    ("gsm8k", "24", r"\boxed{2 \times 12 = 24}"),
     # math500
     ("math500", r"\frac{1}{2}", r"\boxed{0.5}"),
     ("math500", r"\frac{1}{2}", r"\boxed{\dfrac12}"),
@@ -113,6 +115,8 @@ def test_correct_answers(benchmark, reference, completion):
 WRONG = [
     ("aime24", "023", r"\boxed{24}"),
     ("gsm8k", "1248", "#### 1249"),
+    ("gsm8k", "19", "So your final answer is: 12 + 7 = 20."),
+    ("math500", "19", r"\boxed{x + 7 = 19}"),  # letters on the left: an equation, not a result
     ("amc23", "27", r"\boxed{27.5}"),
     ("math500", r"\frac{1}{3}", r"\boxed{0.333}"),
     ("math500", r"\frac{1}{3}", r"\boxed{0.3333333333}"),

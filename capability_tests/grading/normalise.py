@@ -51,6 +51,11 @@ _LHS = re.compile(
     r"|\\?[A-Za-z]+_\{?\\?[a-z]+\s*\}?)\s*=\s*(?P<rest>[^=]+)$"
 )
 _IN = re.compile(r"^\s*[A-Za-z]\s*\\in\s*")
+# "12 + 7 = 19": a purely arithmetic left side (no letters) stated before the result.
+_ARITHMETIC_LHS = re.compile(
+    r"^\s*(?:[\d\s+\-*/().^]|\\times|\\cdot)*\d(?:[\d\s+\-*/().^]|\\times|\\cdot)*"
+    r"=\s*(?P<rest>[^=]+)$"
+)
 _THOUSANDS = re.compile(r"^-?\d{1,3}(?:,\d{3})+(?:\.\d+)?$")
 _CHOICE = re.compile(r"^\(?([A-E])\)?$")
 
@@ -108,7 +113,7 @@ def normalise(text: str, unit: str | None = None, thousands: bool = True) -> Nor
     s = s.strip().rstrip(".").strip()
     s = _IN.sub("", s)
     if s.count("=") == 1 and not re.search(r"\\(?:le|ge|ne)q?|[<>]", s):
-        m = _LHS.match(s)
+        m = _LHS.match(s) or _ARITHMETIC_LHS.match(s)
         if m:
             s = m.group("rest").strip()
     if thousands and _THOUSANDS.match(s.replace(" ", "")):
