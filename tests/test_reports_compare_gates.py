@@ -72,8 +72,8 @@ def test_comparison_document_and_markdown():
     assert pair["crossover"]["leader"] == "steady" and pair["crossover"]["trailer"] == "explorer"
     assert pair["difference"]["1"]["value"] == pytest.approx(0.5 - 1 / 16)
     text = markdown(result)
-    assert "explorer (explorer) overtakes steady (steady) at k = 9" in text
-    assert "| explorer (explorer) only | 5 |" in text
+    assert "explorer overtakes steady at k = 9" in text
+    assert "| explorer only | 5 |" in text
 
 
 # -- gates ----------------------------------------------------------------------------------------
@@ -135,3 +135,16 @@ def test_baseline_noise_sized_drop_passes_unless_rule_is_point():
     assert not point[0]["passed"]
     within = check_baseline(current.results, baseline, 0.05, settings=FAST)
     assert all(c["passed"] for c in within) and "within max-drop" in within[0]["message"]
+
+
+def test_labels_name_the_settings_that_differ(tmp_path):
+    from capability_tests.reporting.compare import run_labels
+    from capability_tests.reporting.run_folder import RecordedRun
+
+    def run(run_id, **settings):
+        base = {"model": "m", "temperature": 0.6, "top_p": 0.95, "k": 16}
+        return RecordedRun(tmp_path / run_id, {"run_id": run_id, "model": "m", "run": {**base, **settings}})
+
+    assert run_labels([run("a"), run("b", temperature=1.0)]) == {
+        "a": "m, temperature=0.6", "b": "m, temperature=1.0"}
+    assert run_labels([run("a"), run("b")]) == {"a": "m (a)", "b": "m (b)"}

@@ -176,4 +176,5 @@ def test_baseline_drop_and_compare_on_recorded_runs(suite, monkeypatch):
     assert pair["coverage"]["both"] == ["add"] and len(pair["coverage"]["a_only"]) == 3
     assert (out / "compare.png").stat().st_size > 10_000
     assert "| benchmark" not in (out / "compare.md").read_text()  # the per-run table, not the summary
-    assert f"fake/model `{base}`" in (out / "compare.md").read_text()
+    # same model and settings: the label falls back to the run id
+    assert f"fake/model ({base})" in (out / "compare.md").read_text()

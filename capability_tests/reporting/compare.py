@@ -141,11 +141,31 @@ def coverage(paired: Paired, k: int) -> dict[str, Any]:
     return {"k": k, **sets}
 
 
+# Run settings that tell compared runs apart in labels (the model always shows).
+LABEL_SETTINGS = ("engine", "template", "temperature", "top_p", "max_tokens", "seed", "sampling", "k")
+
+
+def run_labels(runs: Sequence[RecordedRun]) -> dict[str, str]:
+    """Label each run by its model plus the settings in which the compared runs differ (so two
+    runs of one model at T=0.6 and T=1.0 read "model, temperature=1.0"); the run id where
+    nothing differs."""
+    settings = [r.document.get("run", {}) for r in runs]
+    differing = [k for k in LABEL_SETTINGS if len({repr(s.get(k)) for s in settings}) > 1]
+    labels = {
+        run.run_id: ", ".join([run.model] + [f"{k}={s.get(k)}" for k in differing])
+        for run, s in zip(runs, settings)
+    }
+    if len(set(labels.values())) < len(labels):  # still ambiguous: add the run id
+        labels = {r.run_id: f"{labels[r.run_id]} ({r.run_id})" for r in runs}
+    return labels
+
+
 def compare_runs(
     runs: Sequence[RecordedRun], at_k: int | None = None, settings: BootstrapSettings | None = None
 ) -> dict[str, Any]:
     """Everything the comparison shows, as JSON primitives (plus curves for the plot)."""
     settings = settings or BootstrapSettings()
+    labels = run_labels(runs)
     by_run = [run.by_benchmark() for run in runs]
     names = sorted({name for rb in by_run for name in rb})
     benchmarks: dict[str, Any] = {}
@@ -155,7 +175,7 @@ def compare_runs(
         curves[name] = []
         for run, rb in zip(runs, by_run):
             bench = compute_curve(name, rb.get(name, []), settings)
-            curves[name].append((run.label, bench))
+            curves[name].append((labels[run.run_id], bench))
             entry["runs"].append({
                 "run_id": run.run_id, "model": run.model, "problems": bench.problems, "n": bench.n,
                 "pass_at_k": {str(k): bench.at(k) for k in bench.ks},
@@ -178,8 +198,8 @@ def compare_runs(
                 entry["pairs"].append(pair)
         benchmarks[name] = entry
     return {
-        "runs": [{"run_id": r.run_id, "model": r.model, "path": str(r.path), "complete": r.complete}
-                 for r in runs],
+        "runs": [{"run_id": r.run_id, "model": r.model, "label": labels[r.run_id],
+                  "path": str(r.path), "complete": r.complete} for r in runs],
         "at_k": at_k,
         "solved_at_k": f"pass@k estimate >= {SOLVED_THRESHOLD} (at k = n: at least one correct sample)",
         "confidence_interval": settings.to_json(),
@@ -211,11 +231,13 @@ def crossover_lines(name: str, pair: Mapping[str, Any], labels: Mapping[str, str
 
 def markdown(result: Mapping[str, Any]) -> str:
     ci = result["confidence_interval"]
-    labels = {r["run_id"]: f"{r['model']} ({r['run_id']})" for r in result["runs"]}
+    labels = {r["run_id"]: r.get("label") or f"{r['model']} ({r['run_id']})" for r in result["runs"]}
     out = ["# pass@k comparison", "", "Runs:"]
     for letter, r in zip("ABCDEFGHIJKLMNOPQRSTUVWXYZ", result["runs"]):
         note = "" if r["complete"] else " **(incomplete run)**"
-        out.append(f"- {letter}: {r['model']} `{r['run_id']}`{note}")
+        label = labels[r["run_id"]]
+        shown = label if r["run_id"] in label else f"{label}, `{r['run_id']}`"
+        out.append(f"- {letter}: {shown}{note}")
     out += ["", f"Cells: pass@k [{100 * ci['level']:.0f}% interval, {ci['method']}, "
                 f"{ci['resamples']} resamples, seed {ci['seed']}].", ""]
     for name, entry in result["benchmarks"].items():
@@ -228,7 +250,7 @@ def markdown(result: Mapping[str, Any]) -> str:
                 format_value(r["pass_at_k"][str(k)], r["pass_at_k_ci"][str(k)]) if str(k) in r["pass_at_k"] else ""
                 for k in ks
             ]
-            row = [f"{r['model']} `{r['run_id']}`", str(r["problems"]), str(r["n"]), *cells]
+            row = [labels[r["run_id"]], str(r["problems"]), str(r["n"]), *cells]
             out.append("| " + " | ".join(row) + " |")
         out.append("")
         for pair in entry["pairs"]:

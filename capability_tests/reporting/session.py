@@ -117,7 +117,7 @@ class ReportSession:
         if self.comparison is not None:
             from capability_tests.reporting.compare import crossover_lines
 
-            labels = {r["run_id"]: f"{r['model']} ({r['run_id']})" for r in self.comparison["runs"]}
+            labels = {r["run_id"]: r["label"] for r in self.comparison["runs"]}
             for name, entry in self.comparison["benchmarks"].items():
                 for pair in entry["pairs"]:
                     lines += [line.lstrip("- ") for line in crossover_lines(name, pair, labels)]
