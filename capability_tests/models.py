@@ -30,10 +30,6 @@ class ResolvedModel:
     kind: str  # "embedded", "gguf", "local", "hub"
     gguf_file: Path | None = None
 
-    @property
-    def needs_conversion(self) -> bool:
-        return self.gguf_file is not None and not Path(self.path, "config.json").is_file()
-
 
 def cache_dir() -> Path:
     """Where converted models live: $CAPABILITY_TESTS_CACHE, else the user's cache directory."""

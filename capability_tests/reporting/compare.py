@@ -31,7 +31,13 @@ from capability_tests.reporting.bootstrap import (
     resample_weights,
     resampled_means,
 )
-from capability_tests.reporting.curves import BenchmarkCurve, compute_curve, format_value, problem_curve
+from capability_tests.reporting.curves import (
+    BenchmarkCurve,
+    compute_curve,
+    curve_table_json,
+    format_value,
+    problem_curve,
+)
 from capability_tests.reporting.run_folder import RecordedRun
 from capability_tests.results import ProblemResult
 
@@ -178,8 +184,7 @@ def compare_runs(
             curves[name].append((labels[run.run_id], bench))
             entry["runs"].append({
                 "run_id": run.run_id, "model": run.model, "problems": bench.problems, "n": bench.n,
-                "pass_at_k": {str(k): bench.at(k) for k in bench.ks},
-                "pass_at_k_ci": {str(k): list(bench.interval(k)) for k in bench.ks},
+                **curve_table_json(bench),
             })
         for i in range(len(runs)):
             for j in range(i + 1, len(runs)):

@@ -64,9 +64,6 @@ class BenchmarkCurve:
     def interval(self, k: int) -> tuple[float, float]:
         return float(self.low[k - 1]), float(self.high[k - 1])
 
-    def per_problem(self, k: int) -> dict[str, float]:
-        return {pid: float(problem_curve(n, c, k)[k - 1]) for pid, (n, c) in zip(self.problem_ids, self.counts)}
-
 
 def compute_curve(
     name: str,

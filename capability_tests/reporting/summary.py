@@ -6,14 +6,12 @@ bootstrap intervals) and the Markdown report. The run folder (`run_folder.py`) c
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
-from capability_tests.passk import pass_at_k_table
 from capability_tests.reporting.bootstrap import BootstrapSettings
 from capability_tests.reporting.curves import BenchmarkCurve, compute_curves, format_value
 from capability_tests.results import ProblemResult
@@ -61,27 +59,6 @@ def summarise(
     results: Iterable[ProblemResult], settings: BootstrapSettings | None = None
 ) -> dict[str, BenchmarkSummary]:
     return {name: BenchmarkSummary.from_curve(c) for name, c in compute_curves(results, settings).items()}
-
-
-def summarise_without_intervals(results: Iterable[ProblemResult]) -> dict[str, BenchmarkSummary]:
-    """Schema-1 style summaries (no bootstrap): cheap, for callers that want numbers only."""
-    by_benchmark: dict[str, list[ProblemResult]] = {}
-    for r in results:
-        by_benchmark.setdefault(r.benchmark, []).append(r)
-    summaries = {}
-    for name in sorted(by_benchmark):
-        rows = by_benchmark[name]
-        sampled = [r for r in rows if r.error is None and r.n > 0]
-        counts = [(r.n, r.correct) for r in sampled]
-        summaries[name] = BenchmarkSummary(
-            name=name,
-            problems=len(sampled),
-            errors=len(rows) - len(sampled),
-            n=min((n for n, _ in counts), default=0),
-            pass_at_k=pass_at_k_table(counts),
-            grading_timeouts=sum(r.grading_timeouts for r in sampled),
-        )
-    return summaries
 
 
 def summary_document(
@@ -203,20 +180,3 @@ def write_atomic(path: Path, text: str) -> None:
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(text)
     os.replace(tmp, path)
-
-
-_write_atomic = write_atomic  # old name
-
-
-def write_summary(
-    report_dir: Path,
-    run: Mapping[str, Any],
-    results: Iterable[ProblemResult],
-    complete: bool = True,
-) -> dict[str, BenchmarkSummary]:
-    """Write `summary.json` and `summary.md` into `report_dir` (no run folder); return summaries."""
-    summaries = summarise(results)
-    document = summary_document(run, summaries, complete)
-    write_atomic(report_dir / "summary.json", json.dumps(document, indent=2) + "\n")
-    write_atomic(report_dir / "summary.md", markdown(run, summaries, complete))
-    return summaries
