@@ -2,41 +2,46 @@
 
 from __future__ import annotations
 
+import re
 
-def last_boxed(text: str) -> str | None:
-    r"""Content of the last `\boxed{...}` or `\fbox{...}` in `text`, nested braces respected.
 
-    Also accepts the brace-less form `\boxed 5`. Returns None when there is none or it is unclosed
-    (a truncated completion).
-    """
-    best = None
+def last_boxed_span(text: str) -> tuple[str | None, bool]:
+    """(content of the last \\boxed/\\fbox, whether the last one is unclosed)."""
+    best = -1
+    macro_len = 0
     for macro in ("\\boxed", "\\fbox"):
         pos = text.rfind(macro)
-        if pos >= 0 and (best is None or pos > best[0]):
-            best = (pos, macro)
-    if best is None:
-        return None
-    pos, macro = best
-    i = pos + len(macro)
-    while i < len(text) and text[i] == " ":
+        if pos > best:
+            best, macro_len = pos, len(macro)
+    if best < 0:
+        return None, False
+    i = best + macro_len
+    n = len(text)
+    while i < n and text[i] == " ":
         i += 1
-    if i >= len(text):
-        return None
+    if i >= n:
+        return None, True
     if text[i] != "{":
-        # "\boxed 5": the argument runs to the next whitespace or "$".
-        end = i
-        while end < len(text) and not text[end].isspace() and text[end] != "$":
-            end += 1
-        return text[i:end] or None
+        m = re.match(r"[^\s$]+", text[i:])
+        return (m.group() if m else None), m is None
     depth = 0
-    for j in range(i, len(text)):
+    j = i
+    while j < n:
         ch = text[j]
-        if ch == "\\" and j + 1 < len(text) and text[j + 1] in "{}":
+        if ch == "\\":
+            j += 2
             continue
-        if ch == "{" and (j == 0 or text[j - 1] != "\\"):
+        if ch == "{":
             depth += 1
-        elif ch == "}" and (j == 0 or text[j - 1] != "\\"):
+        elif ch == "}":
             depth -= 1
             if depth == 0:
-                return text[i + 1 : j]
-    return None
+                return text[i + 1 : j], False
+        j += 1
+    return None, True
+
+
+def last_boxed(text: str) -> str | None:
+    r"""Content of the last `\boxed{...}` or `\fbox{...}` (nested braces respected; also the
+    brace-less `\boxed 5`), or None when there is none or it is unclosed."""
+    return last_boxed_span(text)[0]

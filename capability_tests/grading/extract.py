@@ -18,6 +18,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from capability_tests.latex import last_boxed_span
+
 MAX_ANSWER_CHARS = 4000
 
 
@@ -25,42 +27,6 @@ MAX_ANSWER_CHARS = 4000
 class Extraction:
     answer: str | None
     how: str  # "boxed", "answer line", "####", "answer is", or why none was found
-
-
-def _boxed_spans(text: str) -> tuple[str | None, bool]:
-    """(content of the last \\boxed/\\fbox, whether the last one is unclosed)."""
-    best = -1
-    macro_len = 0
-    for macro in ("\\boxed", "\\fbox"):
-        pos = text.rfind(macro)
-        if pos > best:
-            best, macro_len = pos, len(macro)
-    if best < 0:
-        return None, False
-    i = best + macro_len
-    n = len(text)
-    while i < n and text[i] == " ":
-        i += 1
-    if i >= n:
-        return None, True
-    if text[i] != "{":
-        m = re.match(r"[^\s$]+", text[i:])
-        return (m.group() if m else None), m is None
-    depth = 0
-    j = i
-    while j < n:
-        ch = text[j]
-        if ch == "\\":
-            j += 2
-            continue
-        if ch == "{":
-            depth += 1
-        elif ch == "}":
-            depth -= 1
-            if depth == 0:
-                return text[i + 1 : j], False
-        j += 1
-    return None, True
 
 
 _ANSWER_LINE = re.compile(r"(?im)^[ \t*#>_-]*(?:final\s+)?answer\s*[:：]\s*(.+?)\s*$")
@@ -75,7 +41,7 @@ _FINAL_ANSWER_IS = re.compile(
 
 def _clean(answer: str) -> str:
     answer = answer.strip().strip("*").strip()
-    inner, _ = _boxed_spans(answer)
+    inner, _ = last_boxed_span(answer)
     if inner is not None:
         answer = inner
     answer = answer.strip()
@@ -94,7 +60,7 @@ def extract_answer(text: str, benchmark: str = "") -> Extraction:
         hits = _HASHES.findall(text[-20_000:])
         if hits:
             return _done(hits[-1], "####")
-    boxed, unclosed = _boxed_spans(text)
+    boxed, unclosed = last_boxed_span(text)
     if unclosed:
         return Extraction(None, "truncated: the last \\boxed{ is never closed")
     if boxed is not None:
