@@ -74,17 +74,14 @@ RERUNS = 200
 ALPHA = 0.05
 
 
-def true_rates(rng):
+def true_rates(rng, m):
     """Per-problem solve rates like a real benchmark's: 30% never solved, 10% always, the rest
     spread (Beta(0.6, 0.9): many hard problems)."""
-    out = {}
-    for name, m in BENCHMARKS.items():
-        kind = rng.random(m)
-        rates = rng.beta(0.6, 0.9, m)
-        rates[kind < 0.3] = 0.0
-        rates[(kind >= 0.3) & (kind < 0.4)] = 1.0
-        out[name] = rates
-    return out
+    kind = rng.random(m)
+    rates = rng.beta(0.6, 0.9, m)
+    rates[kind < 0.3] = 0.0
+    rates[(kind >= 0.3) & (kind < 0.4)] = 1.0
+    return rates
 
 
 def sample_run(rng, rates, drop=0.0):
@@ -96,15 +93,16 @@ def sample_run(rng, rates, drop=0.0):
     return results
 
 
-def failure_rate(gate, reruns, drop=0.0, seed=0):
+def failure_rate(gate, reruns, drop=0.0, seed=0, benchmarks=BENCHMARKS, rates_of=true_rates):
+    """The share of simulated reruns in which the gate fails (vectorised draws; one check each)."""
     rng = np.random.default_rng(seed)
     failed = 0
     for _ in range(reruns):
-        rates = true_rates(rng)
+        rates = {name: rates_of(rng, m) for name, m in benchmarks.items()}
         baseline = RecordedRun(Path("base"), {"run_id": "base"}, sample_run(rng, rates))
         current = sample_run(rng, rates, drop)  # the same model, another seed (and maybe worse)
         checks = check_baseline(current, baseline, gate, BootstrapSettings(resamples=RESAMPLES))
-        assert sum("p_adjusted" in c for c in checks) == len(BENCHMARKS) * len(gate.ks or ())
+        assert sum("p_adjusted" in c for c in checks) == len(benchmarks) * len(gate.ks or ())
         failed += any(not c["passed"] for c in checks)
     return failed / reruns
 
