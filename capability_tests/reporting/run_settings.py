@@ -29,7 +29,8 @@ _MODEL_PARTS = {"fingerprint", "revision", "resolved_revision", "model_fingerpri
 
 
 def _flatten(value: Any, prefix: str, out: dict[str, Any]) -> None:
-    if isinstance(value, Mapping) and value:
+    """Leaves under dotted names; an empty mapping has none (`engine_args: {}` sets nothing)."""
+    if isinstance(value, Mapping):
         for key, item in value.items():
             _flatten(item, f"{prefix}.{key}" if prefix else str(key), out)
     else:
