@@ -148,9 +148,7 @@ class ReportSession:
             lines.append(f"gates: {checked - failed} passed, {failed} failed"
                          + (f" (exit status {GATE_FAILED})" if failed else ""))
         if self.comparison is not None:
-            from capability_tests.reporting.compare import crossover_lines
-
-            from capability_tests.reporting.compare import difference_lines
+            from capability_tests.reporting.compare import crossover_lines, difference_lines
 
             labels = {r["run_id"]: r["label"] for r in self.comparison["runs"]}
             lines += [line.lstrip("- ") for line in difference_lines(self.comparison)]
