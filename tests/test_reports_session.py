@@ -150,7 +150,9 @@ def test_malformed_gate_is_a_usage_error_naming_the_option(suite):
 
 
 def test_baseline_drop_and_compare_on_recorded_runs(suite, monkeypatch):
-    first = suite("--unsolved=xfail", k=16)
+    # a model that answers every demo problem
+    monkeypatch.setenv("FAKE_ENGINE_SCRIPT", json.dumps({f"demo/{p}": [boxed(a)] for p, a in ANSWERS.items()}))
+    first = suite(k=16)
     assert first.ret == 0
     base = run_folder(suite.path / "reports").name
     # a worse model: only `add` is ever right
@@ -159,10 +161,17 @@ def test_baseline_drop_and_compare_on_recorded_runs(suite, monkeypatch):
     worse = suite("--unsolved=xfail", "--fresh", f"--baseline={base}", "--max-drop=0.05",
                   f"--compare={base}", k=16)
     assert worse.ret == 6
-    worse.stdout.fnmatch_lines(["GATE FAILED: demo pass@16 = 10.0% vs baseline 40.0% (*, 10 paired problems): "
-                                "drop 30.0% > max-drop 5.0% and its 95% paired CI * excludes 0"])
+    worse.stdout.fnmatch_lines([
+        f"settings that differ from baseline {base} (besides the model): none",
+        "GATE FAILED: demo pass@1 = 10.0% vs baseline 100.0% (*, 10 paired problems): drop 90.0% > "
+        "max-drop 5.0% and significant at family-wise alpha 0.05 (one-sided sign-flip p = 0.00*, "
+        "Holm-adjusted 0.00* over 1 test)",
+        "gates: 0 passed, 1 failed (exit status 6)",
+        "settings that differ between A (*) and B (*), besides the model: none",
+    ])
     current = run_folder(suite.path / "reports")
     assert (current / "compare" / "compare.png").is_file()
+    assert "- FAIL: demo pass@1 = 10.0%" in (current / "report.md").read_text()
     # the command on the two recorded runs
     from capability_tests.cli import main
 
@@ -173,8 +182,41 @@ def test_baseline_drop_and_compare_on_recorded_runs(suite, monkeypatch):
     doc = json.loads((out / "compare.json").read_text())
     pair = doc["benchmarks"]["demo"]["pairs"][0]
     assert pair["crossover"]["k"] is None and pair["crossover"]["leader"] == base
-    assert pair["coverage"]["both"] == ["add"] and len(pair["coverage"]["a_only"]) == 3
+    assert pair["coverage"]["both"] == ["add"] and len(pair["coverage"]["a_only"]) == 9
     assert (out / "compare.png").stat().st_size > 10_000
     assert "| benchmark" not in (out / "compare.md").read_text()  # the per-run table, not the summary
     # same model and settings: the label falls back to the run id
     assert f"fake/model ({base})" in (out / "compare.md").read_text()
+    assert doc["setting_differences"] == [{"a": base, "b": current.name, "differences": []}]
+
+
+def test_baseline_sampled_differently_is_a_usage_error_unless_allowed(suite):
+    first = suite("--unsolved=xfail", k=4)
+    assert first.ret == 0
+    base = run_folder(suite.path / "reports").name
+    refused = suite("--unsolved=xfail", f"--baseline={base}", "--temperature=1.0", "--max-tokens=512", k=4)
+    assert refused.ret == 4
+    refused.stderr.fnmatch_lines([
+        f"*--baseline: the runs were sampled differently: temperature is 1.0 in this run but 0.6 in "
+        f"baseline {base}; max_tokens is 512 in this run but 4096 in baseline {base}. *"
+        "pass --baseline-allow-different temperature,max_tokens to gate anyway*"])
+    allowed = suite("--unsolved=xfail", f"--baseline={base}", "--temperature=1.0", "--max-tokens=512",
+                    "--baseline-allow-different=temperature", "--baseline-allow-different=max_tokens", k=4)
+    assert allowed.ret == 0, allowed.stdout.str()
+    allowed.stdout.fnmatch_lines([
+        "settings that differ from baseline * (besides the model): max_tokens: 512 (this run) vs "
+        "4096 (baseline); temperature: 1.0 (this run) vs 0.6 (baseline)",
+        "GATE NOTE: sampling settings differ from baseline * (allowed by --baseline-allow-different)*",
+        "gates: 1 passed, 0 failed",
+    ])
+    summary = json.loads((suite.path / "reports" / "summary.json").read_text())
+    note = summary["gates"][0]
+    assert note["note"] and [d["setting"] for d in note["settings_differ"]] == ["temperature", "max_tokens"]
+    too_many = suite("--unsolved=xfail", f"--baseline={base}", "--baseline-k=1,8", k=8,
+                     *["--baseline-allow-different=k"])
+    assert too_many.ret == 4
+    too_many.stderr.fnmatch_lines([f"*--baseline-k 8: baseline {base} has only n=4 samples per problem "
+                                   "on demo, fewer than k=8*"])
+    beyond_run = suite("--unsolved=xfail", f"--baseline={base}", "--baseline-k=8", k=4)
+    assert beyond_run.ret == 4
+    beyond_run.stderr.fnmatch_lines(["*--baseline-k 8: this run draws only --k 4 samples per problem*"])

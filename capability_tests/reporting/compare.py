@@ -39,6 +39,7 @@ from capability_tests.reporting.curves import (
     problem_curve,
 )
 from capability_tests.reporting.run_folder import RecordedRun
+from capability_tests.reporting.run_settings import difference_text, setting_differences
 from capability_tests.results import ProblemResult
 
 SOLVED_THRESHOLD = 0.5
@@ -202,9 +203,15 @@ def compare_runs(
                     pair["coverage"] = coverage(paired, at_k or paired.k_max)
                 entry["pairs"].append(pair)
         benchmarks[name] = entry
+    differences = [
+        {"a": runs[i].run_id, "b": runs[j].run_id,
+         "differences": setting_differences(runs[i].document, runs[j].document)}
+        for i in range(len(runs)) for j in range(i + 1, len(runs))
+    ]
     return {
         "runs": [{"run_id": r.run_id, "model": r.model, "label": labels[r.run_id],
                   "path": str(r.path), "complete": r.complete} for r in runs],
+        "setting_differences": differences,
         "at_k": at_k,
         "solved_at_k": f"pass@k estimate >= {SOLVED_THRESHOLD} (at k = n: at least one correct sample)",
         "confidence_interval": settings.to_json(),
@@ -234,6 +241,17 @@ def crossover_lines(name: str, pair: Mapping[str, Any], labels: Mapping[str, str
             f"{100 * cross['probability']:.0f}% of resamples; crossover k interval {interval})"]
 
 
+def difference_lines(result: Mapping[str, Any]) -> list[str]:
+    """One line per pair of runs: every recorded setting that differs besides the model."""
+    letters = {r["run_id"]: letter for letter, r in zip("ABCDEFGHIJKLMNOPQRSTUVWXYZ", result["runs"])}
+    out = []
+    for pair in result.get("setting_differences", []):
+        a, b = letters[pair["a"]], letters[pair["b"]]
+        out.append(f"- settings that differ between {a} ({pair['a']}) and {b} ({pair['b']}), besides "
+                   f"the model: {difference_text(pair['differences'], a, b)}")
+    return out
+
+
 def markdown(result: Mapping[str, Any]) -> str:
     ci = result["confidence_interval"]
     labels = {r["run_id"]: r.get("label") or f"{r['model']} ({r['run_id']})" for r in result["runs"]}
@@ -243,6 +261,7 @@ def markdown(result: Mapping[str, Any]) -> str:
         label = labels[r["run_id"]]
         shown = label if r["run_id"] in label else f"{label}, `{r['run_id']}`"
         out.append(f"- {letter}: {shown}{note}")
+    out += ["", *difference_lines(result)]
     out += ["", f"Cells: pass@k [{100 * ci['level']:.0f}% interval, {ci['method']}, "
                 f"{ci['resamples']} resamples, seed {ci['seed']}].", ""]
     for name, entry in result["benchmarks"].items():

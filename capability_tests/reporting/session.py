@@ -12,7 +12,14 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from capability_tests.reporting.bootstrap import BootstrapSettings
-from capability_tests.reporting.gates import GATE_FAILED, check_baseline, check_fail_under
+from capability_tests.reporting.gates import (
+    DEFAULT_ALPHA,
+    DEFAULT_BASELINE_KS,
+    GATE_FAILED,
+    BaselineGate,
+    check_baseline,
+    check_fail_under,
+)
 from capability_tests.reporting.run_folder import (
     RecordedRun,
     RunNotFound,
@@ -39,8 +46,17 @@ class ReportSession:
         self.run_id = new_run_id(self.run, self.started_at)
         self.settings = BootstrapSettings(resamples=option("bootstrap_resamples", 2000))
         self.fail_under = list(option("fail_under", None) or [])
-        self.max_drop = option("max_drop", 0.0)
-        self.drop_rule = option("drop_rule", "significant")
+        self.baseline_gate = BaselineGate(
+            ks=option("baseline_k", DEFAULT_BASELINE_KS),
+            max_drop=option("max_drop", 0.0),
+            rule=option("drop_rule", "significant"),
+            alpha=option("baseline_alpha", DEFAULT_ALPHA),
+            selected=tuple(self.run.get("benchmarks") or ()) or None,
+        )
+        allowed = option("baseline_allow_different", None) or []
+        self.allowed_settings = frozenset().union(*allowed) if allowed else frozenset()
+        self.allowed_differences: list[dict[str, Any]] = []  # sampling settings that differ, allowed
+        self.baseline_differences: list[dict[str, Any]] | None = None  # every setting, after the run
         self.at_k = option("at_k", None)
         report_dir = Path(run_config.report_dir)
         self.baseline: RecordedRun | None = None
@@ -54,6 +70,10 @@ class ReportSession:
         except RunNotFound as exc:
             which = "--baseline" if spec == option("baseline", None) else "--compare"
             raise ReportOptionError(f"{which}: {exc}") from None
+        if self.baseline is not None:
+            self.allowed_differences = check_baseline_usable(
+                self.run, self.baseline, self.baseline_gate, self.allowed_settings
+            )
         # filled by finish()
         self.report = None
         self.gates: list[dict[str, Any]] = []
@@ -73,7 +93,9 @@ class ReportSession:
         curves = compute_curves(results, self.settings)
         self.gates = check_fail_under(self.fail_under, curves, self.settings.level)
         if self.baseline is not None:
-            self.gates += check_baseline(results, self.baseline, self.max_drop, self.drop_rule, self.settings)
+            if self.allowed_differences:
+                self.gates.append(allowed_differences_note(self.baseline, self.allowed_differences))
+            self.gates += check_baseline(results, self.baseline, self.baseline_gate, self.settings)
         if xml is not None:
             add_junit_properties(xml, self.run_id, curves, complete, self.gates)
         data = data_fingerprints(
@@ -85,6 +107,10 @@ class ReportSession:
             exit_status=exit_status, gates=self.gates, curves=curves,
         )
         self.run_id = self.report.run_id
+        if self.baseline is not None:
+            from capability_tests.reporting.run_settings import setting_differences
+
+            self.baseline_differences = setting_differences(self.report.document, self.baseline.document)
         if self.compare_with:
             from capability_tests.reporting.compare import write_comparison
             from capability_tests.reporting.run_folder import load_run as _load
@@ -106,23 +132,75 @@ class ReportSession:
             lines.append(f"run folder: {self.report.path}")
             if self.report.plot_error:
                 lines.append(f"plot not written: {self.report.plot_error}")
+        if self.baseline is not None and self.baseline_differences is not None:
+            from capability_tests.reporting.run_settings import difference_text
+
+            lines.append(f"settings that differ from baseline {self.baseline.run_id} (besides the model): "
+                         + difference_text(self.baseline_differences, "this run", "baseline"))
         for gate in self.gates:
-            if not gate["passed"]:
+            if gate.get("note"):
+                lines.append(f"GATE NOTE: {gate['message']}")
+            elif not gate["passed"]:
                 lines.append(f"GATE FAILED: {gate['message']}")
-        checked = len(self.gates)
+        checked = sum(not g.get("note") for g in self.gates)
         if checked:
             failed = len(self.gates_failed)
             lines.append(f"gates: {checked - failed} passed, {failed} failed"
                          + (f" (exit status {GATE_FAILED})" if failed else ""))
         if self.comparison is not None:
-            from capability_tests.reporting.compare import crossover_lines
+            from capability_tests.reporting.compare import crossover_lines, difference_lines
 
             labels = {r["run_id"]: r["label"] for r in self.comparison["runs"]}
+            lines += [line.lstrip("- ") for line in difference_lines(self.comparison)]
             for name, entry in self.comparison["benchmarks"].items():
                 for pair in entry["pairs"]:
                     lines += [line.lstrip("- ") for line in crossover_lines(name, pair, labels)]
             lines.append(f"comparison: {self.comparison_dir}")
         return lines
+
+
+def check_baseline_usable(
+    run: Mapping[str, Any], baseline: RecordedRun, gate: BaselineGate, allowed: frozenset[str]
+) -> list[dict[str, Any]]:
+    """Before anything runs: the baseline must have been sampled like this run (else a drop could
+    be the settings', not the model's) and hold enough samples for every declared k. Raises
+    ReportOptionError naming the setting or k; returns the differences the user allowed."""
+    from capability_tests.reporting.run_settings import sampling_differences
+
+    where = f"baseline {baseline.run_id}"
+    differences = sampling_differences({"run": run}, baseline.document)
+    refused = [d for d in differences if d["setting"] not in allowed]
+    if refused:
+        said = "; ".join(f"{d['setting']} is {d['a']!r} in this run but {d['b']!r} in {where}" for d in refused)
+        names = ",".join(d["setting"] for d in refused)
+        raise ReportOptionError(
+            f"--baseline: the runs were sampled differently: {said}. The gate's test assumes equal "
+            f"sampling settings; pass --baseline-allow-different {names} to gate anyway"
+        )
+    for k in gate.ks or ():
+        if isinstance(run.get("k"), int) and k > run["k"]:
+            raise ReportOptionError(f"--baseline-k {k}: this run draws only --k {run['k']} samples per problem")
+        for name, entry in sorted((baseline.document.get("benchmarks") or {}).items()):
+            if gate.selected is not None and name not in gate.selected:
+                continue
+            n = (entry or {}).get("n") or 0
+            if n and k > n:
+                raise ReportOptionError(
+                    f"--baseline-k {k}: {where} has only n={n} samples per problem on {name}, "
+                    f"fewer than k={k}"
+                )
+    return differences
+
+
+def allowed_differences_note(baseline: RecordedRun, differences: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    from capability_tests.reporting.run_settings import difference_text
+
+    return {
+        "gate": "baseline", "note": True, "passed": True, "settings_differ": [dict(d) for d in differences],
+        "message": f"sampling settings differ from baseline {baseline.run_id} (allowed by "
+        f"--baseline-allow-different): {difference_text(differences, 'this run', 'baseline')}; the "
+        "gate's false-alarm rate holds only for equal settings",
+    }
 
 
 def add_junit_properties(xml, run_id: str, curves: Mapping, complete: bool, gates: Sequence[Mapping]) -> None:

@@ -157,7 +157,8 @@ def markdown(
         out += notes + [""]
     if gates:
         out += ["## Gates", ""]
-        out += [f"- {'PASS' if g['passed'] else 'FAIL'}: {g['message']}" for g in gates]
+        out += [f"- {'NOTE' if g.get('note') else 'PASS' if g['passed'] else 'FAIL'}: {g['message']}"
+                for g in gates]
         out.append("")
     if data:
         out += ["## Data", "", "| benchmark | source | file sha256 | problems | problems sha256 |",
