@@ -114,6 +114,9 @@ class ReportSession:
         lines = []
         if self.report is not None:
             lines += terminal_lines(self.report.summaries)
+            grader = self.report.document.get("grader") or {}
+            lines.append(f"grader: {grader.get('identity')} ({grader.get('regraded', 0)} stored "
+                         "verdicts of another grader regraded from their text this run)")
             lines.append(f"run folder: {self.report.path}")
             if self.report.plot_error:
                 lines.append(f"plot not written: {self.report.plot_error}")
