@@ -7,8 +7,9 @@ parent hands out samples and watches the clock: a worker that has not answered w
 its sample gets a `timed_out` verdict. One bad sample therefore never stalls the run.
 
 A worker that dies (killed while idle, crashed while grading) is not a verdict on anybody's
-completion: a dead worker is found before a sample is sent to it and replaced, and a sample whose
-worker died under it is sent again to a fresh worker, up to `MAX_ATTEMPTS` times in all. Only
+completion: the dispatcher watches idle workers' process sentinels and replaces one that dies, a
+sample that cannot be sent is queued again for a fresh worker, and a sample whose worker died
+under it is sent again to a fresh worker, up to `MAX_ATTEMPTS` tries in all. Only
 then, or when the pool is closed under pending samples, does it come back as a failure
 (`Verdict.error`, never a plain `correct=False`), which callers store as ungraded.
 
@@ -143,15 +144,11 @@ class GradingPool:
                     done = self._closed and not self._pending
                 if done and all(w.task is None for w in workers):
                     break
-                # hand out work (a worker found dead is replaced first)
+                # hand out work (a worker that cannot take it is replaced; the sample waits)
                 for i, w in enumerate(workers):
-                    if w.task is None:
-                        if not w.proc.is_alive():
-                            workers[i] = w = self._replace(ctx, w)
-                            self.replaced += 1
-                        if not self._assign(w):
-                            workers[i] = self._replace(ctx, w)
-                            self.replaced += 1
+                    if w.task is None and not self._assign(w):
+                        workers[i] = self._replace(ctx, w)
+                        self.replaced += 1
                 while len(workers) < self.size and self._pending:
                     w = _Worker(ctx, self.timeout, self._grade_fn)
                     workers.append(w)
@@ -159,13 +156,19 @@ class GradingPool:
                         workers[-1] = self._replace(ctx, w)
                         self.replaced += 1
                 busy = [w for w in workers if w.task is not None]
+                idle = [w for w in workers if w.task is None]
                 now = time.monotonic()
                 wait_for = min((w.task[2] for w in busy), default=now + 1.0) - now
                 ready = multiprocessing.connection.wait(
-                    [w.conn for w in busy] + [self._wake_r], timeout=max(0.0, min(wait_for, 1.0))
+                    [w.conn for w in busy] + [w.proc.sentinel for w in idle] + [self._wake_r],
+                    timeout=max(0.0, min(wait_for, 1.0)),
                 )
                 if self._wake_r in ready:
                     os.read(self._wake_r, 65536)
+                for i, w in enumerate(workers):  # an idle worker died (killed, out of memory)
+                    if w.task is None and w.proc.sentinel in ready:
+                        workers[i] = self._replace(ctx, w)
+                        self.replaced += 1
                 for i, w in enumerate(list(workers)):
                     if w.task is None:
                         continue
@@ -202,6 +205,9 @@ class GradingPool:
                 self._pending.clear()
             for future, *_ in leftover:
                 future.set_result(_failure("grading pool closed"))
+            for w in workers:  # only after an error in this thread: never leave a caller waiting
+                if w.task is not None and not w.task[0].done():
+                    w.task[0].set_result(_failure("grading pool stopped"))
 
     def _assign(self, w: _Worker) -> bool:
         """Send the next pending sample to idle worker `w`; False when `w` cannot take it (the
