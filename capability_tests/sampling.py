@@ -172,7 +172,7 @@ class SamplingRun:
     grading_workers: int | None = None  # None: all cores; 0: grade in this process
     _grading_pool: "GradingPool | None" = field(default=None, init=False, repr=False)
     results: dict[str, ProblemResult] = field(default_factory=dict)
-    records: dict[str, str] = field(default_factory=dict)  # per-sample records, popped by tests
+    records: dict[str, str] = field(default_factory=dict)  # per-sample records; the fixture pops
     failures: dict[str, str] = field(default_factory=dict)
     batches: list[BatchStats] = field(default_factory=list)
     engine: Engine | None = None
