@@ -1,7 +1,8 @@
 """The `capability-tests` console command.
 
 Subcommands: `run` (the capability suite from any directory; every further argument goes to
-pytest), `grade` (grade completions made by other tools) and `compare` (overlay run folders).
+pytest), `grade` (grade completions made by other tools), `compare` (overlay run folders) and
+`regrade-diff` (what the current grader changes in a recorded run).
 Each feature registers its own
 subcommand through an `add_parser(subparsers)` function.
 """
@@ -31,6 +32,9 @@ def main(argv: list[str] | None = None) -> int:
 
     grade_command.add_parser(sub)
     report_command.add_parser(sub)
+    from capability_tests.reporting import regrade_diff
+
+    regrade_diff.add_parser(sub)
     args = parser.parse_args(argv)
     if args.command == "compare":
         return int(report_command.run(args))

@@ -22,10 +22,16 @@ from capability_tests import config as cfg
 from capability_tests.benchmarks import BenchmarkError, available_benchmarks, get_benchmark, load_problems
 from capability_tests.models import EMBEDDED_ALIAS, ModelError, resolve_model
 from capability_tests.problems import Problem
-from capability_tests.results import ProblemResult, result_from_properties
+from capability_tests.results import (
+    SAMPLES_PROPERTY,
+    ProblemResult,
+    result_from_properties,
+    samples_from_properties,
+)
 from capability_tests.sampling import SamplingError, SamplingRun
 
 RUN_KEY = pytest.StashKey["CapabilityState"]()
+SAMPLES_KEY = pytest.StashKey[str]()  # a test's per-sample records, for its setup report
 FAMILY_MARKER = "capability"
 PATH_OPTIONS = ("--model", "--data-dir", "--report-dir")
 VALUE_OPTIONS = PATH_OPTIONS + (
@@ -464,7 +470,8 @@ def capability_run(pytestconfig: pytest.Config):
 @pytest.fixture
 def capability_samples(request: pytest.FixtureRequest, capability_problem: Problem, capability_run):
     """The graded k samples of this test's problem (a `ProblemResult`), recorded as JUnit
-    properties `benchmark`, `problem_id`, `n`, `correct`."""
+    properties `benchmark`, `problem_id`, `n`, `correct`. A problem with samples that could not be
+    graded errors here (no pass@k from part of its samples)."""
     state: CapabilityState = request.config.stash[RUN_KEY]
     problem = capability_problem
     node = request.node
@@ -478,8 +485,26 @@ def capability_samples(request: pytest.FixtureRequest, capability_problem: Probl
         failed = ProblemResult(problem.benchmark, problem.problem_id, 0, 0, error=str(exc))
         node.user_properties.extend(failed.properties())
         pytest.fail(f"{problem.key}: {exc}", pytrace=False)
+    records = capability_run.records.pop(problem.key, None)
+    if records is not None:
+        node.stash[SAMPLES_KEY] = records
     node.user_properties.extend(result.properties())
+    if result.error is not None:
+        pytest.fail(f"{problem.key}: {result.error}", pytrace=False)
     return result
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call):
+    """Per-sample records ride on the setup report to the controller (xdist serialises its
+    `user_properties`); JUnit writes only the teardown report's properties, so they stay out of
+    the XML."""
+    report = yield
+    if report.when == "setup":
+        records = item.stash.get(SAMPLES_KEY, None)
+        if records is not None:
+            report.user_properties.append((SAMPLES_PROPERTY, records))
+    return report
 
 
 class SolvedCheck:
@@ -519,7 +544,10 @@ class ResultCollector:
         from capability_tests.reporting.session import ReportOptionError, ReportSession
 
         self.state = state
+        from capability_tests.reporting.samples import SampleSpool
+
         self.results: dict[str, ProblemResult] = {}
+        self.samples = SampleSpool()  # per-sample records, on disk until the run folder exists
         self.summaries: dict = {}
         self.complete = True
         self.expected: set[str] = set()  # test ids selected (serial) or sent to workers (xdist)
@@ -544,6 +572,9 @@ class ResultCollector:
         result = result_from_properties(report.user_properties)
         if result is not None:
             self.results[f"{result.benchmark}/{result.problem_id}"] = result
+        records = samples_from_properties(report.user_properties)
+        if records is not None:
+            self.samples.add(records)
 
     @pytest.hookimpl(wrapper=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int):
@@ -565,7 +596,7 @@ class ResultCollector:
         try:
             session.exitstatus = self.reports.finish(
                 list(self.results.values()), self.complete, int(exitstatus),
-                xml=self.state.pytest_config.stash.get(xml_key, None),
+                xml=self.state.pytest_config.stash.get(xml_key, None), samples=self.samples,
             )
         except Exception as exc:  # never lose the session over a report; say so and fail
             import traceback
@@ -574,6 +605,8 @@ class ResultCollector:
             traceback.print_exc()
             if exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
                 session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
+        finally:
+            self.samples.close()
         if self.reports.report is not None:
             self.summaries = self.reports.report.summaries
 

@@ -10,12 +10,15 @@ from __future__ import annotations
 import json
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 from capability_tests.engines.base import Completion
 from capability_tests.grading import Verdict
 
 RESULT_PROPERTY = "capability_result"
+SAMPLES_PROPERTY = "capability_samples"  # per-sample records: on the setup report only, not JUnit
+OUTCOME_LETTERS = {"correct": "C", "wrong": "W", "no_answer": "N", "timeout": "T", "error": "E"}
+LETTER_OUTCOMES = {v: k for k, v in OUTCOME_LETTERS.items()}
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,11 @@ class ProblemResult:
     finish_reasons: Mapping[str, int] = field(default_factory=dict)
     grading_timeouts: int = 0
     error: str | None = None
+    wrong: int = 0  # an answer was found and differs from the reference
+    no_answer: int = 0  # no final answer found
+    grading_errors: int = 0  # not graded (grading failed outside the completion; graded next run)
+    regraded: int = 0  # stored verdicts made under another grader identity, regraded this run
+    grader: str | None = None  # the grader identity every verdict here was made under
 
     @classmethod
     def from_samples(
@@ -50,6 +58,9 @@ class ProblemResult:
             mean_tokens=sum(c.tokens for c in completions) / n if n else 0.0,
             finish_reasons=dict(Counter(c.finish_reason for c in completions)),
             grading_timeouts=sum(v.timed_out for v in verdicts),
+            wrong=sum(v.outcome == "wrong" for v in verdicts),
+            no_answer=sum(v.outcome == "no_answer" for v in verdicts),
+            grading_errors=sum(v.error for v in verdicts),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -61,6 +72,11 @@ class ProblemResult:
             "mean_tokens": round(self.mean_tokens, 2),
             "finish_reasons": dict(self.finish_reasons),
             "grading_timeouts": self.grading_timeouts,
+            "wrong": self.wrong,
+            "no_answer": self.no_answer,
+            "grading_errors": self.grading_errors,
+            "regraded": self.regraded,
+            "grader": self.grader,
             "error": self.error,
         }
 
@@ -75,6 +91,11 @@ class ProblemResult:
             finish_reasons=dict(data.get("finish_reasons") or {}),
             grading_timeouts=int(data.get("grading_timeouts", 0)),
             error=data.get("error"),
+            wrong=int(data.get("wrong", 0)),
+            no_answer=int(data.get("no_answer", 0)),
+            grading_errors=int(data.get("grading_errors", 0)),
+            regraded=int(data.get("regraded", 0)),
+            grader=data.get("grader"),
         )
 
     def properties(self) -> list[tuple[str, Any]]:
@@ -93,4 +114,58 @@ def result_from_properties(properties: Iterable[tuple[str, Any]]) -> ProblemResu
     for name, value in properties:
         if name == RESULT_PROPERTY:
             return ProblemResult.from_json(json.loads(value))
+    return None
+
+
+# -- per-sample records --------------------------------------------------------------------------
+#
+# One problem's samples travel as one compact JSON string (k = 4096 is a few hundred kB): parallel
+# lists, outcomes as one letter each, reasons as indices into a list of the distinct reasons.
+
+
+def encode_samples(header: Mapping[str, Any],
+                   rows: Iterable[tuple[int, str | None, str, str]]) -> str:
+    """`header` (benchmark, problem_id, prompt digest, grader, store key) plus rows of
+    (index, extracted answer, outcome, reason) -> the JSON string of SAMPLES_PROPERTY."""
+    index, extracted, outcome, reason_ix = [], [], [], []
+    reasons: dict[str, int] = {}
+    for i, answer, kind, reason in rows:
+        index.append(i)
+        extracted.append(answer)
+        outcome.append(OUTCOME_LETTERS[kind])
+        reason_ix.append(reasons.setdefault(reason, len(reasons)))
+    return json.dumps(dict(header, index=index, extracted=extracted, outcome="".join(outcome),
+                           reasons=list(reasons), reason=reason_ix), separators=(",", ":"))
+
+
+def decode_samples(text: str) -> tuple[dict[str, Any], Iterator[dict[str, Any]]]:
+    """The header and one record per sample (what `samples.jsonl` holds, one line each)."""
+    data = json.loads(text)
+    columns = ("index", "extracted", "outcome", "reasons", "reason")
+    header = {k: v for k, v in data.items() if k not in columns}
+
+    def records() -> Iterator[dict[str, Any]]:
+        reasons = data["reasons"]
+        for i, answer, letter, r in zip(data["index"], data["extracted"], data["outcome"],
+                                        data["reason"]):
+            kind = LETTER_OUTCOMES[letter]
+            yield {
+                "benchmark": header.get("benchmark"),
+                "problem_id": header.get("problem_id"),
+                "index": i,
+                "extracted": answer,
+                "correct": None if kind == "error" else kind == "correct",
+                "outcome": kind,
+                "reason": reasons[r],
+                "grader": header.get("grader"),
+                "prompt": header.get("prompt"),
+            }
+
+    return header, records()
+
+
+def samples_from_properties(properties: Iterable[tuple[str, Any]]) -> str | None:
+    for name, value in properties:
+        if name == SAMPLES_PROPERTY:
+            return value
     return None

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 import time
 import warnings
 from collections import Counter
@@ -34,14 +35,16 @@ from capability_tests.engines import (
     create_engine,
 )
 from capability_tests.grading import Verdict, grade
+from capability_tests.grading.identity import grader_identity
 from capability_tests.models import resolve_model, prepare_model
 from capability_tests.problems import Problem
-from capability_tests.results import ProblemResult
+from capability_tests.results import ProblemResult, encode_samples
 from capability_tests.store import (
     CompletionStore,
     GenerationKey,
     NewSample,
     StoreError,
+    grader_of,
     grading_digest,
     model_fingerprint,
     prompt_digest,
@@ -93,20 +96,24 @@ class BatchStats:
 class _Tally:
     """What is kept of one problem's samples while they arrive: verdicts, never texts."""
 
-    __slots__ = ("problem", "k", "digest", "grading", "samples")
+    __slots__ = ("problem", "k", "digest", "grading", "grader", "store_key", "regraded", "samples")
 
-    def __init__(self, problem: Problem, k: int, digest: str, grading: str) -> None:
+    def __init__(self, problem: Problem, k: int, digest: str, grading: str, grader: str,
+                 store_key: str | None = None) -> None:
         self.problem = problem
         self.k = k
         self.digest = digest
         self.grading = grading
-        # index -> (correct, extracted, timed_out, tokens, finish_reason)
-        self.samples: dict[int, tuple[bool, str | None, bool, int, str]] = {}
+        self.grader = grader
+        self.store_key = store_key
+        self.regraded = 0  # stored verdicts of another grader identity, regraded
+        # index -> (outcome, extracted, reason, tokens, finish_reason)
+        self.samples: dict[int, tuple[str, str | None, str, int, str]] = {}
 
     def add(self, index: int, verdict: Verdict, tokens: int, finish_reason: str) -> None:
         if index < self.k:
-            self.samples[index] = (verdict.correct, verdict.extracted, verdict.timed_out, tokens,
-                                   finish_reason)
+            self.samples[index] = (verdict.outcome, verdict.extracted, sys.intern(verdict.reason),
+                                   tokens, finish_reason)
 
     @property
     def complete(self) -> bool:
@@ -115,16 +122,38 @@ class _Tally:
     def result(self) -> ProblemResult:
         rows = [self.samples[i] for i in sorted(self.samples)]
         n = len(rows)
+        outcomes = Counter(r[0] for r in rows)
+        errors = outcomes["error"]
+        error = None
+        if errors:
+            why = next(r[2] for r in rows if r[0] == "error")
+            error = (
+                f"{errors} of {n} samples could not be graded ({why}); no pass@k for "
+                f"{self.problem.key}: they are stored ungraded and the next run grades them"
+            )
         return ProblemResult(
             benchmark=self.problem.benchmark,
             problem_id=self.problem.problem_id,
             n=n,
-            correct=sum(r[0] for r in rows),
+            correct=outcomes["correct"],
             extracted=tuple(r[1] for r in rows),
             mean_tokens=sum(r[3] for r in rows) / n if n else 0.0,
             finish_reasons=dict(Counter(r[4] for r in rows)),
-            grading_timeouts=sum(r[2] for r in rows),
+            grading_timeouts=outcomes["timeout"],
+            error=error,
+            wrong=outcomes["wrong"],
+            no_answer=outcomes["no_answer"],
+            grading_errors=errors,
+            regraded=self.regraded,
+            grader=self.grader,
         )
+
+    def records(self) -> str:
+        """Every sample's extracted answer, outcome and reason (results.SAMPLES_PROPERTY)."""
+        header = {"benchmark": self.problem.benchmark, "problem_id": self.problem.problem_id,
+                  "prompt": self.digest, "grader": self.grader, "store_key": self.store_key}
+        return encode_samples(header, ((i, self.samples[i][1], self.samples[i][0],
+                                        self.samples[i][2]) for i in sorted(self.samples)))
 
 
 @dataclass
@@ -143,6 +172,7 @@ class SamplingRun:
     grading_workers: int | None = None  # None: all cores; 0: grade in this process
     _grading_pool: "GradingPool | None" = field(default=None, init=False, repr=False)
     results: dict[str, ProblemResult] = field(default_factory=dict)
+    records: dict[str, str] = field(default_factory=dict)  # per-sample records; the fixture pops
     failures: dict[str, str] = field(default_factory=dict)
     batches: list[BatchStats] = field(default_factory=list)
     engine: Engine | None = None
@@ -283,6 +313,7 @@ class SamplingRun:
             tally = tallies.get(p.key)
             if tally is not None and tally.complete:
                 self.results[p.key] = tally.result()
+                self.records[p.key] = tally.records()
             elif p.key not in self.failures:
                 got = len(tally.samples) if tally else 0
                 self.failures[p.key] = (
@@ -295,7 +326,8 @@ class SamplingRun:
         k = c.k
         template = get_template(c.template)
         store = self._open_store()
-        generation = store.generation_id(self.generation_key()) if store is not None else None
+        key = self.generation_key() if store is not None else None
+        generation = store.generation_id(key) if store is not None else None
         if store is not None and c.fresh:
             digests = []
             for p in problems:
@@ -303,9 +335,16 @@ class SamplingRun:
                     template.render(p) if template.render else template.messages(p)))
             store.discard(generation, digests)
         missing: dict[str, tuple[int, ...]] = {}
+        grader = grader_identity()
+        store_key = key.as_json() if key is not None else None
+        stale = ungraded = 0
         for p in problems:
             digest = prompt_digest(template.render(p) if template.render else template.messages(p))
-            tally = tallies[p.key] = _Tally(p, k, digest, grading_digest(p.verifier, p.answer, p.meta))
+            tally = tallies[p.key] = _Tally(
+                p, k, digest,
+                grading_digest(p.verifier, p.answer, p.meta, benchmark=p.benchmark, grader=grader),
+                grader, store_key,
+            )
             stored = store.stored(generation, digest) if store is not None else {}
             regrade = []
             for i in range(k):
@@ -313,11 +352,17 @@ class SamplingRun:
                 if s is None:
                     continue
                 stats.stored += 1
-                if c.regrade or s.correct is None or s.grading != tally.grading:
+                if s.correct is None:
+                    ungraded += 1  # grading failed in an earlier run
+                    regrade.append(i)
+                elif c.regrade or s.grading != tally.grading:
+                    if grader_of(s.grading) != grader:
+                        tally.regraded += 1
                     regrade.append(i)
                 else:
                     tally.add(i, Verdict(s.correct, s.extracted, s.reason or "", 0.0, s.timed_out),
                               s.tokens, s.finish_reason)
+            stale += tally.regraded
             if regrade:
                 self._regrade_stored(store, generation, tally, stored, regrade)
             lacking = tuple(i for i in range(k) if i not in stored)
@@ -330,6 +375,12 @@ class SamplingRun:
                     )
                 else:
                     missing[p.key] = lacking
+        if stale or ungraded:
+            self.log(
+                f"capability-tests: regraded from the store, no generation: {stale} verdicts "
+                f"made under another grader (this one is {grader}), {ungraded} samples an "
+                "earlier run could not grade"
+            )
         to_generate = sum(len(v) for v in missing.values())
         where = f"store {c.store}" if store is not None else "no store"
         self.log(
@@ -342,8 +393,9 @@ class SamplingRun:
 
     def _regrade_stored(self, store: CompletionStore, generation: int, tally: _Tally,
                         stored: dict, indices: Sequence[int]) -> None:
-        """Grade stored texts again (--regrade, or a verdict made under another reference answer),
-        one flush of texts at a time, and write the new verdicts back."""
+        """Grade stored texts again (--regrade, a verdict made under another grader identity or
+        reference answer, or a sample left ungraded), one flush of texts at a time, and write the
+        new verdicts back (a grading failure stays ungraded: correct NULL)."""
         for start in range(0, len(indices), FLUSH_SAMPLES):
             chunk = indices[start : start + FLUSH_SAMPLES]
             texts = list(store.texts(generation, tally.digest, chunk))
@@ -354,7 +406,8 @@ class SamplingRun:
             for (i, _), completion, verdict in zip(texts, completions, verdicts):
                 tally.add(i, verdict, completion.tokens, completion.finish_reason)
             store.set_verdicts(generation, tally.digest, [
-                (i, v.correct, v.extracted, v.reason, v.timed_out, tally.grading)
+                (i, None if v.error else v.correct, v.extracted, v.reason, v.timed_out,
+                 tally.grading)
                 for (i, _), v in zip(texts, verdicts)
             ])
 
@@ -398,8 +451,8 @@ class SamplingRun:
                         sample_seed(c.seed, tally.problem.benchmark, tally.problem.problem_id,
                                     index) if self.seeded else None,
                         comp.text, comp.tokens, comp.finish_reason,
-                        verdict.correct, verdict.extracted, verdict.reason, tally.grading,
-                        verdict.timed_out,
+                        None if verdict.error else verdict.correct,  # a failure is no verdict
+                        verdict.extracted, verdict.reason, tally.grading, verdict.timed_out,
                     ))
             pending.clear()
             pending_bytes = pending_count = 0

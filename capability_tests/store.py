@@ -55,10 +55,28 @@ def prompt_digest(prompt: str | Sequence[Mapping[str, str]]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def grading_digest(verifier: str, answer: str, meta: Mapping[str, Any]) -> str:
-    """What a stored verdict depends on besides the text: a changed reference answer regrades."""
-    data = json.dumps([verifier, answer, dict(meta)], sort_keys=True, default=str)
-    return hashlib.sha256(data.encode()).hexdigest()[:16]
+def grading_digest(verifier: str, answer: str, meta: Mapping[str, Any], *, benchmark: str = "",
+                   grader: str | None = None) -> str:
+    """What a stored verdict depends on besides the text: `<grader identity>/<16 hex>`, the hex
+    over verifier, benchmark (extraction and tolerances depend on it), reference answer and meta.
+
+    A verdict stored under another digest is regraded from its text (no engine). The grader
+    identity (`grading.identity.grader_identity`, default: the running grader's) is kept readable
+    in front so a run can say how many verdicts a grader change regraded.
+    """
+    if grader is None:
+        from capability_tests.grading.identity import grader_identity
+
+        grader = grader_identity()
+    data = json.dumps([verifier, benchmark, answer, dict(meta)], sort_keys=True, default=str)
+    return f"{grader}/{hashlib.sha256(data.encode()).hexdigest()[:16]}"
+
+
+def grader_of(grading: str | None) -> str | None:
+    """The grader identity a stored `grading` digest was made under (None: unknown or older)."""
+    if not grading or "/" not in grading:
+        return None
+    return grading.split("/", 1)[0]
 
 
 # -- model fingerprints -------------------------------------------------------------------------
@@ -132,7 +150,7 @@ class StoredSample:
     seed: int | None
     tokens: int
     finish_reason: str
-    correct: bool | None
+    correct: bool | None  # None: not graded (grading failed; the next run grades it)
     extracted: str | None
     reason: str | None
     grading: str | None  # grading_digest the verdict was made under
@@ -335,6 +353,14 @@ class CompletionStore:
         self._generations[text] = row[0]
         return row[0]
 
+    def find_generation(self, key_json: str) -> int | None:
+        """The id of a recorded generation key (its JSON, as run folders record it), or None."""
+        try:
+            row = self._db.execute("SELECT id FROM generations WHERE key=?", (key_json,)).fetchone()
+        except sqlite3.Error as exc:
+            raise self._error("reading", exc) from exc
+        return None if row is None else row[0]
+
     # -- reading ---------------------------------------------------------------------------------
 
     def stored(self, generation: int, prompt: str) -> dict[int, StoredSample]:
@@ -399,14 +425,15 @@ class CompletionStore:
             raise self._error(f"writing {len(rows)} samples", exc) from exc
 
     def set_verdicts(self, generation: int, prompt: str,
-                     verdicts: Sequence[tuple[int, bool, str | None, str, bool, str]]) -> None:
-        """(index, correct, extracted, reason, timed_out, grading) for stored samples."""
+                     verdicts: Sequence[tuple[int, bool | None, str | None, str, bool, str]]) -> None:
+        """(index, correct, extracted, reason, timed_out, grading) for stored samples; correct
+        None stores the sample ungraded (a grading failure, graded again next time)."""
         try:
             with self._write() as db:
                 db.executemany(
                     "UPDATE samples SET correct=?, extracted=?, reason=?, timed_out=?, grading=? "
                     "WHERE generation=? AND prompt=? AND idx=?",
-                    [(int(c), e, r, int(t), g, generation, prompt, i)
+                    [(None if c is None else int(c), e, r, int(t), g, generation, prompt, i)
                      for i, c, e, r, t, g in verdicts],
                 )
         except sqlite3.Error as exc:

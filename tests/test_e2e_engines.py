@@ -138,3 +138,41 @@ def test_vllm_store_reuse_and_per_sample_seeds(tmp_path):
         store.close()
     assert all(len(t) == 4 for t in texts[a])
     assert texts[a] == texts[b]
+
+
+def test_vllm_run_records_the_grader_and_an_edited_grader_regrades_without_generation(
+        pytester, tmp_path, monkeypatch):
+    """The issue's "done when" for verdicts, on the embedded model: a stored vLLM run records the
+    grader identity and every sample's verdict; after an edit to a grading module (of a copied
+    package) the same command generates nothing, regrades every stored verdict, records the new
+    identity and the same pass@k."""
+    import shutil
+    from pathlib import Path
+
+    root = tmp_path / "pkg"
+    shutil.copytree(Path(__file__).resolve().parents[1] / "capability_tests",
+                    root / "capability_tests", ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setenv("PYTHONPATH", str(root))
+    args = ["--pyargs", "capability_tests.suite", "--model=smollm2-135m", "--benchmarks=demo",
+            "--limit=2", "--k=2", "--max-tokens=16", "-p", "no:cacheprovider"]
+
+    def summary():
+        return json.loads((pytester.path / "reports" / "summary.json").read_text())
+
+    first_run = pytester.runpytest_subprocess(*args, timeout=900)
+    assert "starting vllm engine" in "\n".join(first_run.outlines)
+    first = summary()
+    assert first["grader"]["identity"].startswith("grader-") and first["grader"]["regraded"] == 0
+    folder = pytester.path / "reports" / first["run_id"]
+    records = [json.loads(l) for l in (folder / "samples.jsonl").read_text().splitlines()]
+    assert len(records) == 4 and {r["grader"] for r in records} == {first["grader"]["identity"]}
+
+    normalise = root / "capability_tests" / "grading" / "normalise.py"
+    normalise.write_text(normalise.read_text() + "\n# an edit that changes no verdict\n")
+    second_run = pytester.runpytest_subprocess(*args, timeout=900)
+    output = "\n".join(second_run.outlines)
+    assert "starting vllm engine" not in output and "0 to generate" in output
+    second = summary()
+    assert second["grader"]["identity"] != first["grader"]["identity"]
+    assert second["grader"]["regraded"] == 4
+    assert second["benchmarks"] == first["benchmarks"]

@@ -49,7 +49,7 @@ def stored_rows(path):
 
 
 # What differs between any two sessions (identity and clock), not between their results.
-SESSION_FIELDS = ("run_id", "started_at", "finished_at", "duration_s")
+SESSION_FIELDS = ("run_id", "started_at", "finished_at", "duration_s", "store")  # store: where, not what
 
 
 def summary(pytester):
@@ -168,14 +168,15 @@ def test_regrade_without_engine_importable(pytester, fake_engine_env, monkeypatc
     result.stdout.fnmatch_lines(["*--regrade: demo/add has 2 of 3 samples in the completion store*"])
 
 
-def test_regrade_applies_a_changed_grader(pytester, fake_engine_env, monkeypatch):
-    """Stored verdicts are reused; --regrade recomputes them (and writes them back)."""
+def test_regrade_recomputes_every_verdict(pytester, fake_engine_env, monkeypatch):
+    """--regrade recomputes even verdicts made under the current grader (and writes them back).
+    A changed grader regrades by itself: tests/test_verdicts.py."""
     monkeypatch.setenv("FAKE_ENGINE_SCRIPT", json.dumps({"demo/add": ["The answer is 19."]}))
     args = [*SUITE, *FAKE, "--benchmarks=demo", "-k", "add", "--k=2"]
     pytester.runpytest(*args).assert_outcomes(passed=1, deselected=9)
     db = sqlite3.connect(str(pytester.path / "reports" / "completions.sqlite"))
     with db:
-        db.execute("UPDATE samples SET correct=0")  # as if an older grader had said no
+        db.execute("UPDATE samples SET correct=0")  # same grader digest, verdict tampered with
     db.close()
     pytester.runpytest(*args).assert_outcomes(failed=1, deselected=9)
     pytester.runpytest(*args, "--regrade").assert_outcomes(passed=1, deselected=9)

@@ -4,8 +4,9 @@
 `grade_many(pairs)` and `GradingPool` grade many on all cores with a hard per-sample time limit.
 Modules: `extract` (find the final answer), `normalise` (canonical strings), `latex_parse` (safe
 LaTeX-subset parser building sympy objects), `equivalence` (cheap-to-expensive comparison),
-`timeouts` and `pool` (bounded time), `command` (the `grade` subcommand). Importing this package
-imports neither vLLM nor torch. See docs/GRADING.md.
+`timeouts` and `pool` (bounded time, dead workers replaced), `verdict` (the typed outcome),
+`identity` (the grader identity stored verdicts depend on), `command` (the `grade`
+subcommand). Importing this package imports neither vLLM nor torch. See docs/GRADING.md.
 """
 
 from capability_tests.grading.verdict import Verdict

@@ -2,7 +2,9 @@
 
 Input: one JSON object per line, `{"benchmark": ..., "problem_id": ..., "completion": ...}`
 (FILE or `-` for stdin). Output: one JSON verdict per input line, in input order, on stdout:
-`{"benchmark", "problem_id", "correct", "extracted", "reason", "seconds", "timed_out"}`. A bad
+`{"benchmark", "problem_id", "correct", "extracted", "reason", "seconds", "timed_out",
+"grading_error"}` (`grading_error` true and `correct` null: grading failed outside the
+completion, e.g. a grader process died three times under it; that is no verdict). A bad
 line (not JSON, unknown benchmark or problem id) gives `{"line": n, "error": ..., "correct":
 false}` for that line only.
 """
@@ -89,9 +91,10 @@ def run(args: argparse.Namespace) -> int:
                 record = head
             else:
                 verdict = future.result()
-                record = dict(head, correct=verdict.correct, extracted=verdict.extracted,
-                              reason=verdict.reason, seconds=round(verdict.seconds, 6),
-                              timed_out=verdict.timed_out)
+                record = dict(head, correct=None if verdict.error else verdict.correct,
+                              extracted=verdict.extracted, reason=verdict.reason,
+                              seconds=round(verdict.seconds, 6), timed_out=verdict.timed_out,
+                              grading_error=verdict.error)
             out.write(json.dumps(record, ensure_ascii=False) + "\n")
         out.flush()
     finally:

@@ -4,8 +4,14 @@
 sample at a time with `grade_here` (SIGALRM limit inside the worker). A dispatcher thread in the
 parent hands out samples and watches the clock: a worker that has not answered within
 `timeout + slack` seconds (stuck in C code a signal cannot interrupt) is killed and replaced, and
-its sample gets a `timed_out` verdict. A worker that dies gets a "grader crashed" verdict. One bad
-sample therefore never stalls the run.
+its sample gets a `timed_out` verdict. One bad sample therefore never stalls the run.
+
+A worker that dies (killed while idle, crashed while grading) is not a verdict on anybody's
+completion: the dispatcher watches idle workers' process sentinels and replaces one that dies, a
+sample that cannot be sent is queued again for a fresh worker, and a sample whose worker died
+under it is sent again to a fresh worker, up to `MAX_ATTEMPTS` tries in all. Only
+then, or when the pool is closed under pending samples, does it come back as a failure
+(`Verdict.error`, never a plain `correct=False`), which callers store as ungraded.
 
 `submit(completion, problem) -> Future[Verdict]` can be called while generation is still going
 on; `grade_many(pairs)` is the batch form (order preserved).
@@ -28,6 +34,11 @@ from capability_tests.grading.verdict import Verdict
 from capability_tests.problems import Problem
 
 _WORKER_MODULE = "capability_tests.grading.worker"
+MAX_ATTEMPTS = 3  # tries per sample when its worker dies under it
+
+
+def _failure(reason: str, seconds: float = 0.0) -> Verdict:
+    return Verdict(False, None, f"grading error: {reason}", seconds, error=True)
 
 
 def _context():
@@ -71,6 +82,8 @@ class GradingPool:
         self._closed = False
         self._wake_r, self._wake_w = os.pipe()
         self.killed = 0  # workers killed for overrunning (for tests and reports)
+        self.replaced = 0  # workers found dead (idle or under a sample) and replaced
+        self._workers: list[_Worker] = []
 
     # -- public ----------------------------------------------------------------------------------
     def submit(self, completion: str, problem: Problem) -> "Future[Verdict]":
@@ -78,7 +91,7 @@ class GradingPool:
         with self._lock:
             if self._closed:
                 raise RuntimeError("GradingPool is closed")
-            self._pending.append((future, completion, problem))
+            self._pending.append((future, completion, problem, 0))
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="grading-pool",
                                                 daemon=True)
@@ -89,6 +102,10 @@ class GradingPool:
     def map(self, pairs: Iterable[tuple[str, Problem]]) -> list[Verdict]:
         futures = [self.submit(c, p) for c, p in pairs]
         return [f.result() for f in futures]
+
+    def worker_pids(self) -> list[int]:
+        """Process ids of the workers started so far (for tests and diagnostics)."""
+        return [w.proc.pid for w in list(self._workers) if w.proc.pid is not None]
 
     def close(self) -> None:
         with self._lock:
@@ -120,42 +137,54 @@ class GradingPool:
     def _run(self) -> None:
         ctx = _context()
         workers: list[_Worker] = []
+        self._workers = workers
         try:
             while True:
                 with self._lock:
                     done = self._closed and not self._pending
                 if done and all(w.task is None for w in workers):
                     break
-                # hand out work
-                for w in workers:
-                    if w.task is None:
-                        self._assign(w)
+                # hand out work (a worker that cannot take it is replaced; the sample waits)
+                for i, w in enumerate(workers):
+                    if w.task is None and not self._assign(w):
+                        workers[i] = self._replace(ctx, w)
+                        self.replaced += 1
                 while len(workers) < self.size and self._pending:
                     w = _Worker(ctx, self.timeout, self._grade_fn)
                     workers.append(w)
-                    self._assign(w)
+                    if not self._assign(w):
+                        workers[-1] = self._replace(ctx, w)
+                        self.replaced += 1
                 busy = [w for w in workers if w.task is not None]
+                idle = [w for w in workers if w.task is None]
                 now = time.monotonic()
                 wait_for = min((w.task[2] for w in busy), default=now + 1.0) - now
                 ready = multiprocessing.connection.wait(
-                    [w.conn for w in busy] + [self._wake_r], timeout=max(0.0, min(wait_for, 1.0))
+                    [w.conn for w in busy] + [w.proc.sentinel for w in idle] + [self._wake_r],
+                    timeout=max(0.0, min(wait_for, 1.0)),
                 )
                 if self._wake_r in ready:
                     os.read(self._wake_r, 65536)
+                for i, w in enumerate(workers):  # an idle worker died (killed, out of memory)
+                    if w.task is None and w.proc.sentinel in ready:
+                        workers[i] = self._replace(ctx, w)
+                        self.replaced += 1
                 for i, w in enumerate(list(workers)):
                     if w.task is None:
                         continue
-                    future, sent, deadline = w.task
+                    future, sent, deadline, item = w.task
                     if w.conn in ready:
                         try:
                             verdict = w.conn.recv()
                         except (EOFError, OSError) as exc:
-                            verdict = Verdict(False, None, f"grader crashed ({exc!r})",
-                                              time.monotonic() - sent)
+                            w.task = None
                             workers[i] = self._replace(ctx, w)
+                            self.replaced += 1
+                            self._retry(item, f"grader crashed ({exc!r})",
+                                        time.monotonic() - sent)
                         else:
                             w.task = None
-                        future.set_result(verdict)
+                            future.set_result(verdict)
                     elif time.monotonic() > deadline:
                         self.killed += 1
                         workers[i] = self._replace(ctx, w)
@@ -174,21 +203,37 @@ class GradingPool:
             with self._lock:
                 leftover = list(self._pending)
                 self._pending.clear()
-            for future, _, _ in leftover:
-                future.set_result(Verdict(False, None, "grading pool closed", 0.0))
+            for future, *_ in leftover:
+                future.set_result(_failure("grading pool closed"))
+            for w in workers:  # only after an error in this thread: never leave a caller waiting
+                if w.task is not None and not w.task[0].done():
+                    w.task[0].set_result(_failure("grading pool stopped"))
 
-    def _assign(self, w: _Worker) -> None:
+    def _assign(self, w: _Worker) -> bool:
+        """Send the next pending sample to idle worker `w`; False when `w` cannot take it (the
+        sample goes back to the front of the queue, the caller replaces `w`)."""
         with self._lock:
             if not self._pending:
-                return
-            future, completion, problem = self._pending.popleft()
+                return True
+            item = self._pending.popleft()
+        future, completion, problem, attempts = item
         now = time.monotonic()
         try:
             w.conn.send((completion, problem))
         except (OSError, ValueError) as exc:
-            future.set_result(Verdict(False, None, f"cannot send to grader ({exc!r})", 0.0))
+            self._retry(item, f"cannot send to grader ({exc!r})", 0.0)
+            return False
+        w.task = (future, now, now + self.hard_limit, item)
+        return True
+
+    def _retry(self, item, reason: str, seconds: float) -> None:
+        """Queue a sample again after its worker died, or fail it after MAX_ATTEMPTS tries."""
+        future, completion, problem, attempts = item
+        if attempts + 1 >= MAX_ATTEMPTS:
+            future.set_result(_failure(f"{reason}; {attempts + 1} tries", seconds))
             return
-        w.task = (future, now, now + self.hard_limit)
+        with self._lock:
+            self._pending.appendleft((future, completion, problem, attempts + 1))
 
     def _replace(self, ctx, w: _Worker) -> _Worker:
         w.kill()

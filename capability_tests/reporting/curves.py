@@ -40,6 +40,9 @@ class BenchmarkCurve:
     counts: list[tuple[int, int]]
     errors: int = 0
     grading_timeouts: int = 0
+    wrong: int = 0  # sample outcomes, over every problem with samples (errored ones too)
+    no_answer: int = 0
+    grading_errors: int = 0
     curve: np.ndarray = field(default_factory=lambda: np.zeros(0))  # index k-1 is pass@k
     low: np.ndarray = field(default_factory=lambda: np.zeros(0))
     high: np.ndarray = field(default_factory=lambda: np.zeros(0))
@@ -77,7 +80,10 @@ def compute_curve(
         problem_ids=[r.problem_id for r in sampled],
         counts=[(r.n, r.correct) for r in sampled],
         errors=len(results) - len(sampled),
-        grading_timeouts=sum(r.grading_timeouts for r in sampled),
+        grading_timeouts=sum(r.grading_timeouts for r in results),
+        wrong=sum(r.wrong for r in results),
+        no_answer=sum(r.no_answer for r in results),
+        grading_errors=sum(r.grading_errors for r in results),
     )
     if not sampled:
         return bench

@@ -3,6 +3,7 @@
 Files of a run folder:
 - `summary.json`: schema 2 (schema 1's keys plus run metadata, intervals, gates)
 - `problems.jsonl`: one line per problem (n, correct, mean completion length, finish reasons, ...)
+- `samples.jsonl`: one line per sample (extracted answer, outcome, reason, grader; see samples.py)
 - `pass_at_k.csv`: benchmark, k, pass@k and its interval for every k from 1 to n
 - `report.md`: tables with intervals, gates, data fingerprints, the plot
 - `pass_at_k.png`: one panel per benchmark, k on a log2 axis, bootstrap bands
@@ -205,8 +206,13 @@ def write_run_folder(
     gates: Sequence[Mapping[str, Any]] = (),
     curves: Mapping[str, BenchmarkCurve] | None = None,
     plot: bool = True,
+    more: Mapping[str, Any] | None = None,
+    samples=None,
 ) -> RunReport:
-    """Write the run folder and refresh `report_dir/summary.json` + `summary.md` (the latest run)."""
+    """Write the run folder and refresh `report_dir/summary.json` + `summary.md` (the latest run).
+
+    `more`: further top-level summary keys (`grader`, `store`); `samples`: a `SampleSpool` whose
+    records of the reported problems become `samples.jsonl`."""
     settings = settings or BootstrapSettings()
     finished_at = finished_at or utc_now()
     run_id, path = make_run_dir(report_dir, run_id)
@@ -226,7 +232,9 @@ def write_run_folder(
         "exit_status": None if exit_status is None else int(exit_status),
         "confidence_interval": settings.to_json(),
         "gates": [dict(g) for g in gates],
-        "files": {"problems": PROBLEMS, "csv": CSV_FILE, "report": REPORT, "plot": PLOT},
+        "files": {"problems": PROBLEMS, "csv": CSV_FILE, "report": REPORT, "plot": PLOT,
+                  "samples": None},
+        **dict(more or {}),
     }
     document = summary_document(run, summaries, complete, extra)
     plot_error = None
@@ -242,7 +250,13 @@ def write_run_folder(
     else:
         document["files"]["plot"] = None
     has_plot = document["files"]["plot"] is not None
-    md_kwargs = dict(run_id=run_id, interval=settings.to_json(), gates=gates, data=data)
+    md_kwargs = dict(run_id=run_id, interval=settings.to_json(), gates=gates, data=data,
+                     grader=document.get("grader"))
+    if samples is not None and len(samples):
+        from capability_tests.reporting.samples import SAMPLES
+
+        samples.write_to(path / SAMPLES, {(r.benchmark, r.problem_id) for r in results})
+        document["files"]["samples"] = SAMPLES
     write_atomic(path / PROBLEMS, problems_jsonl(results))
     write_atomic(path / CSV_FILE, curves_csv(curves))
     write_atomic(path / REPORT, markdown(run, summaries, complete, title="# pass@k report",

@@ -29,6 +29,7 @@ from capability_tests.reporting.run_folder import (
     utc_now,
     write_run_folder,
 )
+from capability_tests.grading.identity import grader_identity
 from capability_tests.results import ProblemResult
 
 OK_STATUSES = (0, 1)  # pytest ExitCode.OK, TESTS_FAILED
@@ -85,11 +86,14 @@ class ReportSession:
     def gates_failed(self) -> list[dict[str, Any]]:
         return [g for g in self.gates if not g["passed"]]
 
-    def finish(self, results: Sequence[ProblemResult], complete: bool, exit_status: int, xml=None) -> int:
-        """Write everything; return the session's exit status (GATE_FAILED when a gate failed)."""
+    def finish(self, results: Sequence[ProblemResult], complete: bool, exit_status: int, xml=None,
+               samples=None) -> int:
+        """Write everything; return the session's exit status (GATE_FAILED when a gate failed).
+        `samples`: the per-sample records received (a `reporting.samples.SampleSpool`)."""
         from capability_tests.reporting.curves import compute_curves
 
-        results = sorted(results, key=lambda r: (r.benchmark, r.problem_id))
+        grader = grader_identity()
+        results = sorted(one_grader(results, grader), key=lambda r: (r.benchmark, r.problem_id))
         curves = compute_curves(results, self.settings)
         self.gates = check_fail_under(self.fail_under, curves, self.settings.level)
         if self.baseline is not None:
@@ -104,7 +108,14 @@ class ReportSession:
         self.report = write_run_folder(
             Path(self.run_config.report_dir), self.run_id, self.run, results,
             complete=complete, started_at=self.started_at, settings=self.settings, data=data,
-            exit_status=exit_status, gates=self.gates, curves=curves,
+            exit_status=exit_status, gates=self.gates, curves=curves, samples=samples,
+            more={
+                "grader": {"identity": grader, "regraded": sum(r.regraded for r in results)},
+                "store": {
+                    "path": None if self.run_config.store is None else str(self.run_config.store),
+                    "generation": _one_or_list(samples.store_keys if samples is not None else ()),
+                },
+            },
         )
         self.run_id = self.report.run_id
         if self.baseline is not None:
@@ -129,6 +140,9 @@ class ReportSession:
         lines = []
         if self.report is not None:
             lines += terminal_lines(self.report.summaries)
+            grader = self.report.document.get("grader") or {}
+            lines.append(f"grader: {grader.get('identity')} ({grader.get('regraded', 0)} stored "
+                         "verdicts of another grader regraded from their text this run)")
             lines.append(f"run folder: {self.report.path}")
             if self.report.plot_error:
                 lines.append(f"plot not written: {self.report.plot_error}")
@@ -203,11 +217,31 @@ def allowed_differences_note(baseline: RecordedRun, differences: Sequence[Mappin
     }
 
 
+def one_grader(results: Sequence[ProblemResult], grader: str) -> list[ProblemResult]:
+    """A report never mixes graders: a result graded under another identity (a worker that ran
+    other grading code) becomes an error of its problem, counted as such."""
+    from dataclasses import replace
+
+    out = []
+    for r in results:
+        if r.grader is not None and r.grader != grader and r.error is None:
+            r = replace(r, error=f"graded under {r.grader}, this report's grader is {grader}: "
+                                 "rerun to regrade it from the store")
+        out.append(r)
+    return out
+
+
+def _one_or_list(keys) -> Any:
+    keys = sorted(keys)
+    return keys[0] if len(keys) == 1 else (keys or None)
+
+
 def add_junit_properties(xml, run_id: str, curves: Mapping, complete: bool, gates: Sequence[Mapping]) -> None:
     """Per-benchmark pass@k as JUnit test-suite properties, on the controller's LogXML
     (`record_testsuite_property` is dropped under xdist)."""
     xml.add_global_property("capability_run_id", run_id)
     xml.add_global_property("capability_complete", str(complete).lower())
+    xml.add_global_property("capability_grader", grader_identity())
     for name, bench in curves.items():
         if not bench.problems:
             continue

@@ -29,6 +29,14 @@ class BenchmarkSummary:
     pass_at_k: Mapping[int, float]
     grading_timeouts: int
     pass_at_k_ci: Mapping[int, tuple[float, float]] | None = None
+    wrong: int = 0  # samples with an answer that differs from the reference
+    no_answer: int = 0  # samples where no final answer was found
+    grading_errors: int = 0  # samples not graded (failure outside the completion)
+
+    def outcome_line(self) -> str:
+        return (f"{self.wrong} wrong answers, {self.no_answer} with no answer found, "
+                f"{self.grading_timeouts} grading timeouts (counted wrong), "
+                f"{self.grading_errors} grading errors (not graded)")
 
     def to_json(self) -> dict[str, Any]:
         out = {
@@ -37,6 +45,9 @@ class BenchmarkSummary:
             "n": self.n,
             "pass_at_k": {str(k): v for k, v in self.pass_at_k.items()},
             "grading_timeouts": self.grading_timeouts,
+            "wrong": self.wrong,
+            "no_answer": self.no_answer,
+            "grading_errors": self.grading_errors,
         }
         if self.pass_at_k_ci is not None:
             out["pass_at_k_ci"] = {str(k): list(v) for k, v in self.pass_at_k_ci.items()}
@@ -52,6 +63,9 @@ class BenchmarkSummary:
             pass_at_k={k: bench.at(k) for k in bench.ks},
             grading_timeouts=bench.grading_timeouts,
             pass_at_k_ci={k: bench.interval(k) for k in bench.ks},
+            wrong=bench.wrong,
+            no_answer=bench.no_answer,
+            grading_errors=bench.grading_errors,
         )
 
 
@@ -93,13 +107,11 @@ def terminal_lines(summaries: Mapping[str, BenchmarkSummary]) -> list[str]:
         values = f"{s.name:<16}{s.problems:>9}{s.n:>6}" + "".join(f"{c:>{width}}" for c in cells)
         lines += [header, values]
         level = level or bool(s.pass_at_k_ci)
-        notes = []
+        lines.append(f"  samples: {s.outcome_line()}")
         if s.errors:
-            notes.append(f"{s.errors} problem(s) errored and are not counted")
-        if s.grading_timeouts:
-            notes.append(f"{s.grading_timeouts} grading timeout(s) counted as wrong")
-        if notes:
-            lines.append("  (" + "; ".join(notes) + ")")
+            lines.append(f"  ({s.errors} problem(s) errored and are not counted"
+                         + (f"; {s.grading_errors} sample(s) could not be graded: the next run "
+                            "grades them" if s.grading_errors else "") + ")")
     if level:
         lines.append("[low, high]: 95% percentile bootstrap interval over problems (see docs/REPORTS.md)")
     return lines
@@ -129,6 +141,7 @@ def markdown(
     plot: str | None = None,
     gates: Sequence[Mapping[str, Any]] = (),
     data: Mapping[str, Any] | None = None,
+    grader: Mapping[str, Any] | None = None,
 ) -> str:
     out = [title, ""]
     if not complete:
@@ -148,13 +161,19 @@ def markdown(
         ]
     notes = [
         f"- {s.name}: {s.errors} problem(s) errored and are not counted" for s in summaries.values() if s.errors
-    ] + [
-        f"- {s.name}: {s.grading_timeouts} grading timeout(s) counted as wrong"
-        for s in summaries.values()
-        if s.grading_timeouts
     ]
     if notes:
         out += notes + [""]
+    out += ["## Samples", "",
+            "| benchmark | wrong answers | no answer found | grading timeouts | grading errors |",
+            "|---|---:|---:|---:|---:|"]
+    out += [f"| {s.name} | {s.wrong} | {s.no_answer} | {s.grading_timeouts} | {s.grading_errors} |"
+            for s in summaries.values()]
+    out += ["", "Grading timeouts count as wrong; samples with a grading error are not graded "
+            "(their problem errors and the next run grades them).", ""]
+    if grader:
+        out += [f"Grader: `{grader.get('identity')}` ({grader.get('regraded', 0)} stored verdicts "
+                "of another grader regraded this run).", ""]
     if gates:
         out += ["## Gates", ""]
         out += [f"- {'NOTE' if g.get('note') else 'PASS' if g['passed'] else 'FAIL'}: {g['message']}"
