@@ -4,7 +4,7 @@ Files of a run folder:
 - `summary.json`: schema 2 (schema 1's keys plus run metadata, intervals, gates)
 - `problems.jsonl`: one line per problem (n, correct, mean completion length, finish reasons, ...)
 - `pass_at_k.csv`: benchmark, k, pass@k and its interval for every k from 1 to n
-- `report.md`: tables with intervals, gates, data fingerprints, the plot
+- `report.md`: tables with intervals, gates, data fingerprints, the plot, provenance
 - `pass_at_k.png`: one panel per benchmark, k on a log2 axis, bootstrap bands
 """
 
@@ -205,6 +205,7 @@ def write_run_folder(
     gates: Sequence[Mapping[str, Any]] = (),
     curves: Mapping[str, BenchmarkCurve] | None = None,
     plot: bool = True,
+    provenance: Mapping[str, Any] | None = None,
 ) -> RunReport:
     """Write the run folder and refresh `report_dir/summary.json` + `summary.md` (the latest run)."""
     settings = settings or BootstrapSettings()
@@ -228,6 +229,8 @@ def write_run_folder(
         "gates": [dict(g) for g in gates],
         "files": {"problems": PROBLEMS, "csv": CSV_FILE, "report": REPORT, "plot": PLOT},
     }
+    if provenance is not None:
+        extra["provenance"] = dict(provenance)
     document = summary_document(run, summaries, complete, extra)
     plot_error = None
     if plot and any(c.problems for c in curves.values()):
@@ -243,16 +246,20 @@ def write_run_folder(
         document["files"]["plot"] = None
     has_plot = document["files"]["plot"] is not None
     md_kwargs = dict(run_id=run_id, interval=settings.to_json(), gates=gates, data=data)
+    from capability_tests.reporting.provenance import markdown as provenance_markdown
+
+    provenance_md = provenance_markdown(provenance)
     write_atomic(path / PROBLEMS, problems_jsonl(results))
     write_atomic(path / CSV_FILE, curves_csv(curves))
     write_atomic(path / REPORT, markdown(run, summaries, complete, title="# pass@k report",
-                                         plot=PLOT if has_plot else None, **md_kwargs))
+                                         plot=PLOT if has_plot else None, **md_kwargs)
+                 + provenance_md)
     text = json.dumps(document, indent=2) + "\n"
     write_atomic(path / SUMMARY, text)
     write_atomic(report_dir / SUMMARY, text)
     write_atomic(report_dir / "summary.md", markdown(run, summaries, complete,
                                                      plot=f"{run_id}/{PLOT}" if has_plot else None,
-                                                     **md_kwargs))
+                                                     **md_kwargs) + provenance_md)
     return RunReport(run_id, path, document, curves, summaries, plot_error)
 
 

@@ -19,6 +19,7 @@ from capability_tests.reporting.run_folder import (
     data_fingerprints,
     load_run,
     new_run_id,
+    package_versions,
     utc_now,
     write_run_folder,
 )
@@ -65,8 +66,11 @@ class ReportSession:
     def gates_failed(self) -> list[dict[str, Any]]:
         return [g for g in self.gates if not g["passed"]]
 
-    def finish(self, results: Sequence[ProblemResult], complete: bool, exit_status: int, xml=None) -> int:
-        """Write everything; return the session's exit status (GATE_FAILED when a gate failed)."""
+    def finish(self, results: Sequence[ProblemResult], complete: bool, exit_status: int, xml=None,
+               sampling_provenance: Mapping[str, Any] | None = None) -> int:
+        """Write everything; return the session's exit status (GATE_FAILED when a gate failed).
+        `sampling_provenance`: what the sampling processes report (reporting/provenance.py)."""
+        from capability_tests.reporting import provenance as prov
         from capability_tests.reporting.curves import compute_curves
 
         results = sorted(results, key=lambda r: (r.benchmark, r.problem_id))
@@ -74,15 +78,17 @@ class ReportSession:
         self.gates = check_fail_under(self.fail_under, curves, self.settings.level)
         if self.baseline is not None:
             self.gates += check_baseline(results, self.baseline, self.max_drop, self.drop_rule, self.settings)
-        if xml is not None:
-            add_junit_properties(xml, self.run_id, curves, complete, self.gates)
         data = data_fingerprints(
             self.run_config.benchmarks, results, self.run_config.data_dir, self.run_config.limit
         )
+        provenance = prov.build(sampling_provenance or {}, self.run, package_versions(), data)
+        if xml is not None:
+            add_junit_properties(xml, self.run_id, curves, complete, self.gates)
+            prov.add_junit_properties(xml, provenance)
         self.report = write_run_folder(
             Path(self.run_config.report_dir), self.run_id, self.run, results,
             complete=complete, started_at=self.started_at, settings=self.settings, data=data,
-            exit_status=exit_status, gates=self.gates, curves=curves,
+            exit_status=exit_status, gates=self.gates, curves=curves, provenance=provenance,
         )
         self.run_id = self.report.run_id
         if self.compare_with:
