@@ -120,7 +120,8 @@ def flat(provenance: Mapping[str, Any]) -> dict[str, str]:
         "engine_version": engine.get("version") if isinstance(engine, dict) else None,
         "dtype": provenance.get("dtype"),
         "device": provenance.get("device") if provenance.get("device") is not None
-        else "none started (all samples from the store)",
+        else ("not reported by the engine" if isinstance(engine, dict) and engine.get("started")
+              else "no engine started (all samples from the store)"),
         "tensor_parallel_size": provenance.get("tensor_parallel_size"),
         "data_parallel_size": provenance.get("data_parallel_size"),
         "batch_invariant": provenance.get("batch_invariant"),
