@@ -14,7 +14,6 @@ import sys
 import time
 
 import pytest
-from hypothesis import given, strategies as st
 
 from capability_tests.store import (
     APPLICATION_ID,
