@@ -97,3 +97,24 @@ def test_batch_invariant_without_engine_support_is_a_usage_error(pytester):
                                 "--sampling=batched", "--benchmarks=demo", "--limit=1")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert "--sampling seeded" in "\n".join(result.errlines)
+
+
+def test_workers_that_disagree_are_reported_as_differing():
+    from capability_tests.reporting.provenance import flat, merge_sampling
+
+    def worker(device, generated, started=True):
+        return {"model": {"fingerprint": "m"}, "engine": {"name": "vllm", "started": started},
+                "dtype": "bfloat16", "device": device, "tensor_parallel_size": 1,
+                "data_parallel_size": 1, "batch_invariant": False,
+                "sampling": {"mode": "seeded"}, "samples": {"generated": generated,
+                                                            "from_store": 1}}
+
+    h200 = {"type": "cuda", "name": "H200", "count": 1}
+    a100 = {"type": "cuda", "name": "A100", "count": 1}
+    same = merge_sampling([worker(h200, 3), worker(h200, 4), worker(None, 0, started=False)])
+    assert same["device"] == h200 and same["samples"] == {"generated": 7, "from_store": 3}
+    assert same["processes"] == 3 and same["model"] == {"fingerprint": "m"}
+    assert same["engine"] == {"name": "vllm", "started": True}
+    mixed = merge_sampling([worker(h200, 3), worker(a100, 4)])
+    assert mixed["device"] == {"differs": [h200, a100]}
+    assert flat(mixed)["device"] == "differs: 1 x H200 (cuda); 1 x A100 (cuda)"

