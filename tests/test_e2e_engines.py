@@ -117,9 +117,12 @@ class _CountingEngine:
 
 
 def test_vllm_store_reuse_and_per_sample_seeds(tmp_path):
-    """Real vLLM, one engine for three runs: k=2 into store A; k=4 into store A asks for samples
+    """Real vLLM, one engine for five runs: k=2 into store A; k=4 into store A asks for samples
     2 and 3 only; k=4 into an empty store B gives, for every index, the text A holds (per-sample
-    seeds make sample i the same whatever else was sampled with it)."""
+    seeds make sample i the same whatever else was sampled with it). Batched, k=2 then k=4 into
+    store C: the n=m requests are seeded with their first index's seed and vLLM gives child j
+    that seed + j, so the top-up draws new samples, each the text seeded sampling gave its index
+    (on this CPU, where the engine is batch-invariant in practice)."""
     from capability_tests.benchmarks import load_problems
     from capability_tests.config import RunConfig
     from capability_tests.engines import create_engine
@@ -135,8 +138,9 @@ def test_vllm_store_reuse_and_per_sample_seeds(tmp_path):
             real.append(create_engine(name, settings))
         return _CountingEngine(real[0], asked)
 
-    def run(k, store):
-        config = RunConfig(k=k, max_tokens=16, benchmarks=("demo",), store=store)
+    def run(k, store, sampling="seeded"):
+        config = RunConfig(k=k, max_tokens=16, benchmarks=("demo",), store=store,
+                           sampling=sampling)
         sampling = SamplingRun(config, log=lambda _: None, progress=False, engine_factory=factory)
         try:
             for p in problems:
@@ -145,22 +149,25 @@ def test_vllm_store_reuse_and_per_sample_seeds(tmp_path):
         finally:
             sampling.close()
 
-    a, b = tmp_path / "a.sqlite", tmp_path / "b.sqlite"
+    a, b, c = tmp_path / "a.sqlite", tmp_path / "b.sqlite", tmp_path / "c.sqlite"
     try:
         key = run(2, a)
         run(4, a)
         run(4, b)
+        run(2, c, "batched")
+        batched_key = run(4, c, "batched")
     finally:
         if real:
             real[0].close()
     keys = [p.key for p in problems]
     assert asked == [
         {k: [0, 1] for k in keys}, {k: [2, 3] for k in keys}, {k: [0, 1, 2, 3] for k in keys},
+        {k: [0, 1] for k in keys}, {k: [2, 3] for k in keys},
     ]
     texts = {}
-    for path in (a, b):
+    for path in (a, b, c):
         store = CompletionStore(path)
-        gen = store.generation_id(key)
+        gen = store.generation_id(batched_key if path == c else key)
         texts[path] = [
             list(store.texts(gen, prompt_digest(get_template("qwen-boxed").render(p)), range(4)))
             for p in problems
@@ -168,6 +175,7 @@ def test_vllm_store_reuse_and_per_sample_seeds(tmp_path):
         store.close()
     assert all(len(t) == 4 for t in texts[a])
     assert texts[a] == texts[b]
+    assert texts[c] == texts[a], "batched samples are drawn from the per-index seeds"
 
 
 def test_transformers_batched_top_up_draws_new_samples(tmp_path):
