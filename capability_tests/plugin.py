@@ -127,24 +127,23 @@ def _store_config(config: pytest.Config, base: Path, report_dir: Path) -> dict[s
 
 
 def _check_batch_invariant(run_config: cfg.RunConfig) -> None:
-    """--batch-invariant where the engine cannot provide it is a usage error naming the option."""
+    """--batch-invariant where the engine cannot provide it is a usage error naming the option
+    (not under --regrade, which starts no engine and only needs the option for the store key)."""
     if not run_config.batch_invariant or run_config.regrade:
         return
-    from capability_tests.engines import EngineError, EngineSettings, engine_identity
+    from capability_tests.engines import EngineError, EngineSettings, engine_class
 
     settings = EngineSettings(model="", seed=run_config.seed, engine_args=run_config.engine_args,
                               seeded=run_config.sampling == "seeded", batch_invariant=True)
     try:
-        identity = engine_identity(run_config.engine, settings)
+        check = getattr(engine_class(run_config.engine), "batch_invariant_problem", None)
     except EngineError as exc:
-        message = str(exc)
-        raise pytest.UsageError(message if "--batch-invariant" in message
-                                else f"--batch-invariant: {message}") from None
-    if identity.name not in ("vllm", "transformers") and not getattr(
-            identity, "settings", {}).get("batch_invariant"):
-        raise pytest.UsageError(
-            f"--batch-invariant: engine {run_config.engine!r} declares no batch-invariant mode "
-            "(its identity() settings have no batch_invariant); drop the option")
+        raise pytest.UsageError(f"--engine: {exc}") from None
+    problem = (check(settings) if callable(check) else
+               f"engine {run_config.engine!r} declares no batch-invariant mode "
+               "(no batch_invariant_problem); drop the option")
+    if problem is not None:
+        raise pytest.UsageError(f"--batch-invariant: {problem}")
 
 
 def _check_store(run_config: cfg.RunConfig) -> None:

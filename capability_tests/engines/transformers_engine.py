@@ -47,13 +47,16 @@ class TransformersEngine:
     speed_only_args = SPEED_ONLY_ARGS
 
     @classmethod
+    def batch_invariant_problem(cls, settings: EngineSettings) -> str | None:
+        """Why --batch-invariant cannot hold here (None: it can)."""
+        if settings.seeded:
+            return None  # one sample per generate call: nothing else is in its batch
+        return ("the transformers engine is batch-invariant only with --sampling seeded (one "
+                "sample per generate call); batched calls pad prompts together. Use --sampling "
+                "seeded or drop --batch-invariant")
+
+    @classmethod
     def identity(cls, settings: EngineSettings) -> EngineIdentity:
-        if settings.batch_invariant and not settings.seeded:
-            raise EngineError(
-                "--batch-invariant: the transformers engine is batch-invariant only with "
-                "--sampling seeded (one sample per generate call); batched calls pad prompts "
-                "together. Use --sampling seeded or drop --batch-invariant"
-            )
         args = engine_arguments(settings)
         args.pop("revision", None)  # the model fingerprint holds the resolved revision
         version = distribution_version("transformers")
@@ -62,7 +65,9 @@ class TransformersEngine:
                               SPEED_ONLY_ARGS)
 
     def __init__(self, settings: EngineSettings) -> None:
-        self.identity(settings)  # refuses --batch-invariant where it cannot hold
+        problem = self.batch_invariant_problem(settings) if settings.batch_invariant else None
+        if problem is not None:
+            raise EngineError(f"--batch-invariant: {problem}")
         try:
             import torch
             from transformers import AutoModelForCausalLM, AutoTokenizer

@@ -108,15 +108,16 @@ class VLLMEngine:
     speed_only_args = SPEED_ONLY_ARGS
 
     @classmethod
+    def batch_invariant_problem(cls, settings: EngineSettings) -> str | None:
+        """Why --batch-invariant cannot hold here (None: it can)."""
+        return batch_invariant_support()
+
+    @classmethod
     def identity(cls, settings: EngineSettings) -> EngineIdentity:
         """Effective settings before start. `dtype` is what vLLM is asked for ("auto": the
         model config's dtype, float32 configs run in float16/bfloat16 on GPUs); the reports
         carry the dtype vLLM actually chose (`runtime`). `batch_invariant` is on with
         --batch-invariant or VLLM_BATCH_INVARIANT=1 in the environment (it changes kernels)."""
-        if settings.batch_invariant:
-            problem = batch_invariant_support()
-            if problem is not None:
-                raise EngineError(f"--batch-invariant: {problem}")
         args = engine_arguments(settings)
         args.setdefault("dtype", "auto")
         args.pop("revision", None)  # the model fingerprint holds the resolved revision
@@ -130,7 +131,7 @@ class VLLMEngine:
         os.environ.setdefault("DO_NOT_TRACK", "1")
         self._seeded = settings.seeded
         if settings.batch_invariant:
-            problem = batch_invariant_support()
+            problem = self.batch_invariant_problem(settings)
             if problem is not None:
                 raise EngineError(f"--batch-invariant: {problem}")
             # read by vllm.envs in this process and in the engine processes it spawns
