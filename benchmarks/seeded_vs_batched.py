@@ -30,7 +30,7 @@ def main() -> None:
 
     from capability_tests.engines.vllm_engine import _prepare_cpu_environment, cpu_defaults, is_cpu_build
     from capability_tests.models import prepare_model, resolve_model
-    from capability_tests.store import sample_seed
+    from capability_tests.seeds import sample_seed
 
     import vllm
 

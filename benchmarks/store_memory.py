@@ -84,6 +84,7 @@ def write_throughput(out: Path, samples: int = 4096) -> dict:
     """The store alone: `CompletionStore.add` of 64-sample batches of ~64 KB varied texts."""
     sys.path.insert(0, str(HERE))
     from capability_tests.engines import EngineSettings, GenerationRequest, SamplingSettings
+    from capability_tests.seeds import SEED_POLICY
     from capability_tests.store import CompletionStore, GenerationKey, NewSample
     from synthetic_engine import SyntheticEngine
 
@@ -94,7 +95,7 @@ def write_throughput(out: Path, samples: int = 4096) -> dict:
     req = [GenerationRequest("p", "p", tuple(range(samples)), tuple(range(samples)))]
     texts = [c.text for _, _, c in engine.stream(req, SamplingSettings(samples, 0.6, 0.95, 1, 0, True))]
     store = CompletionStore(path)
-    gen = store.generation_id(GenerationKey("m", "e", "{}", "seeded", 0.6, 0.95, 1, 0))
+    gen = store.generation_id(GenerationKey("m", "e", None, "{}", "seeded", 0.6, 0.95, 1, 0, SEED_POLICY))
     start = time.perf_counter()
     for b in range(0, samples, 64):
         store.add(gen, [NewSample("p", "x/y", i, i, texts[i], 16384, "length")

@@ -54,6 +54,7 @@ class RunConfig:
     sampling: str = DEFAULT_SAMPLING  # "seeded" (per-sample seeds) or "batched" (n=k requests)
     fresh: bool = False  # ignore and replace stored samples
     regrade: bool = False  # grade stored samples only, never start an engine
+    batch_invariant: bool = False  # ask the engine for batch-invariant kernels (--batch-invariant)
 
     def report_run_section(self) -> dict[str, Any]:
         """The `run` section of reports: JSON primitives only."""
@@ -89,6 +90,14 @@ def positive_int(text: str) -> int:
 
 def non_negative_int(text: str) -> int:
     return _number(text, int, lambda v: v >= 0, "must not be negative")
+
+
+MAX_RUN_SEED = 2**32 - 1  # engines seed numpy with it, which takes 32 bits
+
+
+def run_seed(text: str) -> int:
+    return _number(text, int, lambda v: 0 <= v <= MAX_RUN_SEED,
+                   f"must be between 0 and {MAX_RUN_SEED}")
 
 
 def temperature(text: str) -> float:

@@ -60,7 +60,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help=f"nucleus sampling top-p (default {cfg.DEFAULT_TOP_P})")
     group.addoption("--max-tokens", type=cfg.positive_int, default=cfg.DEFAULT_MAX_TOKENS,
                     metavar="N", help=f"new tokens per sample (default {cfg.DEFAULT_MAX_TOKENS})")
-    group.addoption("--seed", type=cfg.non_negative_int, default=cfg.DEFAULT_SEED,
+    group.addoption("--seed", type=cfg.run_seed, default=cfg.DEFAULT_SEED,
                     help=f"run seed, seeds the engine (default {cfg.DEFAULT_SEED})")
     group.addoption("--template", type=cfg.template_name, default=cfg.DEFAULT_TEMPLATE,
                     help=f"prompt template (default {cfg.DEFAULT_TEMPLATE}; "
@@ -97,7 +97,12 @@ def _add_store_options(group) -> None:
     group.addoption("--sampling", choices=cfg.SAMPLING_MODES, default=cfg.DEFAULT_SAMPLING,
                     help="seeded (default): one request per sample with a seed derived from "
                     "--seed, benchmark, problem and index, so the first k samples are the same "
-                    "for any k; batched: one n=k request per prompt (no per-sample seeds)")
+                    "for any k; batched: one n=k request per prompt, seeded from the indices it "
+                    "fills (a raised --k draws new samples)")
+    group.addoption("--batch-invariant", action="store_true", default=False,
+                    help="ask the engine for batch-invariant kernels, so sample i is the same "
+                    "text whatever else is batched with it (vLLM's VLLM_BATCH_INVARIANT mode on "
+                    "GPUs; a usage error where the installed engine has none)")
     group.addoption("--fresh", action="store_true", default=False,
                     help="ignore stored samples: generate anew and replace them in the store")
     group.addoption("--regrade", action="store_true", default=False,
@@ -124,7 +129,27 @@ def _store_config(config: pytest.Config, base: Path, report_dir: Path) -> dict[s
     if store is not None and store.is_dir():
         raise pytest.UsageError(f"--store={value}: {store} is a folder; name a file in it")
     return {"store": store, "sampling": option("sampling"), "fresh": option("fresh"),
-            "regrade": option("regrade")}
+            "regrade": option("regrade"), "batch_invariant": option("batch_invariant")}
+
+
+def _check_batch_invariant(run_config: cfg.RunConfig) -> None:
+    """--batch-invariant where the engine cannot provide it is a usage error naming the option
+    (not under --regrade, which starts no engine and only needs the option for the store key)."""
+    if not run_config.batch_invariant or run_config.regrade:
+        return
+    from capability_tests.engines import EngineError, EngineSettings, engine_class
+
+    settings = EngineSettings(model="", seed=run_config.seed, engine_args=run_config.engine_args,
+                              seeded=run_config.sampling == "seeded", batch_invariant=True)
+    try:
+        check = getattr(engine_class(run_config.engine), "batch_invariant_problem", None)
+    except EngineError as exc:
+        raise pytest.UsageError(f"--engine: {exc}") from None
+    problem = (check(settings) if callable(check) else
+               f"engine {run_config.engine!r} declares no batch-invariant mode "
+               "(no batch_invariant_problem); drop the option")
+    if problem is not None:
+        raise pytest.UsageError(f"--batch-invariant: {problem}")
 
 
 def _check_store(run_config: cfg.RunConfig) -> None:
@@ -369,6 +394,7 @@ def pytest_configure(config: pytest.Config) -> None:
         os.environ["VLLM_LOGGING_LEVEL"] = "ERROR"  # -v shows vLLM's warnings and info
     state = CapabilityState(_build_run_config(config), config)
     config.stash[RUN_KEY] = state
+    _check_batch_invariant(state.run_config)
     if not state.is_worker:
         _check_store(state.run_config)
         config.pluginmanager.register(ResultCollector(state), "capability-results")
@@ -552,6 +578,7 @@ class ResultCollector:
         self.complete = True
         self.expected: set[str] = set()  # test ids selected (serial) or sent to workers (xdist)
         self.reported: set[str] = set()  # test ids that produced a report
+        self.worker_provenance: list[dict] = []  # from xdist workers (pytest_testnodedown)
         config = state.pytest_config
         try:
             self.reports = ReportSession(
@@ -566,6 +593,27 @@ class ResultCollector:
     @pytest.hookimpl(optionalhook=True)
     def pytest_xdist_node_collection_finished(self, node, ids) -> None:
         self.expected |= set(ids)
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node, error) -> None:
+        """xdist: a worker's sampling provenance (see capability_tests.reporting.provenance)."""
+        from capability_tests.reporting.provenance import WORKEROUTPUT_KEY
+
+        text = getattr(node, "workeroutput", {}).get(WORKEROUTPUT_KEY)
+        if text:
+            import json
+
+            self.worker_provenance.append(json.loads(text))
+
+    def _sampling_provenance(self) -> dict:
+        from capability_tests.reporting.provenance import merge_sampling
+
+        if self.worker_provenance:
+            return merge_sampling(self.worker_provenance)
+        try:  # serial run, or no worker reported: this process knows the settings
+            return self.state.sampling.provenance()
+        except Exception as exc:  # a model that cannot be fingerprinted never costs the report
+            return {"error": f"{type(exc).__name__}: {exc}"}
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         self.reported.add(report.nodeid)
@@ -597,6 +645,7 @@ class ResultCollector:
             session.exitstatus = self.reports.finish(
                 list(self.results.values()), self.complete, int(exitstatus),
                 xml=self.state.pytest_config.stash.get(xml_key, None), samples=self.samples,
+                sampling_provenance=self._sampling_provenance(),
             )
         except Exception as exc:  # never lose the session over a report; say so and fail
             import traceback
@@ -626,5 +675,17 @@ class ResultCollector:
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
     state = session.config.stash.get(RUN_KEY, None)
-    if state is not None:
-        state.sampling.close()
+    if state is None:
+        return
+    if state.is_worker and state.sampling.batches:  # the controller writes the reports
+        from capability_tests.reporting.provenance import WORKEROUTPUT_KEY
+
+        try:
+            import json
+
+            session.config.workeroutput[WORKEROUTPUT_KEY] = json.dumps(
+                state.sampling.provenance(), default=str)
+        except Exception as exc:
+            session.config.workeroutput[WORKEROUTPUT_KEY] = json.dumps(
+                {"error": f"{type(exc).__name__}: {exc}"})
+    state.sampling.close()

@@ -29,16 +29,21 @@ from capability_tests.engines import (
     Completion,
     Engine,
     EngineError,
+    EngineIdentity,
     EngineSettings,
     GenerationRequest,
     SamplingSettings,
     create_engine,
+    engine_class,
+    engine_identity,
 )
+from capability_tests.fingerprints import ModelIdentity, chat_template_source, model_identity
 from capability_tests.grading import Verdict, grade
 from capability_tests.grading.identity import grader_identity
 from capability_tests.models import resolve_model, prepare_model
 from capability_tests.problems import Problem
 from capability_tests.results import ProblemResult, encode_samples
+from capability_tests.seeds import SEED_POLICY, sample_seeds
 from capability_tests.store import (
     CompletionStore,
     GenerationKey,
@@ -46,11 +51,9 @@ from capability_tests.store import (
     StoreError,
     grader_of,
     grading_digest,
-    model_fingerprint,
     prompt_digest,
-    sample_seed,
 )
-from capability_tests.templates import get_template
+from capability_tests.templates import Template, get_template
 
 if TYPE_CHECKING:
     from capability_tests.grading.pool import GradingPool
@@ -58,12 +61,6 @@ if TYPE_CHECKING:
 FLUSH_SAMPLES = 64
 FLUSH_BYTES = 16 << 20
 FLUSH_SECONDS = 2.0
-# Engine arguments that change speed or memory, not what is sampled: left out of the store key.
-PERFORMANCE_ARGS = frozenset({
-    "batch_size", "device", "enable_chunked_prefill", "enforce_eager", "gpu_memory_utilization",
-    "max_num_batched_tokens", "max_num_seqs", "pipeline_parallel_size", "swap_space",
-    "tensor_parallel_size",
-})
 
 
 @contextlib.contextmanager
@@ -179,10 +176,85 @@ class SamplingRun:
     engine_error: str | None = None
     model_path: str | None = None
     store: CompletionStore | None = None
+    _model: ModelIdentity | None = field(default=None, init=False, repr=False)
+    _engine_identity: EngineIdentity | None = field(default=None, init=False, repr=False)
+    _chat_template: tuple[str | None] | None = field(default=None, init=False, repr=False)
+    _runtime: dict | None = field(default=None, init=False, repr=False)
 
     @property
     def seeded(self) -> bool:
         return self.config.sampling == "seeded"
+
+    def model_identity(self) -> ModelIdentity:
+        """The model's fingerprint and resolved revision (hashed or looked up once per process);
+        an unpinned Hub model is warned about here."""
+        if self._model is None:
+            model = resolve_model(self.config.model)
+            self._model = model_identity(model, self.config.engine_args.get("revision"))
+            if self._model.warning:
+                self.log(self._model.warning)
+                warnings.warn(self._model.warning, UserWarning, stacklevel=2)
+        return self._model
+
+    def engine_settings(self) -> EngineSettings:
+        """What the engine is started with; a resolved Hub revision is passed on, so the engine
+        loads the commit the store key names."""
+        c = self.config
+        args = dict(c.engine_args)
+        if self._model is not None and self._model.revision and "revision" not in args:
+            args["revision"] = self._model.revision
+        return EngineSettings(model=self.model_path or "", seed=c.seed, engine_args=args,
+                              progress=self.progress, seeded=self.seeded,
+                              batch_invariant=c.batch_invariant)
+
+    def engine_identity(self) -> EngineIdentity:
+        """The engine's version and effective settings, known before it starts."""
+        if self._engine_identity is None:
+            try:
+                self._engine_identity = engine_identity(self.config.engine,
+                                                        self.engine_settings())
+            except EngineError:
+                if self.engine_factory is create_engine:
+                    raise
+                # an injected factory (tests, embedding code) under a name no registry knows
+                self._engine_identity = EngineIdentity(self.config.engine, None,
+                                                       dict(self.config.engine_args))
+        return self._engine_identity
+
+    def prompt_key(self, template: Template, problem: Problem) -> str:
+        """The store's prompt digest: the rendered prompt, or the chat messages with the
+        model's chat template (read from the model files, so no engine is started for it)."""
+        if template.render is not None:
+            return prompt_digest(template.render(problem))
+        if self._chat_template is None:
+            self._chat_template = (chat_template_source(resolve_model(self.config.model),
+                                                        self.model_identity().revision),)
+        return prompt_digest(template.messages(problem), self._chat_template[0])
+
+    def provenance(self) -> dict:
+        """What produced this process's samples, as JSON primitives (crosses xdist as JSON)."""
+        c = self.config
+        model = self.model_identity()
+        engine = self.engine_identity()
+        runtime = dict(self._runtime or {})
+        generated = sum(b.samples for b in self.batches)
+        settings = engine.to_json()["settings"]
+        return {
+            "model": model.to_json(),
+            "engine": {
+                "name": engine.name, "version": engine.version, "settings": settings,
+                "speed_only": sorted(engine.speed_only), "started": self._runtime is not None,
+            },
+            "dtype": runtime.get("dtype") or settings.get("dtype"),
+            "device": runtime.get("device"),
+            "tensor_parallel_size": runtime.get(
+                "tensor_parallel_size", settings.get("tensor_parallel_size", 1)),
+            "data_parallel_size": runtime.get(
+                "data_parallel_size", settings.get("data_parallel_size", 1)),
+            "batch_invariant": bool(runtime.get("batch_invariant", c.batch_invariant)),
+            "sampling": {"mode": c.sampling, "seed": c.seed, "seed_policy": SEED_POLICY},
+            "samples": {"generated": generated, "from_store": sum(b.stored for b in self.batches)},
+        }
 
     def sampling_settings(self) -> SamplingSettings:
         c = self.config
@@ -192,22 +264,24 @@ class SamplingRun:
         )
 
     def generation_key(self) -> GenerationKey:
-        """The store key of this run's samples, less prompt and index (see capability_tests.store)."""
+        """The store key of this run's samples, less prompt and index (see capability_tests.store).
+        Speed-only engine arguments are left out: each engine lists its own."""
         import json
 
         c = self.config
-        model = resolve_model(c.model)
-        args = {k: v for k, v in c.engine_args.items() if k not in PERFORMANCE_ARGS}
+        model = self.model_identity()
+        engine = self.engine_identity()
         return GenerationKey(
-            model=model_fingerprint(model.kind, model.path, model.gguf_file,
-                                    revision=c.engine_args.get("revision")),
-            engine=c.engine,
-            engine_args=json.dumps(args, sort_keys=True, default=str),
+            model=model.fingerprint,
+            engine=engine.name,
+            engine_version=engine.version,
+            engine_settings=json.dumps(engine.key_settings(), sort_keys=True, default=str),
             mode=c.sampling,
             temperature=c.temperature,
             top_p=c.top_p,
             max_tokens=c.max_tokens,
             seed=c.seed,
+            seed_policy=SEED_POLICY,
         )
 
     def result_for(self, problem: Problem, batch: Callable[[], Sequence[Problem]]) -> ProblemResult:
@@ -234,13 +308,8 @@ class SamplingRun:
                     f"capability-tests: starting {self.config.engine} engine for model "
                     f"{model.spec} ({model.kind})"
                 )
-                settings = EngineSettings(
-                    model="",
-                    seed=self.config.seed,
-                    engine_args=self.config.engine_args,
-                    progress=self.progress,
-                    seeded=self.seeded,
-                )
+                self.model_identity()  # resolve the revision before the engine loads it
+                settings = self.engine_settings()
                 with self.live_output(), warnings.catch_warnings():
                     # Deprecation chatter from torch/vLLM internals is not the user's business.
                     warnings.simplefilter("ignore", DeprecationWarning)
@@ -264,6 +333,11 @@ class SamplingRun:
                         "run it with --sampling batched"
                     )
                 self.engine = engine
+                runtime = getattr(engine, "runtime", None)
+                try:
+                    self._runtime = dict(runtime()) if callable(runtime) else {}
+                except Exception as exc:  # a report detail never stops sampling
+                    self._runtime = {"error": f"{type(exc).__name__}: {exc}"}
             except Exception as exc:
                 self.engine_error = f"{type(exc).__name__}: {exc}"
                 raise
@@ -329,17 +403,13 @@ class SamplingRun:
         key = self.generation_key() if store is not None else None
         generation = store.generation_id(key) if store is not None else None
         if store is not None and c.fresh:
-            digests = []
-            for p in problems:
-                digests.append(prompt_digest(
-                    template.render(p) if template.render else template.messages(p)))
-            store.discard(generation, digests)
+            store.discard(generation, [self.prompt_key(template, p) for p in problems])
         missing: dict[str, tuple[int, ...]] = {}
         grader = grader_identity()
         store_key = key.as_json() if key is not None else None
         stale = ungraded = 0
         for p in problems:
-            digest = prompt_digest(template.render(p) if template.render else template.messages(p))
+            digest = self.prompt_key(template, p)
             tally = tallies[p.key] = _Tally(
                 p, k, digest,
                 grading_digest(p.verifier, p.answer, p.meta, benchmark=p.benchmark, grader=grader),
@@ -373,6 +443,14 @@ class SamplingRun:
                         f"completion store {c.store} for this model and these sampling settings; "
                         "run without --regrade to generate the missing ones"
                     )
+                elif not self.seeded and len(lacking) < k and not self._batched_top_up_ok():
+                    self.failures[p.key] = (
+                        f"--sampling batched: engine {c.engine!r} does not derive batched samples "
+                        f"from their indices (no batched_seeds), so adding samples "
+                        f"{lacking[0]}..{lacking[-1]} of {p.key} to the {k - len(lacking)} stored "
+                        "could repeat them; run with --fresh to regenerate all k, or with "
+                        "--sampling seeded"
+                    )
                 else:
                     missing[p.key] = lacking
         if stale or ungraded:
@@ -390,6 +468,12 @@ class SamplingRun:
         if missing:
             self._generate(problems, missing, tallies, stats, store, generation)
         self.batches.append(stats)
+
+    def _batched_top_up_ok(self) -> bool:
+        try:
+            return bool(getattr(engine_class(self.config.engine), "batched_seeds", False))
+        except EngineError:
+            return False
 
     def _regrade_stored(self, store: CompletionStore, generation: int, tally: _Tally,
                         stored: dict, indices: Sequence[int]) -> None:
@@ -421,10 +505,9 @@ class SamplingRun:
         for p in problems:
             if p.key in missing:
                 indices = missing[p.key]
-                seeds = tuple(sample_seed(c.seed, p.benchmark, p.problem_id, i) for i in indices)
                 requests.append(GenerationRequest(
                     p.key, template.prompt(p, engine.chat_prompt), indices,
-                    seeds if self.seeded else (),
+                    sample_seeds(c.seed, p.benchmark, p.problem_id, indices),
                 ))
         settings = self.sampling_settings()
         self.log(
@@ -448,8 +531,8 @@ class SamplingRun:
                     tally.add(index, verdict, comp.tokens, comp.finish_reason)
                     rows.append(NewSample(
                         tally.digest, key, index,
-                        sample_seed(c.seed, tally.problem.benchmark, tally.problem.problem_id,
-                                    index) if self.seeded else None,
+                        sample_seeds(c.seed, tally.problem.benchmark, tally.problem.problem_id,
+                                     (index,))[0] if self.seeded else None,
                         comp.text, comp.tokens, comp.finish_reason,
                         None if verdict.error else verdict.correct,  # a failure is no verdict
                         verdict.extracted, verdict.reason, tally.grading, verdict.timed_out,

@@ -6,12 +6,13 @@ a crash (`kill -9`) mid-run loses at most the samples of the last unflushed batc
 survive, a half-written transaction is rolled back by SQLite on the next open.
 
 A sample's identity (see `GenerationKey` and `prompt_digest`):
-- the model fingerprint (`model_fingerprint`): hub id and revision, or a content hash of a local
-  folder or GGUF file;
-- the engine name and its arguments, the sampling mode (seeded or batched), temperature, top-p,
-  max tokens and the run seed (one row in `generations`);
-- a SHA-256 of the exact prompt (the rendered string, or the chat messages for templates that use
-  the model's own chat template, which the model fingerprint covers), and the sample's index.
+- the model fingerprint (`capability_tests.fingerprints`): the Hub id at its resolved commit, or
+  a whole-content hash of a local folder or GGUF file;
+- the engine name, installed version and effective settings (less speed-only ones), the sampling
+  mode (seeded or batched), temperature, top-p, max tokens, the run seed and the seed policy
+  (one row in `generations`);
+- a SHA-256 of the exact prompt (the rendered string, or the chat messages together with the
+  model's chat template), and the sample's index.
 
 Texts are zlib-compressed and stored last in their row, so reading verdicts and token counts never
 reads the text pages. Importing this module imports neither torch nor vLLM.
@@ -43,15 +44,16 @@ class StoreError(Exception):
     """The store cannot be used; the message names the file and says what to do."""
 
 
-def sample_seed(run_seed: int, benchmark: str, problem_id: str, index: int) -> int:
-    """The seed of sample `index` of a problem: the same for every k, so the first k samples of a
-    run at k = 128 are those of a run at k = 8 (a 31-bit int: what every engine accepts)."""
-    data = json.dumps([run_seed, benchmark, problem_id, index]).encode()
-    return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "big") & 0x7FFF_FFFF
-
-
-def prompt_digest(prompt: str | Sequence[Mapping[str, str]]) -> str:
-    text = prompt if isinstance(prompt, str) else json.dumps(list(prompt), sort_keys=True)
+def prompt_digest(prompt: str | Sequence[Mapping[str, str]],
+                  chat_template: str | None = None) -> str:
+    """SHA-256 of the exact prompt string, or of chat messages together with the model's chat
+    template that will render them (`fingerprints.chat_template_source`; None when unreadable),
+    so a changed chat template is another prompt."""
+    if isinstance(prompt, str):
+        text = prompt
+    else:
+        text = json.dumps({"messages": list(prompt), "chat_template": chat_template},
+                          sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -79,64 +81,26 @@ def grader_of(grading: str | None) -> str | None:
     return grading.split("/", 1)[0]
 
 
-# -- model fingerprints -------------------------------------------------------------------------
-
-_EDGE = 1 << 20  # bytes hashed at each end of a weights file
-_SMALL = 4 << 20  # files up to this size are hashed whole (config, tokenizer, chat template)
-
-
-def _file_digest(path: Path, h: "hashlib._Hash") -> None:
-    size = path.stat().st_size
-    h.update(f"{path.name}\0{size}\0".encode())
-    with open(path, "rb") as handle:
-        if size <= _SMALL:
-            h.update(handle.read())
-        else:
-            h.update(handle.read(_EDGE))
-            handle.seek(size - _EDGE)
-            h.update(handle.read(_EDGE))
-
-
-def model_fingerprint(kind: str, path: str, gguf_file: Path | None = None,
-                      revision: str | None = None) -> str:
-    """A cheap identity for a model, computed without loading it.
-
-    - Hub id: `hub:<id>@<revision>` (`unpinned` when no `--engine-arg revision=` was given: the
-      Hub's main branch can move, pin a revision for a store that means one model).
-    - GGUF file (the embedded model too): SHA-256 over its size and first and last MiB.
-    - Local folder: SHA-256 over every file's name and size, the whole of each small file (config,
-      tokenizer, chat template, generation config) and the first and last MiB of each large one
-      (the weights). Not mtimes: a copied folder is the same model. Reading a few MiB per weights
-      file keeps it under a second for any model; a change that keeps sizes and both ends of every
-      weights file is missed (fine-tunes change the ends too in practice, but not guaranteed).
-    """
-    h = hashlib.sha256()
-    if gguf_file is not None:
-        _file_digest(Path(gguf_file), h)
-        return f"gguf:{Path(gguf_file).name}:{h.hexdigest()[:20]}"
-    folder = Path(path)
-    if kind != "hub" and folder.is_dir():
-        for file in sorted(p for p in folder.rglob("*") if p.is_file()):
-            if any(part.startswith(".") for part in file.relative_to(folder).parts):
-                continue
-            h.update(str(file.relative_to(folder)).encode())
-            _file_digest(file, h)
-        return f"local:{folder.name}:{h.hexdigest()[:20]}"
-    return f"hub:{path}@{revision or 'unpinned'}"
-
-
 @dataclass(frozen=True)
 class GenerationKey:
-    """Everything but the prompt and index that decides what a sample is."""
+    """Everything but the prompt and index that decides what a sample is (see docs/STORE.md).
 
-    model: str
+    `engine_settings`: the settings the engine will actually use after its own defaults, less
+    those it declares speed-only (`EngineIdentity.key_settings`), as sorted JSON.
+    `seed_policy`: how per-sample seeds are derived (`capability_tests.seeds.SEED_POLICY`);
+    samples stored under an older policy are not reused.
+    """
+
+    model: str  # fingerprints.ModelIdentity.fingerprint
     engine: str
-    engine_args: str  # JSON, sorted keys
+    engine_version: str | None
+    engine_settings: str  # JSON, sorted keys
     mode: str  # "seeded" | "batched"
     temperature: float
     top_p: float
     max_tokens: int
     seed: int
+    seed_policy: str
 
     def as_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)

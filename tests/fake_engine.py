@@ -30,6 +30,7 @@ def _log(entry: dict) -> None:
 class FakeEngine:
     name = "fake"
     seeded_sampling = True
+    batched_seeds = True  # its texts follow the sample index, never process state
 
     def __init__(self, settings: EngineSettings) -> None:
         self.settings = settings
@@ -64,9 +65,10 @@ class FakeEngine:
 
 
 class BatchedOnlyEngine(FakeEngine):
-    """An engine that cannot honour per-sample seeds."""
+    """An engine that cannot honour per-sample seeds, nor derive batched samples from them."""
 
     seeded_sampling = False
+    batched_seeds = False
 
 
 class BrokenEngine(FakeEngine):

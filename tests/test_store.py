@@ -14,7 +14,6 @@ import sys
 import time
 
 import pytest
-from hypothesis import given, strategies as st
 
 from capability_tests.store import (
     APPLICATION_ID,
@@ -22,12 +21,12 @@ from capability_tests.store import (
     GenerationKey,
     NewSample,
     StoreError,
-    model_fingerprint,
-    sample_seed,
 )
+from capability_tests.seeds import SEED_POLICY, sample_seed
 from conftest import TESTS_DIR
 from fake_engine import FAKE, SUITE, engine_log, generate_calls
 
+KEY = GenerationKey("m", "e", None, "{}", "seeded", 0.6, 0.95, 8, 0, SEED_POLICY)
 DEMO_IDS = ["add", "sub", "mul", "div", "apples", "pens", "square", "half", "fraction", "linear"]
 
 
@@ -48,8 +47,9 @@ def stored_rows(path):
         db.close()
 
 
-# What differs between any two sessions (identity and clock), not between their results.
-SESSION_FIELDS = ("run_id", "started_at", "finished_at", "duration_s", "store")  # store: where, not what
+# What differs between any two sessions (identity, clock, where the store is, what was generated vs
+# read from the store and on which device), not between their results.
+SESSION_FIELDS = ("run_id", "started_at", "finished_at", "duration_s", "store", "provenance")
 
 
 def summary(pytester):
@@ -96,7 +96,9 @@ def test_a_different_sampling_setting_is_a_different_store_key(pytester, fake_en
     pytester.runpytest(*args, "--seed=1")
     calls = generate_calls(fake_engine_env)
     assert len(calls) == 4 and all(c["indices"] == {"demo/add": [0, 1]} for c in calls)
-    assert calls[2]["seeded"] is False and calls[2]["seeds"] == {"demo/add": []}
+    assert calls[2]["seeded"] is False and calls[2]["seeds"] == {
+        "demo/add": [sample_seed(0, "demo", "add", i) for i in (0, 1)]
+    }, "batched requests carry the seeds of the indices they fill"
 
 
 def test_same_report_from_stored_and_fresh_samples(pytester, fake_engine_env, monkeypatch):
@@ -118,7 +120,9 @@ def test_same_report_from_stored_and_fresh_samples(pytester, fake_engine_env, mo
     def properties(xml):
         import re
         found = re.findall(r'<property name="[^"]+" value="[^"]*"\s*/>', xml)
-        return sorted(p for p in found if 'name="capability_run_id"' not in p)
+        session = ("capability_run_id", "capability_provenance", "capability_device",
+                   "capability_dtype")  # the session's own: a store-only run started no engine
+        return sorted(p for p in found if not any(f'name="{n}"' in p for n in session))
 
     assert properties((pytester.path / "junit.xml").read_text()) == properties(fresh_junit)
 
@@ -236,7 +240,7 @@ def test_concurrent_workers_share_one_store(pytester, fake_engine_env, shared_be
 
 def _hammer(path, worker, rounds):
     store = CompletionStore(path)
-    gen = store.generation_id(GenerationKey("m", "e", "{}", "seeded", 0.6, 0.95, 8, 0))
+    gen = store.generation_id(KEY)
     for r in range(rounds):
         store.add(gen, [NewSample(f"p{worker}", "x/y", r * 4 + j, j, "t" * 2000, 1, "stop")
                         for j in range(4)])
@@ -307,7 +311,7 @@ def test_full_disk_is_a_clear_error_and_keeps_what_was_stored(tmp_path):
 
     path = tmp_path / "full.sqlite"
     store = CompletionStore(path)
-    gen = store.generation_id(GenerationKey("m", "e", "{}", "seeded", 0.6, 0.95, 8, 0))
+    gen = store.generation_id(KEY)
     rng = random.Random(0)
     text = lambda: "".join(rng.choice("abcdefghij \n") for _ in range(20_000))  # noqa: E731
     store.add(gen, [NewSample("p", "x/y", i, i, text(), 5, "stop") for i in range(3)])
@@ -347,31 +351,23 @@ def test_batched_only_engine_refuses_seeded_sampling(pytester, fake_engine_env):
     pytester.runpytest(*base, "--sampling=batched").assert_outcomes(failed=1, deselected=9)
 
 
+def test_batched_top_up_is_refused_for_an_engine_without_batched_seeds(pytester, fake_engine_env):
+    """An engine that would draw a top-up from the same random stream as the stored samples
+    (no `batched_seeds`) cannot add samples to a batched store: the run says what to run."""
+    base = [*SUITE, "--engine=fake_engine:BatchedOnlyEngine", "--model=fake/model",
+            "--benchmarks=demo", "-k", "add", "--sampling=batched"]
+    pytester.runpytest(*base, "--k=2").assert_outcomes(failed=1, deselected=9)
+    fake_engine_env.unlink()
+    result = pytester.runpytest(*base, "--k=4")
+    result.assert_outcomes(errors=1, deselected=9)
+    result.stdout.fnmatch_lines(["*does not derive batched samples from their indices*"
+                                 "run with --fresh to regenerate all k, or with --sampling seeded*"])
+    assert generate_calls(fake_engine_env) == []
+    pytester.runpytest(*base, "--k=4", "--fresh").assert_outcomes(failed=1, deselected=9)
+    assert requested(fake_engine_env) == {"demo/add": [0, 1, 2, 3]}
+
+
 # -- keys -----------------------------------------------------------------------------------
-
-
-@given(st.integers(0, 2**32), st.text(max_size=8), st.text(max_size=8), st.integers(0, 10_000))
-def test_sample_seeds_are_31_bit_and_stable(run_seed, benchmark, problem_id, index):
-    seed = sample_seed(run_seed, benchmark, problem_id, index)
-    assert 0 <= seed < 2**31 and seed == sample_seed(run_seed, benchmark, problem_id, index)
-
-
-def test_seeds_differ_across_indices_and_problems():
-    seeds = {sample_seed(0, "demo", pid, i) for pid in DEMO_IDS for i in range(1000)}
-    assert len(seeds) == 10_000
-
-
-def test_model_fingerprint_follows_content_not_mtime(tmp_path):
-    folder = tmp_path / "model"
-    folder.mkdir()
-    (folder / "config.json").write_text('{"a": 1}')
-    (folder / "model.safetensors").write_bytes(os.urandom(5 << 20))
-    first = model_fingerprint("local", str(folder))
-    os.utime(folder / "model.safetensors", (1, 1))
-    assert model_fingerprint("local", str(folder)) == first
-    (folder / "config.json").write_text('{"a": 2}')
-    assert model_fingerprint("local", str(folder)) != first
-    assert model_fingerprint("hub", "org/m", revision="abc") == "hub:org/m@abc"
 
 
 def test_verdicts_with_timeouts_survive_the_store(tmp_path, monkeypatch):
@@ -444,7 +440,7 @@ def _open_at_once(path, start, results):
     start.wait()
     try:
         store = CompletionStore(path)
-        store.generation_id(GenerationKey("m", "e", "{}", "seeded", 0.6, 0.95, 8, 0))
+        store.generation_id(KEY)
         store.close()
         results.put("ok")
     except Exception as exc:  # reported to the test

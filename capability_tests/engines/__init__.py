@@ -8,9 +8,11 @@ from capability_tests.engines.base import (
     Completion,
     Engine,
     EngineError,
+    EngineIdentity,
     EngineSettings,
     GenerationRequest,
     SamplingSettings,
+    distribution_version,
 )
 
 ENTRY_POINT_GROUP = "capability_tests.engines"
@@ -28,8 +30,9 @@ def engine_names() -> list[str]:
     return sorted(set(BUILTIN_ENGINES) | {ep.name for ep in entry_points(group=ENTRY_POINT_GROUP)})
 
 
-def create_engine(name: str, settings: EngineSettings) -> Engine:
-    """Import and start the named engine (the import happens here, never at plugin import).
+def engine_class(name: str):
+    """The named engine's class (or factory), imported but not started: engine modules import
+    their heavy library only when an engine is constructed.
 
     `name` is a built-in name, an entry point name, or `module:Class` for an engine class that
     is not packaged (e.g. one in a test folder).
@@ -48,17 +51,47 @@ def create_engine(name: str, settings: EngineSettings) -> Engine:
             factory = getattr(importlib.import_module(module), attr)
         except (ImportError, AttributeError) as exc:
             raise EngineError(f"--engine {name!r}: cannot import {target} ({exc})") from exc
-    return factory(settings)
+    return factory
+
+
+def create_engine(name: str, settings: EngineSettings) -> Engine:
+    """Import and start the named engine (the import happens here, never at plugin import)."""
+    return engine_class(name)(settings)
+
+
+def engine_identity(name: str, settings: EngineSettings) -> EngineIdentity:
+    """What the engine will run with (`EngineIdentity`), without starting it. An engine without
+    an `identity` classmethod is described by its arguments as given and the version of the
+    distribution that ships its module; all its arguments count as changing samples."""
+    factory = engine_class(name)
+    identity = getattr(factory, "identity", None)
+    if callable(identity):
+        return identity(settings)
+    module = getattr(factory, "__module__", "") or ""
+    version = None
+    try:
+        from importlib.metadata import packages_distributions
+
+        dists = packages_distributions().get(module.split(".")[0], [])
+        version = distribution_version(*dists) if dists else None
+    except Exception:
+        pass
+    label = getattr(factory, "name", None) or name
+    return EngineIdentity(str(label), version, dict(settings.engine_args))
 
 
 __all__ = [
     "Completion",
     "Engine",
     "EngineError",
+    "EngineIdentity",
     "EngineSettings",
     "GenerationRequest",
     "SamplingSettings",
     "create_engine",
+    "distribution_version",
+    "engine_class",
+    "engine_identity",
     "is_known_engine",
     "engine_names",
 ]

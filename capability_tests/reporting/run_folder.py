@@ -5,7 +5,7 @@ Files of a run folder:
 - `problems.jsonl`: one line per problem (n, correct, mean completion length, finish reasons, ...)
 - `samples.jsonl`: one line per sample (extracted answer, outcome, reason, grader; see samples.py)
 - `pass_at_k.csv`: benchmark, k, pass@k and its interval for every k from 1 to n
-- `report.md`: tables with intervals, gates, data fingerprints, the plot
+- `report.md`: tables with intervals, gates, data fingerprints, the plot, provenance
 - `pass_at_k.png`: one panel per benchmark, k on a log2 axis, bootstrap bands
 """
 
@@ -208,6 +208,7 @@ def write_run_folder(
     plot: bool = True,
     more: Mapping[str, Any] | None = None,
     samples=None,
+    provenance: Mapping[str, Any] | None = None,
 ) -> RunReport:
     """Write the run folder and refresh `report_dir/summary.json` + `summary.md` (the latest run).
 
@@ -236,6 +237,8 @@ def write_run_folder(
                   "samples": None},
         **dict(more or {}),
     }
+    if provenance is not None:
+        extra["provenance"] = dict(provenance)
     document = summary_document(run, summaries, complete, extra)
     plot_error = None
     if plot and any(c.problems for c in curves.values()):
@@ -257,16 +260,20 @@ def write_run_folder(
 
         samples.write_to(path / SAMPLES, {(r.benchmark, r.problem_id) for r in results})
         document["files"]["samples"] = SAMPLES
+    from capability_tests.reporting.provenance import markdown as provenance_markdown
+
+    provenance_md = provenance_markdown(provenance)
     write_atomic(path / PROBLEMS, problems_jsonl(results))
     write_atomic(path / CSV_FILE, curves_csv(curves))
     write_atomic(path / REPORT, markdown(run, summaries, complete, title="# pass@k report",
-                                         plot=PLOT if has_plot else None, **md_kwargs))
+                                         plot=PLOT if has_plot else None, **md_kwargs)
+                 + provenance_md)
     text = json.dumps(document, indent=2) + "\n"
     write_atomic(path / SUMMARY, text)
     write_atomic(report_dir / SUMMARY, text)
     write_atomic(report_dir / "summary.md", markdown(run, summaries, complete,
                                                      plot=f"{run_id}/{PLOT}" if has_plot else None,
-                                                     **md_kwargs))
+                                                     **md_kwargs) + provenance_md)
     return RunReport(run_id, path, document, curves, summaries, plot_error)
 
 

@@ -6,7 +6,8 @@ The diff is generic: it flattens the `run` section, the top-level `engine`, `see
 dotted names and lists every name whose value differs (a name recorded by one run only shows the
 other side as None). Left out: the model's identity (any name part starting with `model`, and
 provenance `fingerprint`/`revision` names: they are what a comparison compares) and what differs
-between any two runs anyway (run id, start and finish times).
+between any two runs anyway (run id, start and finish times, how many samples came from the
+store, how many processes sampled, whether an engine started).
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ PLAIN_SECTIONS = ("engine", "seed", "template", "sampling")  # copies of `run` k
 DOTTED_SECTIONS = ("versions", "provenance")
 _RUN_TIMES = {"run_id", "started_at", "finished_at", "time", "timestamp", "date"}
 _MODEL_PARTS = {"fingerprint", "revision", "resolved_revision", "model_fingerprint", "weights_sha256"}
+# provenance entries that say how this session went, not how it sampled
+_SESSION_PARTS = ("provenance.samples", "provenance.processes", "provenance.engine.started")
 
 
 def _flatten(value: Any, prefix: str, out: dict[str, Any]) -> None:
@@ -40,6 +43,8 @@ def _flatten(value: Any, prefix: str, out: dict[str, Any]) -> None:
 def _excluded(name: str) -> bool:
     parts = name.split(".")
     if any(p.startswith("model") or p in _RUN_TIMES or p.endswith("_at") for p in parts):
+        return True
+    if any(name == s or name.startswith(s + ".") for s in _SESSION_PARTS):
         return True
     return parts[0] == "provenance" and any(p in _MODEL_PARTS for p in parts[1:])
 

@@ -26,6 +26,7 @@ from capability_tests.reporting.run_folder import (
     data_fingerprints,
     load_run,
     new_run_id,
+    package_versions,
     utc_now,
     write_run_folder,
 )
@@ -87,9 +88,11 @@ class ReportSession:
         return [g for g in self.gates if not g["passed"]]
 
     def finish(self, results: Sequence[ProblemResult], complete: bool, exit_status: int, xml=None,
-               samples=None) -> int:
+               samples=None, sampling_provenance: Mapping[str, Any] | None = None) -> int:
         """Write everything; return the session's exit status (GATE_FAILED when a gate failed).
-        `samples`: the per-sample records received (a `reporting.samples.SampleSpool`)."""
+        `samples`: the per-sample records received (a `reporting.samples.SampleSpool`);
+        `sampling_provenance`: what the sampling processes report (reporting/provenance.py)."""
+        from capability_tests.reporting import provenance as prov
         from capability_tests.reporting.curves import compute_curves
 
         grader = grader_identity()
@@ -100,11 +103,13 @@ class ReportSession:
             if self.allowed_differences:
                 self.gates.append(allowed_differences_note(self.baseline, self.allowed_differences))
             self.gates += check_baseline(results, self.baseline, self.baseline_gate, self.settings)
-        if xml is not None:
-            add_junit_properties(xml, self.run_id, curves, complete, self.gates)
         data = data_fingerprints(
             self.run_config.benchmarks, results, self.run_config.data_dir, self.run_config.limit
         )
+        provenance = prov.build(sampling_provenance or {}, self.run, package_versions(), data)
+        if xml is not None:
+            add_junit_properties(xml, self.run_id, curves, complete, self.gates)
+            prov.add_junit_properties(xml, provenance)
         self.report = write_run_folder(
             Path(self.run_config.report_dir), self.run_id, self.run, results,
             complete=complete, started_at=self.started_at, settings=self.settings, data=data,
@@ -116,6 +121,7 @@ class ReportSession:
                     "generation": _one_or_list(samples.store_keys if samples is not None else ()),
                 },
             },
+            provenance=provenance,
         )
         self.run_id = self.report.run_id
         if self.baseline is not None:
