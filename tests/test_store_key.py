@@ -14,7 +14,7 @@ import pytest
 
 from capability_tests.benchmarks import load_problems
 from capability_tests.config import RunConfig
-from capability_tests.engines import EngineError, EngineSettings, engine_identity
+from capability_tests.engines import EngineSettings, engine_identity
 from capability_tests.sampling import SamplingRun
 from conftest import TESTS_DIR
 
