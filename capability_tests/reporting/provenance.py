@@ -4,8 +4,7 @@ The sampling side (`SamplingRun.provenance`: model fingerprint and revision, eng
 effective settings, dtype, device, parallel sizes, sampling mode and seed policy) is computed
 where samples are drawn: in the serial process, or in each xdist worker, which hands it to the
 controller as a JSON string in `workeroutput`. The controller adds what only it knows: harness
-version and git commit, package versions, data fingerprints and, where the grading package
-provides it, the grader identity.
+version and git commit, package versions, data fingerprints and the grader identity.
 """
 
 from __future__ import annotations
@@ -80,13 +79,6 @@ def harness() -> dict[str, Any]:
     return out
 
 
-def grader() -> str | None:
-    """The grading code's identity when the grading package provides one."""
-    try:
-        from capability_tests.grading.identity import grader_identity  # type: ignore
-    except ImportError:
-        return None
-    return grader_identity()
 
 
 def build(sampling: Mapping[str, Any], run: Mapping[str, Any], versions: Mapping[str, Any],
@@ -94,9 +86,9 @@ def build(sampling: Mapping[str, Any], run: Mapping[str, Any], versions: Mapping
     """The `provenance` section of summary.json (JSON primitives only)."""
     out: dict[str, Any] = {"model_spec": run.get("model"), **dict(sampling),
                            "harness": harness(), "packages": dict(versions), "data": dict(data)}
-    identity = grader()
-    if identity is not None:
-        out["grader"] = identity
+    from capability_tests.grading.identity import grader_identity
+
+    out["grader"] = grader_identity()
     return out
 
 

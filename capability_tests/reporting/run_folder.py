@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
+from capability_tests.fingerprints import file_sha256
 from capability_tests.reporting.bootstrap import BootstrapSettings
 from capability_tests.reporting.curves import BenchmarkCurve, compute_curves
 from capability_tests.reporting.summary import (
@@ -105,14 +106,6 @@ def package_versions(names: Sequence[str] = VERSIONED_PACKAGES) -> dict[str, str
     return out
 
 
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def problems_fingerprint(items: Iterable[tuple[str, str | None]]) -> str:
     """sha256 over the sorted (problem id, reference answer or None) pairs, one JSON line each."""
     lines = sorted(json.dumps([pid, answer]) for pid, answer in items)
@@ -146,7 +139,7 @@ def data_fingerprints(
             local = benchmark.local_file(data_dir)
             if local is not None:
                 entry["source"] = str(local)
-                entry["file_sha256"] = sha256_file(local)
+                entry["file_sha256"] = file_sha256(local)
                 answers = {p.problem_id: p.answer for p in load_problems(name, data_dir, limit)}
             elif benchmark.hub is not None:
                 entry["source"] = f"hub:{benchmark.hub.repo}:{benchmark.hub.split}"
