@@ -3,14 +3,19 @@ r"""Find the final answer a completion commits to.
 Order (the first rule that finds something wins):
 
 1. GSM8K only: the last `#### <answer>` line (the GSM8K few-shot format).
-2. The last `\boxed{...}` / `\fbox{...}` (nested braces respected). If the last one is unclosed the
-   sample was cut off: no answer ("truncated").
-3. The last `Answer: ...` line (the `abel` template).
-4. Other benchmarks: the last `#### <answer>`.
-5. The last "final answer is ..." then the last "the answer is ...": the answer runs to the end of
+2. A final-answer statement written after the last box wins over the box: Minerva's "Final Answer:
+   The final answer is $42$. I hope it is correct." or an `Answer:` line after an intermediate
+   `\boxed{}`.
+3. The last `\boxed{...}` / `\fbox{...}` (nested braces respected). If the last one is unclosed the
+   sample was cut off: no answer ("truncated"). The boxes of the final statement (`$x=\boxed{-3}$
+   and $x=\boxed{5}$`) are kept in `Extraction.parts`, for references that are lists.
+4. The last `Answer: ...` label (the `abel` template; also after other text on the line:
+   "Thus, Answer: 7"). A sentence in it is read for its value: "The smallest $n$ is 17." gives 17.
+5. Other benchmarks: the last `#### <answer>`.
+6. The last "final answer is ..." then the last "the answer is ...": the answer runs to the end of
    the sentence: a period followed by a space or the end of the text, so "0.75." gives `0.75`.
 
-None means "no final answer"; `Extraction.reason` says why.
+None means no answer was found; `Extraction.how` then starts with "no answer" and says why.
 """
 
 from __future__ import annotations
@@ -18,18 +23,25 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from capability_tests.latex import last_boxed_span
+from capability_tests.latex import boxed_spans, last_boxed_span
 
 MAX_ANSWER_CHARS = 4000
+MAX_PARTS = 64
+TAIL_CHARS = 20_000
 
 
 @dataclass(frozen=True)
 class Extraction:
     answer: str | None
     how: str  # "boxed", "answer line", "####", "answer is", or why none was found
+    parts: tuple[str, ...] = ()  # the boxes of the final statement, when it has more than one
 
 
-_ANSWER_LINE = re.compile(r"(?im)^[ \t*#>_-]*(?:final\s+)?answer\s*[:：]\s*(.+?)\s*$")
+_ANSWER_LINE = re.compile(r"(?im)^[ \t*#>_-]*(?:final\s+)?answer\s*\**\s*[:：]\s*(.+?)\s*$")
+# "Thus, Answer: 7" / "... so. **Final Answer:** 7": a capitalised label after other text
+_ANSWER_LABEL = re.compile(
+    r"(?m)(?<![A-Za-z])(?:[Ff]inal\s+[Aa]nswer|FINAL\s+ANSWER|Answer|ANSWER)\s*\**\s*[:：]\s*(.+?)\s*$"
+)
 _HASHES = re.compile(r"####\s*([^\n]+)")
 _ANSWER_IS = re.compile(
     r"(?is)\banswer\s+is\s*[:：]?\s*(.+?)(?=\.\s|\.$|\n|$)"
@@ -37,6 +49,12 @@ _ANSWER_IS = re.compile(
 _FINAL_ANSWER_IS = re.compile(
     r"(?is)\bfinal\s+answer\s+is\s*[:：]?\s*(.+?)(?=\.\s|\.$|\n|$)"
 )
+# "The smallest $n$ is 17." inside an answer line: the value after the last "is"/"are"/"equals"
+_PROSE = re.compile(r"(?i)^(?:the|so|thus|therefore|hence|it|this|our|my|we|in\s+total)\b")
+_SENTENCE = re.compile(r"(?s)^(.+?)(?:\.\s|\.$|$)")
+_VERB = re.compile(r"(?i)\b(?:is|are|equals|was|be|gives?|get)\b\s*[:：]?\s*")
+# text between two boxes of one statement: short, no paragraph break, no new sentence
+_NEW_SENTENCE = re.compile(r"[.!?]\s+[A-Z]|\n\s*\n")
 
 
 def _clean(answer: str) -> str:
@@ -53,25 +71,75 @@ def _clean(answer: str) -> str:
     return answer
 
 
+def _statement_value(line: str) -> str:
+    """The answer an `Answer:` line states: Minerva's sentence, a prose sentence, or the line."""
+    inner = _FINAL_ANSWER_IS.findall(line) or _ANSWER_IS.findall(line)
+    if inner:
+        return inner[-1]
+    if "\\boxed" in line or "\\fbox" in line or not _PROSE.match(line):
+        return line
+    sentence = _SENTENCE.match(line).group(1)
+    verbs = [m for m in _VERB.finditer(sentence) if sentence.count("$", 0, m.start()) % 2 == 0]
+    if verbs and sentence[verbs[-1].end():].strip():
+        return sentence[verbs[-1].end():]
+    return line
+
+
+def _last_statement(tail: str) -> tuple[int, str, str] | None:
+    """The last `Answer:` label in `tail`: (position, stated value, how)."""
+    best = None
+    for pattern in (_ANSWER_LINE, _ANSWER_LABEL):
+        for m in pattern.finditer(tail):
+            if best is None or m.start() > best.start():
+                best = m
+    if best is None:
+        return None
+    return best.start(), _statement_value(best.group(1)), "answer line"
+
+
+def _final_statement_boxes(text: str, spans: list[tuple[int, int, str | None]]) -> tuple[str, ...]:
+    """The last box and the boxes just before it in the same statement."""
+    group = [spans[-1]]
+    for prev in reversed(spans[:-1]):
+        gap = text[prev[1] : group[0][0]]
+        if len(gap) > 80 or _NEW_SENTENCE.search(gap) or len(group) >= MAX_PARTS:
+            break
+        group.insert(0, prev)
+    return tuple(s[2].strip() for s in group if s[2] and s[2].strip())
+
+
 def extract_answer(text: str, benchmark: str = "") -> Extraction:
     if not text or not text.strip():
-        return Extraction(None, "empty completion")
+        return Extraction(None, "no answer: empty completion")
     if benchmark == "gsm8k":
-        hits = _HASHES.findall(text[-20_000:])
+        hits = _HASHES.findall(text[-TAIL_CHARS:])
         if hits:
             return _done(hits[-1], "####")
-    boxed, unclosed = last_boxed_span(text)
-    if unclosed:
-        return Extraction(None, "truncated: the last \\boxed{ is never closed")
-    if boxed is not None:
-        return _done(boxed, "boxed")
-    tail = text[-20_000:]
-    hits = _ANSWER_LINE.findall(tail)
-    if hits:
-        line = hits[-1]
-        # Minerva's template: "Final Answer: The final answer is X. I hope it is correct."
-        inner = _FINAL_ANSWER_IS.findall(line) or _ANSWER_IS.findall(line)
-        return _done(inner[-1] if inner else line, "answer line")
+    tail_start = max(0, len(text) - TAIL_CHARS)
+    tail = text[tail_start:]
+    spans = boxed_spans(text)
+    if spans and spans[-1][2] is None:
+        return Extraction(None, "no answer: truncated (the last \\boxed{ is never closed)")
+    statement = _last_statement(tail)
+    if spans:
+        last_end = spans[-1][1]
+        if statement is not None and tail_start + statement[0] >= last_end:
+            found = _done(statement[1], statement[2])
+            if found.answer is not None:
+                return found
+        after = _FINAL_ANSWER_IS.search(text, last_end)
+        if after is not None:
+            found = _done(list(_FINAL_ANSWER_IS.finditer(text, last_end))[-1].group(1), "final answer is")
+            if found.answer is not None:
+                return found
+        parts = _final_statement_boxes(text, spans)
+        found = _done(spans[-1][2], "boxed")
+        if found.answer is not None and len(parts) > 1:
+            cleaned = tuple(c for c in (_clean(p) for p in parts) if c)
+            return Extraction(found.answer, found.how, cleaned)
+        return found
+    if statement is not None:
+        return _done(statement[1], statement[2])
     hits = _HASHES.findall(tail)
     if hits:
         return _done(hits[-1], "####")
@@ -79,13 +147,15 @@ def extract_answer(text: str, benchmark: str = "") -> Extraction:
         hits = pattern.findall(tail)
         if hits:
             return _done(hits[-1], how)
-    return Extraction(None, "no final answer (no \\boxed{}, 'Answer:' or 'the answer is'; truncated?)")
+    return Extraction(None, "no answer: no final answer (no \\boxed{}, 'Answer:' or 'the answer is'; "
+                            "truncated?)")
 
 
 def _done(raw: str, how: str) -> Extraction:
     answer = _clean(raw)
     if not answer:
-        return Extraction(None, f"empty answer after {how}")
+        return Extraction(None, f"no answer: empty answer after {how}")
     if len(answer) > MAX_ANSWER_CHARS:
-        return Extraction(None, f"answer after {how} longer than {MAX_ANSWER_CHARS} characters")
+        return Extraction(None, f"no answer: the answer after {how} is longer than "
+                                f"{MAX_ANSWER_CHARS} characters")
     return Extraction(answer, how)

@@ -27,14 +27,18 @@ _SPACING = re.compile(
     r"\\(?:left|right|bigl|bigr|Bigl|Bigr|big|Big|displaystyle|textstyle|quad|qquad)(?![a-zA-Z])"
     r"|(?<!\\)\\[!,;: ]|~"
 )
+_MARKUP = r"(?:text|textbf|textit|textrm|textnormal|mbox|mathrm)"
 _DEGREES = re.compile(
     r"\^\s*\{\s*\\circ\s*\}|\^\s*\\circ|°|\\degree|\\circ"
-    r"|\\(?:text|mbox|mathrm)\{\s*(?:degrees?|deg)\s*\}|(?<=[\d}\s])degrees?\b"
+    r"|\\" + _MARKUP + r"\{\s*(?:degrees?|deg)\s*\}|(?<=[\d}\s])degrees?\b"
 )
-_PERCENT = re.compile(r"\\%|%|\\(?:text|mbox|mathrm)\{\s*(?:percent|\\%|%)\s*\}|(?<=[\d}\s])percent\b")
+_PERCENT = re.compile(
+    r"\\%|%|\\" + _MARKUP + r"\{\s*(?:percent(?:age)?|pct|\\%|%)\s*\}"
+    r"|(?<=[\d}\s])(?:percent(?:age)?|pct)\b"
+)
 _WRAPPER = re.compile(r"\\(?:text|textbf|textit|textrm|textnormal|mbox|mathrm|mathbf|boldsymbol)\s*\{([^{}]*)\}")
 _TRAILING_TEXT_UNIT = re.compile(
-    r"^(.*?[\d}])\s*\\(?:text|mbox|mathrm)\s*\{\s*([a-zA-Z][a-zA-Z .]*?)\s*\}\s*(?:\^\s*\{?\s*[23]\s*\}?)?\s*$"
+    r"^(.*?[\d}])\s*\\" + _MARKUP + r"\s*\{\s*([a-zA-Z][a-zA-Z .]*?)\s*\}\s*(?:\^\s*\{?\s*[23]\s*\}?)?\s*$"
 )
 _UNIT_WORDS = (
     "cm|mm|km|m|kg|g|mg|s|sec|seconds?|minutes?|mins?|hours?|hrs?|h|days?|weeks?|years?|"
@@ -46,16 +50,36 @@ _UNIT_WORDS = (
 _TRAILING_WORD_UNIT = re.compile(
     r"^(.*?\d)\s*(?:" + _UNIT_WORDS + r")\s*(?:\^\s*\{?\s*[23]\s*\}?)?\s*$"
 )
-_LHS = re.compile(
-    r"^\s*(?:\\angle\s*[A-Za-z _{}0-9\\]+?|[A-Za-z](?:_\s*\{?[\w ,\\]+\}?)?(?:\s*\(\s*[a-z]\s*\))?"
-    r"|\\?[A-Za-z]+_\{?\\?[a-z]+\s*\}?)\s*=\s*(?P<rest>[^=]+)$"
+_GREEK = (
+    r"\\(?:alpha|beta|gamma|delta|epsilon|varepsilon|zeta|eta|theta|vartheta|iota|kappa|lambda|mu|nu"
+    r"|xi|rho|sigma|tau|upsilon|phi|varphi|chi|psi|omega|Gamma|Delta|Theta|Lambda|Xi|Pi|Sigma|Phi"
+    r"|Psi|Omega)(?![a-zA-Z])"
 )
+# one name: a letter or a Greek letter, with an optional subscript (`a_1`, `m_{\max}`, `\theta_0`)
+_NAME = r"(?:[A-Za-z]|" + _GREEK + r")(?:\s*_\s*(?:\{[\w ,\\]+\}|\w))?"
+# a label: `x`, `f(x)`, `a_1`, `\angle ABC`, `AB` (a segment), `(a, b)`, `(r,\theta)`, `A:B`
+_LABEL = (
+    r"(?:\\angle\s*[A-Za-z _{}0-9\\]+?"
+    r"|" + _NAME + r"(?:\s*\(\s*[a-z]\s*\))?"
+    r"|\\?[A-Za-z]+_\{?\\?[a-z]+\s*\}?"
+    r"|[A-Z]{2,3}"
+    r"|\(\s*" + _NAME + r"(?:\s*,\s*" + _NAME + r")+\s*\)"
+    r"|" + _NAME + r"(?:\s*:\s*" + _NAME + r")+)"
+)
+_LHS = re.compile(r"^\s*" + _LABEL + r"\s*=\s*(?P<rest>[^=]+)$")
+_ONLY_LABEL = re.compile(r"^\s*" + _LABEL + r"\s*$")
+_APPROX = re.compile(r"\\approx(?![a-zA-Z])|≈|\\simeq(?![a-zA-Z])")
+_ASCII_RELATIONS = (("<=", "\\leq "), (">=", "\\geq "), ("!=", "\\neq "), ("≤", "\\leq "),
+                    ("≥", "\\geq "), ("≠", "\\neq "))
+_PLAIN_PI = re.compile(r"(?<![\\A-Za-z])pi(?![A-Za-z])")
 _IN = re.compile(r"^\s*[A-Za-z]\s*\\in\s*")
 # "12 + 7 = 19": a purely arithmetic left side (no letters) stated before the result.
 _ARITHMETIC_LHS = re.compile(
     r"^\s*(?:[\d\s+\-*/().^]|\\times|\\cdot)*\d(?:[\d\s+\-*/().^]|\\times|\\cdot)*"
     r"=\s*(?P<rest>[^=]+)$"
 )
+# ... but only when the right side is a number: `9 = 4p + q` is an equation, not a result.
+_HAS_VARIABLE = re.compile(r"(?<![\\a-zA-Z])[a-zA-Z]")
 _THOUSANDS = re.compile(r"^-?\d{1,3}(?:,\d{3})+(?:\.\d+)?$")
 _CHOICE = re.compile(r"^\(?([A-E])\)?$")
 
@@ -87,7 +111,12 @@ def normalise(text: str, unit: str | None = None, thousands: bool = True) -> Nor
     s = text.strip()
     s = s.replace("\\$", "").replace("$", "").replace("\\(", "").replace("\\)", "")
     s = s.replace("\\[", "").replace("\\]", "") if s.startswith("\\[") else s
+    s = re.sub(r",\s*\\!\s*(?=\d)", ",", s)  # `10,\!080`: a thousands separator, not a list
     s = _SPACING.sub(" ", s)
+    for ascii_op, command in _ASCII_RELATIONS:
+        s = s.replace(ascii_op, command)
+    s = _PLAIN_PI.sub(r"\\pi ", s)
+    s = _approximation_removed(s)
     s = re.sub(r"\\[dtc]frac(?![a-zA-Z])", r"\\frac", s)
     s = s.replace("{,}", ",")
     s = s.strip().rstrip(".").strip()
@@ -113,12 +142,17 @@ def normalise(text: str, unit: str | None = None, thousands: bool = True) -> Nor
     s = s.strip().rstrip(".").strip()
     s = _IN.sub("", s)
     if s.count("=") == 1 and not re.search(r"\\(?:le|ge|ne)q?|[<>]", s):
-        m = _LHS.match(s) or _ARITHMETIC_LHS.match(s)
+        m = _LHS.match(s)
+        if m is None:
+            m = _ARITHMETIC_LHS.match(s)
+            if m and _HAS_VARIABLE.search(m.group("rest")):
+                m = None
         if m:
             s = m.group("rest").strip()
-    if thousands and _THOUSANDS.match(s.replace(" ", "")):
-        s = s.replace(",", "").replace(" ", "")
-    key = re.sub(r"\s+", "", s)
+    if thousands and _THOUSANDS.match(s):
+        s = s.replace(",", "")
+    # whitespace is dropped from the key, except between two digits: `5 6` is not 56
+    key = re.sub(r"\s+", lambda w: " " if _between_digits(s, w) else "", s)
     key = re.sub(r"([_^])\{(\w)\}", r"\1\2", key)
     key = re.sub(r"\\frac\{(\w)\}\{(\w)\}", r"\\frac\1\2", key)
     m = _CHOICE.match(key)
@@ -127,6 +161,21 @@ def normalise(text: str, unit: str | None = None, thousands: bool = True) -> Nor
     elif re.fullmatch(r"[A-Za-z][A-Za-z ]+", s):
         key = key.lower()
     return Normalised(math=s, key=key, percent=percent, degrees=degrees)
+
+
+def _between_digits(text: str, match: re.Match) -> bool:
+    return (match.start() > 0 and text[match.start() - 1].isdigit()
+            and match.end() < len(text) and text[match.end()].isdigit())
+
+
+def _approximation_removed(text: str) -> str:
+    r"""`\frac{\sqrt2}{2} \approx 0.707` states the exact value; `x \approx 8` states 8."""
+    parts = _APPROX.split(text)
+    if len(parts) == 1:
+        return text
+    if _ONLY_LABEL.match(parts[0]) and parts[1].strip():
+        return parts[1].strip()
+    return parts[0].strip() or text
 
 
 def split_top_level(text: str) -> list[str]:
@@ -169,8 +218,25 @@ def split_answer_list(text: str) -> list[str]:
     m = re.fullmatch(r"\\\{(.*)\\\}", s) or re.fullmatch(r"\\lbrace(.*)\\rbrace", s)
     if m:
         s = m.group(1)
+    elif s.startswith("{") and s.endswith("}") and _outer_group(s):
+        s = s[1:-1]  # plain grouping braces around a list: `{-7, 7}`
     s = _AND.sub(",", s)
     return split_top_level(s)
+
+
+def _outer_group(text: str) -> bool:
+    """`text` is one `{...}` group whose braces match each other (not `{a}, {b}`)."""
+    depth = 0
+    for i, ch in enumerate(text):
+        if ch == "\\":
+            continue
+        if ch == "{" and (i == 0 or text[i - 1] != "\\"):
+            depth += 1
+        elif ch == "}" and (i == 0 or text[i - 1] != "\\"):
+            depth -= 1
+            if depth == 0 and i != len(text) - 1:
+                return False
+    return depth == 0
 
 
 def expand_pm(text: str) -> list[str]:
