@@ -137,7 +137,7 @@ class _LazyLines(io.TextIOBase):
             self.read_count += 1
             written = self.out.getvalue().count("\n")
             self.most_ahead = max(self.most_ahead, self.read_count - written)
-            problem = "60" if i % 2 else "61"
+            problem = "61" if i % 2 else "60"
             yield json.dumps({"benchmark": "aime24", "problem_id": problem,
                               "completion": "x" * 1000 + rf" \boxed{{{i % 300}}}"}) + "\n"
 
