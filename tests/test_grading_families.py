@@ -171,3 +171,15 @@ def test_an_extracted_answer_is_always_reported():
     for text in (r"\boxed{7}", "Answer: 7", "The answer is 7.", "#### 7"):
         verdict = grade(text, P("math500", "8"))
         assert verdict.extracted == "7" and not verdict.reason.startswith("no answer")
+
+
+@pytest.mark.parametrize("completion,expected", [
+    ("Answer $ 9 $", "9"),
+    ("Answer \\[ \n 9 \n \\]", "9"),
+    ("Final Answer:\n\n$42$", "42"),
+    ('Final Answer: The final answer is "$12$ and $13$". I hope it is correct.', "12$ and $13"),
+    ("$x \\in [-2,7]$", "x \\in [-2,7]"),
+    ("The Answer $x$ must be positive, as shown.", None),  # prose, not a label
+])
+def test_answer_labels_and_bare_math(completion, expected):
+    assert extract_answer(completion).answer == expected

@@ -37,11 +37,17 @@ class Extraction:
     parts: tuple[str, ...] = ()  # the boxes of the final statement, when it has more than one
 
 
-_ANSWER_LINE = re.compile(r"(?im)^[ \t*#>_-]*(?:final\s+)?answer\s*\**\s*[:：]\s*(.+?)\s*$")
+# the label ends at a colon, or directly before math: "Answer: 7", "Answer $7$", "Answer \\[7\\]"
+_LABEL_END = r"(?:\s*\**\s*[:：]\**|[ \t]+(?=\$|\\\[|\\\())[ \t]*"
+_ANSWER_LINE = re.compile(r"(?im)^[ \t*#>_-]*(?:final\s+)?answer" + _LABEL_END)
 # "Thus, Answer: 7" / "... so. **Final Answer:** 7": a capitalised label after other text
 _ANSWER_LABEL = re.compile(
-    r"(?m)(?<![A-Za-z])(?:[Ff]inal\s+[Aa]nswer|FINAL\s+ANSWER|Answer|ANSWER)\s*\**\s*[:：]\s*(.+?)\s*$"
+    r"(?m)(?<![A-Za-z])(?:[Ff]inal\s+[Aa]nswer|FINAL\s+ANSWER|Answer|ANSWER)" + _LABEL_END
 )
+_NEXT_LINE = re.compile(r"\s{0,200}?(\S[^\n]*)")
+_DISPLAY = (("$$", "$$"), ("\\[", "\\]"), ("\\(", "\\)"), ("$", "$"))
+# the whole completion is one math expression (`$x \in [-2,7]$`, `\[ 9 \]`)
+_ONLY_MATH = re.compile(r"(?s)^\s*(?:\$\$(.+?)\$\$|\\\[(.+?)\\\]|\\\((.+?)\\\)|\$([^$]+)\$)\s*\.?\s*$")
 _HASHES = re.compile(r"####\s*([^\n]+)")
 _ANSWER_IS = re.compile(
     r"(?is)\banswer\s+is\s*[:：]?\s*(.+?)(?=\.\s|\.$|\n|$)"
@@ -59,6 +65,9 @@ _NEW_SENTENCE = re.compile(r"[.!?]\s+[A-Z]|\n\s*\n")
 
 def _clean(answer: str) -> str:
     answer = answer.strip().strip("*").strip()
+    for quote in ('\\"', '"', "`", "'"):  # `"$12$ and $13$"`
+        if len(answer) > 2 * len(quote) and answer.startswith(quote) and answer.endswith(quote):
+            answer = answer[len(quote) : -len(quote)].strip()
     inner, _ = last_boxed_span(answer)
     if inner is not None:
         answer = inner
@@ -85,16 +94,39 @@ def _statement_value(line: str) -> str:
     return line
 
 
+def _value_after(text: str, pos: int) -> str:
+    """What an `Answer:` label at `pos` states: the rest of its line (or the next line when the
+    label ends its line), extended to the closing delimiter of a display block that spans lines."""
+    end = text.find("\n", pos)
+    end = len(text) if end < 0 else end
+    line = text[pos:end].strip()
+    if not line:
+        m = _NEXT_LINE.match(text, end)
+        if m is None:
+            return ""
+        pos, end, line = m.start(1), m.end(1), m.group(1).strip()
+    for left, right in _DISPLAY:
+        if line.startswith(left) and line.find(right, len(left)) < 0:
+            close = text.find(right, pos + text[pos:].find(left) + len(left), pos + 2000)
+            if close > 0:
+                return text[pos : close + len(right)].strip()
+            break
+    return line
+
+
 def _last_statement(tail: str) -> tuple[int, str, str] | None:
     """The last `Answer:` label in `tail`: (position, stated value, how)."""
     best = None
     for pattern in (_ANSWER_LINE, _ANSWER_LABEL):
         for m in pattern.finditer(tail):
-            if best is None or m.start() > best.start():
-                best = m
+            if best is None or m.start() > best[0]:
+                value = _value_after(tail, m.end())
+                if ":" not in m.group() and "：" not in m.group() and not _ONLY_MATH.match(value):
+                    continue  # "Answer $x$ must be positive" is prose, not a label
+                best = (m.start(), value)
     if best is None:
         return None
-    return best.start(), _statement_value(best.group(1)), "answer line"
+    return best[0], _statement_value(best[1]), "answer line"
 
 
 def _final_statement_boxes(text: str, spans: list[tuple[int, int, str | None]]) -> tuple[str, ...]:
@@ -147,6 +179,9 @@ def extract_answer(text: str, benchmark: str = "") -> Extraction:
         hits = pattern.findall(tail)
         if hits:
             return _done(hits[-1], how)
+    only = _ONLY_MATH.match(tail) if len(text) <= 2000 else None
+    if only:
+        return _done(next(g for g in only.groups() if g is not None), "only math")
     return Extraction(None, "no answer: no final answer (no \\boxed{}, 'Answer:' or 'the answer is'; "
                             "truncated?)")
 

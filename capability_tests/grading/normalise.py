@@ -74,10 +74,8 @@ _ASCII_RELATIONS = (("<=", "\\leq "), (">=", "\\geq "), ("!=", "\\neq "), ("≤"
 _PLAIN_PI = re.compile(r"(?<![\\A-Za-z])pi(?![A-Za-z])")
 _IN = re.compile(r"^\s*[A-Za-z]\s*\\in\s*")
 # "12 + 7 = 19": a purely arithmetic left side (no letters) stated before the result.
-_ARITHMETIC_LHS = re.compile(
-    r"^\s*(?:[\d\s+\-*/().^]|\\times|\\cdot)*\d(?:[\d\s+\-*/().^]|\\times|\\cdot)*"
-    r"=\s*(?P<rest>[^=]+)$"
-)
+_ARITH = r"(?:[\d\s+\-*/().^{}]|\\times|\\cdot|\\div|\\[dt]?frac|\\sqrt)"
+_ARITHMETIC_LHS = re.compile(r"^\s*" + _ARITH + r"*\d" + _ARITH + r"*=\s*(?P<rest>[^=]+)$")
 # ... but only when the right side is a number: `9 = 4p + q` is an equation, not a result.
 _HAS_VARIABLE = re.compile(r"(?<![\\a-zA-Z])[a-zA-Z]")
 _THOUSANDS = re.compile(r"^-?\d{1,3}(?:,\d{3})+(?:\.\d+)?$")
