@@ -47,7 +47,7 @@ _ANSWER_LABEL = re.compile(
 _NEXT_LINE = re.compile(r"\s{0,200}?(\S[^\n]*)")
 _DISPLAY = (("$$", "$$"), ("\\[", "\\]"), ("\\(", "\\)"), ("$", "$"))
 # the whole completion is one math expression (`$x \in [-2,7]$`, `\[ 9 \]`)
-_ONLY_MATH = re.compile(r"(?s)^\s*(?:\$\$(.+?)\$\$|\\\[(.+?)\\\]|\\\((.+?)\\\)|\$([^$]+)\$)\s*\.?\s*$")
+_ONLY_MATH = re.compile(r"(?s)^\s*(?:\$\$(.+?)\$\$|\\\[(.+?)\\\]|\\\((.+?)\\\)|\$((?:[^$\\]|\\.)+)\$)\s*\.?\s*$")
 _HASHES = re.compile(r"####\s*([^\n]+)")
 _ANSWER_IS = re.compile(
     r"(?is)\banswer\s+is\s*[:：]?\s*(.+?)(?=\.\s|\.$|\n|$)"
@@ -140,6 +140,11 @@ def _final_statement_boxes(text: str, spans: list[tuple[int, int, str | None]]) 
     return tuple(s[2].strip() for s in group if s[2] and s[2].strip())
 
 
+def _mentions_answer(text: str) -> bool:
+    """A cheap test before the answer-label scans: most of a completion's text never says it."""
+    return "answer" in text or "Answer" in text or "ANSWER" in text
+
+
 def extract_answer(text: str, benchmark: str = "") -> Extraction:
     if not text or not text.strip():
         return Extraction(None, "no answer: empty completion")
@@ -152,31 +157,35 @@ def extract_answer(text: str, benchmark: str = "") -> Extraction:
     spans = boxed_spans(text)
     if spans and spans[-1][2] is None:
         return Extraction(None, "no answer: truncated (the last \\boxed{ is never closed)")
-    statement = _last_statement(tail)
     if spans:
-        last_end = spans[-1][1]
-        if statement is not None and tail_start + statement[0] >= last_end:
-            found = _done(statement[1], statement[2])
-            if found.answer is not None:
-                return found
-        after = _FINAL_ANSWER_IS.search(text, last_end)
-        if after is not None:
-            found = _done(list(_FINAL_ANSWER_IS.finditer(text, last_end))[-1].group(1), "final answer is")
-            if found.answer is not None:
-                return found
+        # only a statement written after the last box can overrule it
+        after = text[max(spans[-1][1], tail_start):]
+        if _mentions_answer(after):
+            statement = _last_statement(after)
+            if statement is not None:
+                found = _done(statement[1], statement[2])
+                if found.answer is not None:
+                    return found
+            hits = _FINAL_ANSWER_IS.findall(after)
+            if hits:
+                found = _done(hits[-1], "final answer is")
+                if found.answer is not None:
+                    return found
         parts = _final_statement_boxes(text, spans)
         found = _done(spans[-1][2], "boxed")
         if found.answer is not None and len(parts) > 1:
             cleaned = tuple(c for c in (_clean(p) for p in parts) if c)
             return Extraction(found.answer, found.how, cleaned)
         return found
+    mentions = _mentions_answer(tail)
+    statement = _last_statement(tail) if mentions else None
     if statement is not None:
         return _done(statement[1], statement[2])
     hits = _HASHES.findall(tail)
     if hits:
         return _done(hits[-1], "####")
     for pattern, how in ((_FINAL_ANSWER_IS, "final answer is"), (_ANSWER_IS, "answer is")):
-        hits = pattern.findall(tail)
+        hits = pattern.findall(tail) if mentions else None
         if hits:
             return _done(hits[-1], how)
     only = _ONLY_MATH.match(tail) if len(text) <= 2000 else None
