@@ -85,6 +85,10 @@ FAMILIES = [
     ("relation", "math500", "[3, 9)", "Both conditions hold when $\\boxed{3 < x < 9}$.", False),
     ("relation", "math500", "x < 4", "Dividing by $-1$ we keep $\\boxed{-x > -4}$.", True),
     ("relation", "math500", "x > 4", "Dividing by $-1$ we keep $\\boxed{-x > -4}$.", False),
+    ("relation", "math500", "(-\\infty, 2) \\cup (3, \\infty)",
+     "The sign chart gives $\\boxed{x < 2 \\text{ or } x > 3}$.", True),
+    ("relation", "math500", "(-\\infty, 2) \\cup (3, \\infty)",
+     "The sign chart gives $\\boxed{x < 2 \\text{ or } x \\geq 3}$.", False),
     # 6. smaller gaps
     ("gaps", "math500", "-7, 7", "Both signs work: $\\boxed{{-7, 7}}$.", True),
     ("gaps", "math500", "-7, 7", "Both signs work: $\\boxed{\\{-7, 7\\}}$.", True),

@@ -399,6 +399,39 @@ def _item_equal(got: str, want: str, tol: float, percent_shift: int) -> bool:
     return False
 
 
+def _union_equal(items: list[str], reference: str) -> bool:
+    r"""`x < 2 \text{ or } x > 3` against `(-\infty, 2) \cup (3, \infty)`."""
+    parts = []
+    variables = set()
+    for item in items:
+        try:
+            value = parse(normalise(item).math)
+        except ParseError:
+            return False
+        found = as_interval(value) if isinstance(value, Relation) else None
+        if found is None:
+            return False
+        variables.add(found[0])
+        parts.append(found[1])
+    if len(variables) != 1:
+        return False
+    try:
+        want = parse(normalise(reference).math)
+    except ParseError:
+        return False
+    if not isinstance(want, Union) or len(want.parts) != len(parts):
+        return False
+    used = [False] * len(parts)
+    for w in want.parts:
+        for j, g in enumerate(parts):
+            if not used[j] and isinstance(w, Seq) and _intervals_equal(g, w):
+                used[j] = True
+                break
+        else:
+            return False
+    return True
+
+
 def reference_of(problem: Problem) -> tuple[list[str], bool, str | None]:
     """(reference answers, whether they form an unordered list, unit)."""
     meta = problem.meta or {}
@@ -446,6 +479,9 @@ def answers_match(extracted: str, problem: Problem) -> tuple[bool, str]:
             # "(1, 2)" written without brackets is still a list; compare as one value too
             if _item_equal(got_norm.math, ref_items[0], tol, percent_shift):
                 return True, "equal"
+            # "x < 2 or x > 3" is the union of the intervals it describes
+            if _union_equal(got_items, ref_items[0]):
+                return True, "equal as a union of intervals"
         return False, f"{len(got_items)} answers where the reference has {len(ref_items)}"
     if len(ref_items) == 1:
         same = _item_equal(got_items[0], ref_items[0], tol, percent_shift)
