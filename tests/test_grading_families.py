@@ -47,7 +47,15 @@ FAMILIES = [
     # ... but a single-answer reference is still graded on the last box
     ("multi-box", "math500", "5", QUADRATIC, True),
     ("multi-box", "math500", "-3", QUADRATIC, False),
+    # ... and a tuple reference takes as many boxes as it has entries, in the order written
+    ("multi-box", "math500", "(2, 7)",
+     "From the first equation $a = 2$, then the second gives $b = 7$.\n\n"
+     "So $a = \\boxed{2}$ and $b = \\boxed{7}$.", True),
+    ("multi-box", "math500", "(2, 7)",
+     "So $a = \\boxed{7}$ and $b = \\boxed{2}$.", False),
     # 2. labels on either side
+    ("label", "math500", "(2, 7)", "Both equations hold for $\\boxed{a = 2, b = 7}$.", True),
+    ("label", "math500", "(2, 7)", "Both equations hold for $\\boxed{a = 7, b = 2}$.", False),
     ("label", "math500", "(2, 7)",
      "Adding the equations gives $2a = 4$, so $a = 2$ and then $b = 7$. Hence "
      "$\\boxed{(a, b) = (2, 7)}$.", True),
@@ -89,7 +97,11 @@ FAMILIES = [
      "The sign chart gives $\\boxed{x < 2 \\text{ or } x > 3}$.", True),
     ("relation", "math500", "(-\\infty, 2) \\cup (3, \\infty)",
      "The sign chart gives $\\boxed{x < 2 \\text{ or } x \\geq 3}$.", False),
+    ("relation", "math500", "(3, \\infty)", "The solution set is $\\boxed{\\{x \\mid x > 3\\}}$.", True),
+    ("relation", "math500", "x \\geq 2", "Rearranging, $\\boxed{2 \\le x}$.", True),
     # 6. smaller gaps
+    ("gaps", "math500", "2\\sqrt{3}", "The distance is 2sqrt(3).\n\nAnswer: 2sqrt(3)", True),
+    ("gaps", "math500", "-7, 7", "So $x = \\boxed{\\pm 7}$.", True),
     ("gaps", "math500", "-7, 7", "Both signs work: $\\boxed{{-7, 7}}$.", True),
     ("gaps", "math500", "-7, 7", "Both signs work: $\\boxed{\\{-7, 7\\}}$.", True),
     ("gaps", "olympiadbench", "25", "The rate is $\\boxed{25 \\text{ pct}}$.", True),

@@ -29,7 +29,7 @@ from capability_tests.grading.latex_parse import (
     Matrix, ParseError, Relation, Seq, Union, Unsafe, parse_latex,
 )
 from capability_tests.grading.normalise import (
-    Normalised, expand_pm, normalise, reference_parts, split_answer_list,
+    Normalised, expand_pm, labelled_value, normalise, reference_parts, split_answer_list,
 )
 from capability_tests.problems import Problem
 
@@ -450,6 +450,18 @@ def reference_is_list(problem: Problem) -> bool:
     return len(_items(normalise(refs[0], unit=unit, thousands=not multi))) > 1
 
 
+def reference_tuple_size(problem: Problem) -> int:
+    """Entries of a reference that is one parenthesised tuple (`(2, 7)`), else 0."""
+    refs, _, unit = reference_of(problem)
+    if len(refs) != 1:
+        return 0
+    try:
+        value = parse(normalise(refs[0], unit=unit).math)
+    except ParseError:
+        return 0
+    return len(value.items) if isinstance(value, Seq) and value.kind == "()" else 0
+
+
 def answers_match(extracted: str, problem: Problem) -> tuple[bool, str]:
     refs, multi, unit = reference_of(problem)
     ref_norms = [normalise(r, unit=unit, thousands=not multi) for r in refs]
@@ -479,6 +491,10 @@ def answers_match(extracted: str, problem: Problem) -> tuple[bool, str]:
             # "(1, 2)" written without brackets is still a list; compare as one value too
             if _item_equal(got_norm.math, ref_items[0], tol, percent_shift):
                 return True, "equal"
+            # "a = 2, b = 7" for the reference "(2, 7)": the values in the order written
+            values = [labelled_value(item) for item in got_items]
+            if all(values) and _item_equal("(" + ", ".join(values) + ")", ref_items[0], tol, 0):
+                return True, "equal as a labelled tuple"
             # "x < 2 or x > 3" is the union of the intervals it describes
             if _union_equal(got_items, ref_items[0]):
                 return True, "equal as a union of intervals"

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import time
 
-from capability_tests.grading.equivalence import answers_match, reference_is_list
+from capability_tests.grading.equivalence import (
+    answers_match, reference_is_list, reference_tuple_size,
+)
 from capability_tests.grading.extract import extract_answer
 from capability_tests.grading.timeouts import (
     DEFAULT_TIMEOUT_S, GradingTimeout, signals_usable, time_limit,
@@ -36,9 +38,13 @@ def grade_here(completion: str, problem: Problem, timeout: float = DEFAULT_TIMEO
             if problem.error:
                 return Verdict(False, answer, f"problem has no reference: {problem.error}",
                                time.perf_counter() - start)
-            if len(found.parts) > 1 and reference_is_list(problem):
-                # "$x=\boxed{-3}$ and $x=\boxed{5}$" for the reference "-3, 5"
-                answer = ", ".join(found.parts)
+            if len(found.parts) > 1:
+                if reference_is_list(problem):
+                    # "$x=\boxed{-3}$ and $x=\boxed{5}$" for the reference "-3, 5"
+                    answer = ", ".join(found.parts)
+                elif reference_tuple_size(problem) == len(found.parts):
+                    # "$a=\boxed{2}$ and $b=\boxed{7}$" for the reference "(2, 7)", in order
+                    answer = "(" + ", ".join(found.parts) + ")"
             correct, reason = answers_match(answer, problem)
     except GradingTimeout:
         if answer is None:

@@ -72,6 +72,9 @@ _APPROX = re.compile(r"\\approx(?![a-zA-Z])|≈|\\simeq(?![a-zA-Z])")
 _ASCII_RELATIONS = (("<=", "\\leq "), (">=", "\\geq "), ("!=", "\\neq "), ("≤", "\\leq "),
                     ("≥", "\\geq "), ("≠", "\\neq "))
 _PLAIN_PI = re.compile(r"(?<![\\A-Za-z])pi(?![A-Za-z])")
+_PLAIN_SQRT = re.compile(r"(?<![\\A-Za-z])sqrt\s*(?:\(([^()]{1,200})\)|(\d+))")
+# set-builder notation: `\{x \mid x > 3\}` states the condition
+_SET_BUILDER = re.compile(r"^\\\{\s*[A-Za-z]\s*(?:\\mid|\||:)\s*(.+)\\\}$")
 _IN = re.compile(r"^\s*[A-Za-z]\s*\\in\s*")
 # "12 + 7 = 19": a purely arithmetic left side (no letters) stated before the result.
 _ARITH = r"(?:[\d\s+\-*/().^{}]|\\times|\\cdot|\\div|\\[dt]?frac|\\sqrt)"
@@ -114,6 +117,7 @@ def normalise(text: str, unit: str | None = None, thousands: bool = True) -> Nor
     for ascii_op, command in _ASCII_RELATIONS:
         s = s.replace(ascii_op, command)
     s = _PLAIN_PI.sub(r"\\pi ", s)
+    s = _PLAIN_SQRT.sub(lambda m: "\\sqrt{" + (m.group(1) or m.group(2)) + "}", s)
     s = _approximation_removed(s)
     s = re.sub(r"\\[dtc]frac(?![a-zA-Z])", r"\\frac", s)
     s = s.replace("{,}", ",")
@@ -139,6 +143,9 @@ def normalise(text: str, unit: str | None = None, thousands: bool = True) -> Nor
         s = s2
     s = s.strip().rstrip(".").strip()
     s = _IN.sub("", s)
+    m = _SET_BUILDER.match(s)
+    if m:
+        s = m.group(1).strip()
     if s.count("=") == 1 and not re.search(r"\\(?:le|ge|ne)q?|[<>]", s):
         m = _LHS.match(s)
         if m is None:
@@ -159,6 +166,14 @@ def normalise(text: str, unit: str | None = None, thousands: bool = True) -> Nor
     elif re.fullmatch(r"[A-Za-z][A-Za-z ]+", s):
         key = key.lower()
     return Normalised(math=s, key=key, percent=percent, degrees=degrees)
+
+
+def labelled_value(item: str) -> str | None:
+    """`a = 2` -> `2`: the value of an item that is one name given a value, else None."""
+    m = _LHS.match(item)
+    if m and "(" not in item.split("=")[0] and ":" not in item.split("=")[0]:
+        return m.group("rest").strip()
+    return None
 
 
 def _between_digits(text: str, match: re.Match) -> bool:
