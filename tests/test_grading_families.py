@@ -199,3 +199,13 @@ def test_an_extracted_answer_is_always_reported():
 ])
 def test_answer_labels_and_bare_math(completion, expected):
     assert extract_answer(completion).answer == expected
+
+
+@pytest.mark.parametrize("completion,expected", [
+    ("Final Answer: So the total is 12 dollars, which is less than 15.", "12 dollars"),
+    ("Final Answer: The smallest n such that n is prime is 17.", "17"),
+    ("Final Answer: It is $\\frac{1}{2}$ because of symmetry.", "\\frac{1}{2}"),
+    ("So $\\boxed{5}$.\n\nAnswer: as computed above, the boxed value is the answer", "5"),
+])
+def test_the_value_a_statement_gives(completion, expected):
+    assert extract_answer(completion).answer == expected

@@ -59,6 +59,9 @@ _FINAL_ANSWER_IS = re.compile(
 _PROSE = re.compile(r"(?i)^(?:the|so|thus|therefore|hence|it|this|our|my|we|in\s+total)\b")
 _SENTENCE = re.compile(r"(?s)^(.+?)(?:\.\s|\.$|$)")
 _VERB = re.compile(r"(?i)\b(?:is|are|equals|was|be|gives?|get)\b\s*[:：]?\s*")
+_VALUE_START = re.compile(r"[\d$\\(\[{+-]|[A-Za-z](?![A-Za-z])|[A-Z][a-z]*\b|pi\b|sqrt")
+# "12 dollars, which is less than 15": the value ends where a new clause starts
+_CLAUSE = re.compile(r",\s+(?!and\b|or\b)(?=[A-Za-z]{2,})|\s+(?:which|because|since|so|as)\b")
 # text between two boxes of one statement: short, no paragraph break, no new sentence
 _NEW_SENTENCE = re.compile(r"[.!?]\s+[A-Z]|\n\s*\n")
 
@@ -89,8 +92,11 @@ def _statement_value(line: str) -> str:
         return line
     sentence = _SENTENCE.match(line).group(1)
     verbs = [m for m in _VERB.finditer(sentence) if sentence.count("$", 0, m.start()) % 2 == 0]
-    if verbs and sentence[verbs[-1].end():].strip():
-        return sentence[verbs[-1].end():]
+    # the last verb followed by a value ("... is 17"), not by words ("... is less than 15")
+    for verb in reversed(verbs):
+        value = sentence[verb.end():].strip()
+        if value and _VALUE_START.match(value):
+            return _CLAUSE.split(value, maxsplit=1)[0]
     return line
 
 
@@ -140,6 +146,12 @@ def _final_statement_boxes(text: str, spans: list[tuple[int, int, str | None]]) 
     return tuple(s[2].strip() for s in group if s[2] and s[2].strip())
 
 
+def _looks_like_answer(value: str) -> bool:
+    """A statement after the last box overrules it only when it states something answer-like
+    (math, a number, or a few words), not "Answer: as computed above, the box holds it"."""
+    return bool(re.search(r"[\d\\$^=()]", value)) or len(value.split()) <= 3
+
+
 def _mentions_answer(text: str) -> bool:
     """A cheap test before the answer-label scans: most of a completion's text never says it."""
     return "answer" in text or "Answer" in text or "ANSWER" in text
@@ -162,11 +174,11 @@ def extract_answer(text: str, benchmark: str = "") -> Extraction:
         after = text[max(spans[-1][1], tail_start):]
         if _mentions_answer(after):
             statement = _last_statement(after)
-            if statement is not None:
+            if statement is not None and _looks_like_answer(statement[1]):
                 found = _done(statement[1], statement[2])
                 if found.answer is not None:
                     return found
-            hits = _FINAL_ANSWER_IS.findall(after)
+            hits = [h for h in _FINAL_ANSWER_IS.findall(after) if _looks_like_answer(h)]
             if hits:
                 found = _done(hits[-1], "final answer is")
                 if found.answer is not None:
