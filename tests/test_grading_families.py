@@ -102,6 +102,8 @@ FAMILIES = [
     # 6. smaller gaps
     ("gaps", "math500", "2\\sqrt{3}", "The distance is 2sqrt(3).\n\nAnswer: 2sqrt(3)", True),
     ("gaps", "math500", "-7, 7", "So $x = \\boxed{\\pm 7}$.", True),
+    ("gaps", "math500", "10", "Multiplying the choices, there are 10 ways.\n\nAnswer: 10 ways", True),
+    ("gaps", "math500", "12", "The area is $\\boxed{12 \\text{ square feet}}$.", True),
     ("gaps", "math500", "-7, 7", "Both signs work: $\\boxed{{-7, 7}}$.", True),
     ("gaps", "math500", "-7, 7", "Both signs work: $\\boxed{\\{-7, 7\\}}$.", True),
     ("gaps", "olympiadbench", "25", "The rate is $\\boxed{25 \\text{ pct}}$.", True),

@@ -45,7 +45,11 @@ _UNIT_WORDS = (
     "inch(?:es)?|in|feet|foot|ft|yards?|yd|miles?|mi|mph|meters?|metres?|centimeters?|"
     "kilometers?|dollars?|cents?|units?|square\\s+units|sq\\s+units|cubic\\s+units|"
     "liters?|litres?|ml|L|pounds?|lbs?|ounces?|oz|degrees?|radians?|rad|people|students|"
-    "km/h|m/s|cm\\^2|cm\\^3|m\\^2|m\\^3|in\\^2|ft\\^2"
+    "km/h|m/s|cm\\^2|cm\\^3|m\\^2|m\\^3|in\\^2|ft\\^2|"
+    # count nouns models write after a count (lm-eval's Minerva normaliser drops these too)
+    "ways|integers|numbers|points|digits|meals|edges|multiples|pairs|times|tickets|children|"
+    "games|pages|books|coins|marbles|grams|gm|kilograms|gallons|cups|sq\\s+ft|square\\s+feet|"
+    "square\\s+inches|square\\s+meters|square\\s+centimeters|cubic\\s+feet|cubic\\s+inches"
 )
 _TRAILING_WORD_UNIT = re.compile(
     r"^(.*?\d)\s*(?:" + _UNIT_WORDS + r")\s*(?:\^\s*\{?\s*[23]\s*\}?)?\s*$"
