@@ -9,7 +9,9 @@ From cheap to expensive:
      test, 1e-9 relative), falling back to `sympy.simplify(a - b) == 0` when the points give no
      verdict;
    * structures: tuples and intervals element by element (`(2,4)` is not `(2,4]`), sets and unions
-     as unordered multisets, matrices by shape and entries, equations up to a constant factor;
+     as unordered multisets, matrices by shape and entries, equations up to a constant factor,
+     ratios in order; a one-variable inequality as the interval it describes (`3 < x < 9` is
+     `(3, 9)`, `-x > -4` is `x < 4`);
 3. lists of answers (OlympiadBench `is_multiple_answer`, MATH `1,-2`, `3 \pm 2\sqrt2`) as
    unordered multisets of items.
 

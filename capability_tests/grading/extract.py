@@ -9,11 +9,14 @@ Order (the first rule that finds something wins):
 3. The last `\boxed{...}` / `\fbox{...}` (nested braces respected). If the last one is unclosed the
    sample was cut off: no answer ("truncated"). The boxes of the final statement (`$x=\boxed{-3}$
    and $x=\boxed{5}$`) are kept in `Extraction.parts`, for references that are lists.
+   For a tuple reference, as many boxes as it has entries are read in order.
 4. The last `Answer: ...` label (the `abel` template; also after other text on the line:
-   "Thus, Answer: 7"). A sentence in it is read for its value: "The smallest $n$ is 17." gives 17.
+   "Thus, Answer: 7", or directly before math: "Answer $9$"). A sentence in it is read for its
+   value: "The smallest $n$ is 17." gives 17.
 5. Other benchmarks: the last `#### <answer>`.
 6. The last "final answer is ..." then the last "the answer is ...": the answer runs to the end of
    the sentence: a period followed by a space or the end of the text, so "0.75." gives `0.75`.
+7. A completion that is only one math expression (`$x \in [-2,7]$`) is its own answer.
 
 None means no answer was found; `Extraction.how` then starts with "no answer" and says why.
 """

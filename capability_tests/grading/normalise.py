@@ -7,15 +7,21 @@ was removed (`percent`, `degrees`). Rules, in order:
 * math delimiters and currency: `$`, `\$`, `\(`, `\)`;
 * spacing and sizing macros: `\left`, `\right`, `\!`, `\,`, `\;`, `\:`, `\ `, `\quad`, `~`,
   `\displaystyle`; `\dfrac`/`\tfrac`/`\cfrac` become `\frac`;
+* plain-text forms: `>=`, `<=`, `!=` (and `≥`, `≤`, `≠`) become `\geq`, `\leq`, `\neq`; `pi`
+  becomes `\pi`; `sqrt(2)` becomes `\sqrt{2}`;
+* `A \approx B` keeps A (the exact value), unless A is only a label (`x \approx 8` is 8);
 * degree signs (`^\circ`, `^{\circ}`, `°`, `\degree`, a trailing "degrees") and percent signs
-  (`\%`, `%`) are removed and recorded;
+  (`\%`, `%`, "percent", "percentage", "pct") are removed and recorded;
 * the benchmark's unit (OlympiadBench `meta["unit"]`) and a trailing unit word written after a
-  number (`5.4 \text{ cents}`, `15\mbox{ cm}^2`, `3 meters`) are removed;
+  number or fraction (`5.4 \text{ cents}`, `15\mbox{ cm}^2`, `\frac34 \textbf{cm}`, `3 meters`,
+  `10 ways`) are removed;
 * `\text{}`/`\textbf{}`/`\mbox{}`/`\mathrm{}` wrappers are unwrapped;
-* a leading `x =`, `f(x) =`, `x \in` (a single simple name on the left of the only `=`) and a
-  trailing period are removed;
+* a label on the left of the only `=` (`x =`, `f(x) =`, `\theta =`, `AB =`, `(a, b) =`,
+  `A:B =`), `x \in`, set-builder braces and a trailing period are removed; an arithmetic left side
+  (`12 + 7 = 19`) only when the right side is a number (`9 = 4p + q` stays an equation);
 * thousands separators (`58,500`, `10,\!080`, `1{,}000`) are removed when the whole answer is one
-  such number and the reference is not a list.
+  such number and the reference is not a list; `45, 120` (comma and space) stays a list;
+* the key drops whitespace except between two digits (`5 6` is not 56).
 """
 
 from __future__ import annotations
