@@ -113,6 +113,10 @@ FAMILIES = [
     ("gaps", "math500", "\\frac{\\pi}{3}", "The angle is pi/3.\n\nAnswer: pi/3", True),
     ("gaps", "math500", "2\\pi", "One full turn: $\\boxed{2pi}$.", True),
     ("gaps", "math500", "2\\pi", "One full turn: $\\boxed{3pi}$.", False),
+    ("gaps", "math500", "(3, 9)", "Both hold, so x ∈ (3, 9).\n\nAnswer: x ∈ (3, 9)", True),
+    ("gaps", "math500", "2\\sqrt{23}", "The diagonal is 2√23.\n\nAnswer: 2√23", True),
+    ("gaps", "math500", "2\\sqrt{23}", "The diagonal is 2√22.\n\nAnswer: 2√22", False),
+    ("gaps", "math500", "-5", "Answer: −5", True),
 ]
 
 

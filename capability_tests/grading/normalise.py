@@ -8,7 +8,8 @@ was removed (`percent`, `degrees`). Rules, in order:
 * spacing and sizing macros: `\left`, `\right`, `\!`, `\,`, `\;`, `\:`, `\ `, `\quad`, `~`,
   `\displaystyle`; `\dfrac`/`\tfrac`/`\cfrac` become `\frac`;
 * plain-text forms: `>=`, `<=`, `!=` (and `≥`, `≤`, `≠`) become `\geq`, `\leq`, `\neq`; `pi`
-  becomes `\pi`; `sqrt(2)` becomes `\sqrt{2}`;
+  and `π` become `\pi`; `sqrt(2)` and `√2` become `\sqrt{2}`; `∈`, `∞`, `×`, `·`, `∪`, the
+  minus sign `−` become their LaTeX;
 * `A \approx B` keeps A (the exact value), unless A is only a label (`x \approx 8` is 8);
 * degree signs (`^\circ`, `^{\circ}`, `°`, `\degree`, a trailing "degrees") and percent signs
   (`\%`, `%`, "percent", "percentage", "pct") are removed and recorded;
@@ -80,7 +81,10 @@ _LHS = re.compile(r"^\s*" + _LABEL + r"\s*=\s*(?P<rest>[^=]+)$")
 _ONLY_LABEL = re.compile(r"^\s*" + _LABEL + r"\s*$")
 _APPROX = re.compile(r"\\approx(?![a-zA-Z])|≈|\\simeq(?![a-zA-Z])")
 _ASCII_RELATIONS = (("<=", "\\leq "), (">=", "\\geq "), ("!=", "\\neq "), ("≤", "\\leq "),
-                    ("≥", "\\geq "), ("≠", "\\neq "))
+                    ("≥", "\\geq "), ("≠", "\\neq "), ("∈", "\\in "), ("π", "\\pi "),
+                    ("∞", "\\infty "), ("×", "\\times "), ("·", "\\cdot "), ("−", "-"),
+                    ("∪", "\\cup "))
+_UNICODE_ROOT = re.compile(r"√\s*(?:\{([^{}]*)\}|\(([^()]*)\)|(\d+|[A-Za-z]))")
 _PLAIN_PI = re.compile(r"(?<![\\A-Za-z])pi(?![A-Za-z])")
 _PLAIN_SQRT = re.compile(r"(?<![\\A-Za-z])sqrt\s*(?:\(([^()]{1,200})\)|(\d+))")
 # set-builder notation: `\{x \mid x > 3\}` states the condition
@@ -126,6 +130,7 @@ def normalise(text: str, unit: str | None = None, thousands: bool = True) -> Nor
     s = _SPACING.sub(" ", s)
     for ascii_op, command in _ASCII_RELATIONS:
         s = s.replace(ascii_op, command)
+    s = _UNICODE_ROOT.sub(lambda m: "\\sqrt{" + next(g for g in m.groups() if g is not None) + "}", s)
     s = _PLAIN_PI.sub(r"\\pi ", s)
     s = _PLAIN_SQRT.sub(lambda m: "\\sqrt{" + (m.group(1) or m.group(2)) + "}", s)
     s = _approximation_removed(s)
