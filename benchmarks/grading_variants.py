@@ -2,7 +2,7 @@
 
     PYTHONPATH=. python benchmarks/grading_variants.py math500 minerva_math olympiadbench
 
-Rewrites: `\\dfrac` for `\\frac`, an `x = ` prefix, spaces between characters (no macros),
+Rewrites: `\\dfrac` for `\\frac`, an `x = ` prefix, spaces between tokens (no macros),
 `$...$`, a trailing period, `\\left(`/`\\right)`, fractions as decimals and as `a/b`, integers as
 `n.0` and `\\text{n}`, `\\sqrt {`. Prints every miss and the totals.
 """
@@ -15,7 +15,8 @@ def variants(a):
     out = []
     out.append(a.replace("\\frac", "\\dfrac"))
     if "=" not in a: out.append("x = " + a)
-    out.append(" ".join(a))  if "\\" not in a else None
+    # spaces between the tokens, never inside a number (`5 6` is two numbers, not 56)
+    out.append(" ".join(re.findall(r"\d+(?:\.\d+)?|\S", a))) if "\\" not in a else None
     out.append("$" + a + "$")
     out.append(a + ".")
     out.append(a.replace("(", "\\left(").replace(")", "\\right)") if "\\left" not in a else a)

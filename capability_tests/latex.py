@@ -45,3 +45,48 @@ def last_boxed(text: str) -> str | None:
     r"""Content of the last `\boxed{...}` or `\fbox{...}` (nested braces respected; also the
     brace-less `\boxed 5`), or None when there is none or it is unclosed."""
     return last_boxed_span(text)[0]
+
+
+_BOX_MACRO = re.compile(r"\\(?:boxed|fbox)(?![a-zA-Z])")
+
+
+def boxed_spans(text: str) -> list[tuple[int, int, str | None]]:
+    r"""Every `\boxed{...}`/`\fbox{...}` as (start, end, content), in order; content is None for
+    one that is never closed (it runs to the end of the text, so it can only be the last)."""
+    spans: list[tuple[int, int, str | None]] = []
+    pos = 0
+    n = len(text)
+    while True:
+        m = _BOX_MACRO.search(text, pos)
+        if m is None:
+            return spans
+        i = m.end()
+        while i < n and text[i] == " ":
+            i += 1
+        if i < n and text[i] != "{":
+            word = re.match(r"[^\s$]+", text[i:])
+            end = i + word.end()
+            spans.append((m.start(), end, word.group()))
+            pos = end
+            continue
+        depth = 0
+        j = i
+        closed = False
+        while j < n:
+            ch = text[j]
+            if ch == "\\":
+                j += 2
+                continue
+            if ch == "{":
+                depth += 1
+            elif ch == "}":
+                depth -= 1
+                if depth == 0:
+                    closed = True
+                    break
+            j += 1
+        if not closed:
+            spans.append((m.start(), n, None))
+            return spans
+        spans.append((m.start(), j + 1, text[i + 1 : j]))
+        pos = j + 1

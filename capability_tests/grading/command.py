@@ -7,17 +7,35 @@ Input: one JSON object per line, `{"benchmark": ..., "problem_id": ..., "complet
 completion, e.g. a grader process died three times under it; that is no verdict). A bad
 line (not JSON, unknown benchmark or problem id) gives `{"line": n, "error": ..., "correct":
 false}` for that line only.
+
+The input is streamed: at most `BATCH_LINES` completions are held (read, submitted, written) at a
+time, so a dump of any size (k = 1024 over a benchmark is tens of GB) grades in bounded memory.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
+from collections import deque
 from pathlib import Path
 from typing import Any
 
 from capability_tests.grading.timeouts import DEFAULT_TIMEOUT_S
+
+BATCH_LINES = 512  # completions in flight at once: enough to keep every worker busy
+
+
+def positive_seconds(text: str) -> float:
+    """`--timeout`: a finite number of seconds greater than zero."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be a finite number of seconds above 0")
+    return value
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -28,7 +46,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--data-dir", required=True, type=Path,
                         help="folder holding <benchmark>/test.jsonl")
     parser.add_argument("--workers", type=int, default=None, help="grading processes (default: all cores)")
-    parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S,
+    parser.add_argument("--timeout", type=positive_seconds, default=DEFAULT_TIMEOUT_S,
                         help="seconds allowed for one comparison (default %(default)s)")
     parser.add_argument("file", metavar="FILE", help="JSONL file of completions, or - for stdin")
     parser.set_defaults(func=run)
@@ -57,12 +75,31 @@ def run(args: argparse.Namespace) -> int:
             return None, f"problem {benchmark}/{problem_id} has no reference: {problem.error}"
         return problem, None
 
+    timeout = getattr(args, "timeout", DEFAULT_TIMEOUT_S)
+    try:
+        timeout = positive_seconds(str(timeout))
+    except argparse.ArgumentTypeError as exc:
+        raise SystemExit(f"capability-tests grade: error: argument --timeout: {exc}") from None
     handle = sys.stdin if args.file == "-" else open(args.file, encoding="utf-8")
     out = sys.stdout
-    pool = GradingPool(workers=getattr(args, "workers", None),
-                       timeout=getattr(args, "timeout", DEFAULT_TIMEOUT_S))
-    pending: list[tuple[int, dict | None, Any]] = []
-    errors = 0
+    pool = GradingPool(workers=getattr(args, "workers", None), timeout=timeout)
+    pending: deque[tuple[int, dict | None, Any]] = deque()
+
+    def flush(keep: int = 0) -> None:
+        """Write verdicts in input order until at most `keep` lines are still in flight."""
+        while len(pending) > keep:
+            lineno, head, future = pending.popleft()
+            if future is None:
+                record = head
+            else:
+                verdict = future.result()
+                record = dict(head, correct=None if verdict.error else verdict.correct,
+                              extracted=verdict.extracted, reason=verdict.reason,
+                              seconds=round(verdict.seconds, 6), timed_out=verdict.timed_out,
+                              grading_error=verdict.error)
+            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+        out.flush()
+
     try:
         for lineno, line in enumerate(handle, start=1):
             if not line.strip():
@@ -82,21 +119,12 @@ def run(args: argparse.Namespace) -> int:
                     raise ValueError(error)
             except ValueError as exc:  # json.JSONDecodeError is a ValueError
                 pending.append((lineno, {"line": lineno, "error": str(exc), "correct": False}, None))
-                continue
-            head = {"benchmark": benchmark, "problem_id": str(problem_id)}
-            pending.append((lineno, head, pool.submit(completion, problem)))
-        for lineno, head, future in pending:
-            if future is None:
-                errors += 1
-                record = head
             else:
-                verdict = future.result()
-                record = dict(head, correct=None if verdict.error else verdict.correct,
-                              extracted=verdict.extracted, reason=verdict.reason,
-                              seconds=round(verdict.seconds, 6), timed_out=verdict.timed_out,
-                              grading_error=verdict.error)
-            out.write(json.dumps(record, ensure_ascii=False) + "\n")
-        out.flush()
+                head = {"benchmark": benchmark, "problem_id": str(problem_id)}
+                pending.append((lineno, head, pool.submit(completion, problem)))
+            if len(pending) >= BATCH_LINES:
+                flush(keep=BATCH_LINES // 2)
+        flush()
     finally:
         pool.close()
         if handle is not sys.stdin:

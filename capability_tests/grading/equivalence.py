@@ -9,7 +9,9 @@ From cheap to expensive:
      test, 1e-9 relative), falling back to `sympy.simplify(a - b) == 0` when the points give no
      verdict;
    * structures: tuples and intervals element by element (`(2,4)` is not `(2,4]`), sets and unions
-     as unordered multisets, matrices by shape and entries, equations up to a constant factor;
+     as unordered multisets, matrices by shape and entries, equations up to a constant factor,
+     ratios in order; a one-variable inequality as the interval it describes (`3 < x < 9` is
+     `(3, 9)`, `-x > -4` is `x < 4`);
 3. lists of answers (OlympiadBench `is_multiple_answer`, MATH `1,-2`, `3 \pm 2\sqrt2`) as
    unordered multisets of items.
 
@@ -29,7 +31,7 @@ from capability_tests.grading.latex_parse import (
     Matrix, ParseError, Relation, Seq, Union, Unsafe, parse_latex,
 )
 from capability_tests.grading.normalise import (
-    Normalised, expand_pm, normalise, reference_parts, split_answer_list,
+    Normalised, expand_pm, labelled_value, normalise, reference_parts, split_answer_list,
 )
 from capability_tests.problems import Problem
 
@@ -250,7 +252,78 @@ def _matrix_vs_seq(got: Any, want: Any, tol: float) -> bool:
     return all(values_equal(a, b, tol) for a, b in zip(column, seq.items))
 
 
+_LOWER = {"<": "(", "<=": "["}
+_UPPER = {"<": ")", "<=": "]"}
+_REVERSED = {">": "<", ">=": "<="}
+
+
+def _linear_bound(rel: Relation) -> tuple[sympy.Symbol, str, sympy.Expr] | None:
+    """`-x > -4` as (x, "<", 4): a linear inequality in one variable, solved for it."""
+    if rel.op not in ("<", "<=", ">", ">=") or not all(
+        isinstance(v, sympy.Expr) for v in (rel.lhs, rel.rhs)
+    ):
+        return None
+    diff = rel.lhs - rel.rhs
+    free = diff.free_symbols
+    if len(free) != 1:
+        return None
+    x = next(iter(free))
+    slope = diff.diff(x)
+    if not slope.is_number or slope == 0 or not slope.is_real:
+        return None
+    bound = -(diff - slope * x)
+    if bound.free_symbols:
+        return None
+    op = rel.op
+    if slope.is_negative:  # dividing by a negative number turns the inequality round
+        op = {"<": ">", "<=": ">=", ">": "<", ">=": "<="}[op]
+    return x, op, bound / slope
+
+
+def as_interval(rel: Relation) -> tuple[sympy.Symbol, Seq] | None:
+    r"""The set a one-variable inequality describes: `3 < x < 9` is (3, 9), `x \geq 2` is [2, oo)."""
+    if isinstance(rel.rhs, Relation) and isinstance(rel.rhs.lhs, sympy.Symbol):
+        inner = rel.rhs
+        x = inner.lhs
+        a, op1, op2, b = rel.lhs, rel.op, inner.op, inner.rhs
+        if op1 in _REVERSED and op2 in _REVERSED:
+            a, op1, op2, b = b, _REVERSED[op2], _REVERSED[op1], a
+        if op1 in _LOWER and op2 in _LOWER and not isinstance(b, Relation) and all(
+            isinstance(v, sympy.Expr) and not v.free_symbols for v in (a, b)
+        ):
+            return x, Seq(_LOWER[op1] + _UPPER[op2], (a, b))
+        return None
+    bound = _linear_bound(rel)
+    if bound is None:
+        return None
+    x, op, c = bound
+    if op in _UPPER:
+        return x, Seq("(" + _UPPER[op], (-sympy.oo, c))
+    return x, Seq(_LOWER[_REVERSED[op]] + ")", (c, sympy.oo))
+
+
+def _intervals_equal(got: Seq, want: Seq) -> bool:
+    """Interval ends compared exactly (infinite ends by identity)."""
+    if got.kind != want.kind or len(got.items) != 2 or len(want.items) != 2:
+        return False
+    for g, w in zip(got.items, want.items):
+        if g.has(sympy.oo, -sympy.oo) or w.has(sympy.oo, -sympy.oo):
+            if g != w:
+                return False
+        elif not scalar_equal(g, w, 0.0):
+            return False
+    return True
+
+
 def _relations_equal(got: Any, want: Any, tol: float) -> bool:
+    got_set = as_interval(got) if isinstance(got, Relation) else None
+    want_set = as_interval(want) if isinstance(want, Relation) else None
+    if got_set and want_set:
+        return got_set[0] == want_set[0] and _intervals_equal(got_set[1], want_set[1])
+    if got_set and isinstance(want, Seq):
+        return _intervals_equal(got_set[1], want)
+    if want_set and isinstance(got, Seq):
+        return _intervals_equal(got, want_set[1])
     if isinstance(got, Relation) and isinstance(want, Relation):
         flips = {"<": ">", ">": "<", "<=": ">=", ">=": "<="}
         if got.op == want.op and values_equal(got.lhs, want.lhs, tol) and values_equal(
@@ -267,8 +340,12 @@ def _relations_equal(got: Any, want: Any, tol: float) -> bool:
             return _proportional(got.lhs - got.rhs, want.lhs - want.rhs)
         return False
     relation, other = (got, want) if isinstance(got, Relation) else (want, got)
-    if relation.op == "=" and _name_like(relation.lhs) and not isinstance(other, Relation):
-        return values_equal(relation.rhs, other, tol)
+    if relation.op == "=" and not isinstance(other, Relation):
+        # `y = 2x + 3` against `2x + 3`, `6 = y` against `6`: the value the name is given
+        if _name_like(relation.lhs):
+            return values_equal(relation.rhs, other, tol)
+        if _name_like(relation.rhs):
+            return values_equal(relation.lhs, other, tol)
     return False
 
 
@@ -324,6 +401,39 @@ def _item_equal(got: str, want: str, tol: float, percent_shift: int) -> bool:
     return False
 
 
+def _union_equal(items: list[str], reference: str) -> bool:
+    r"""`x < 2 \text{ or } x > 3` against `(-\infty, 2) \cup (3, \infty)`."""
+    parts = []
+    variables = set()
+    for item in items:
+        try:
+            value = parse(normalise(item).math)
+        except ParseError:
+            return False
+        found = as_interval(value) if isinstance(value, Relation) else None
+        if found is None:
+            return False
+        variables.add(found[0])
+        parts.append(found[1])
+    if len(variables) != 1:
+        return False
+    try:
+        want = parse(normalise(reference).math)
+    except ParseError:
+        return False
+    if not isinstance(want, Union) or len(want.parts) != len(parts):
+        return False
+    used = [False] * len(parts)
+    for w in want.parts:
+        for j, g in enumerate(parts):
+            if not used[j] and isinstance(w, Seq) and _intervals_equal(g, w):
+                used[j] = True
+                break
+        else:
+            return False
+    return True
+
+
 def reference_of(problem: Problem) -> tuple[list[str], bool, str | None]:
     """(reference answers, whether they form an unordered list, unit)."""
     meta = problem.meta or {}
@@ -332,6 +442,26 @@ def reference_of(problem: Problem) -> tuple[list[str], bool, str | None]:
         multi = bool(meta.get("is_multiple_answer")) or len(parts) > 1
         return parts or [problem.answer], multi, meta.get("unit")
     return [problem.answer], False, None
+
+
+def reference_is_list(problem: Problem) -> bool:
+    """The reference has several answers (`-3, 5`, OlympiadBench `is_multiple_answer`)."""
+    refs, multi, unit = reference_of(problem)
+    if len(refs) > 1:
+        return True
+    return len(_items(normalise(refs[0], unit=unit, thousands=not multi))) > 1
+
+
+def reference_tuple_size(problem: Problem) -> int:
+    """Entries of a reference that is one parenthesised tuple (`(2, 7)`), else 0."""
+    refs, _, unit = reference_of(problem)
+    if len(refs) != 1:
+        return 0
+    try:
+        value = parse(normalise(refs[0], unit=unit).math)
+    except ParseError:
+        return 0
+    return len(value.items) if isinstance(value, Seq) and value.kind == "()" else 0
 
 
 def answers_match(extracted: str, problem: Problem) -> tuple[bool, str]:
@@ -363,6 +493,13 @@ def answers_match(extracted: str, problem: Problem) -> tuple[bool, str]:
             # "(1, 2)" written without brackets is still a list; compare as one value too
             if _item_equal(got_norm.math, ref_items[0], tol, percent_shift):
                 return True, "equal"
+            # "a = 2, b = 7" for the reference "(2, 7)": the values in the order written
+            values = [labelled_value(item) for item in got_items]
+            if all(values) and _item_equal("(" + ", ".join(values) + ")", ref_items[0], tol, 0):
+                return True, "equal as a labelled tuple"
+            # "x < 2 or x > 3" is the union of the intervals it describes
+            if _union_equal(got_items, ref_items[0]):
+                return True, "equal as a union of intervals"
         return False, f"{len(got_items)} answers where the reference has {len(ref_items)}"
     if len(ref_items) == 1:
         same = _item_equal(got_items[0], ref_items[0], tol, percent_shift)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import time
 
-from capability_tests.grading.equivalence import answers_match
+from capability_tests.grading.equivalence import (
+    answers_match, reference_is_list, reference_tuple_size,
+)
 from capability_tests.grading.extract import extract_answer
 from capability_tests.grading.timeouts import (
     DEFAULT_TIMEOUT_S, GradingTimeout, signals_usable, time_limit,
@@ -16,29 +18,45 @@ MAX_COMPLETION_CHARS = 2_000_000
 
 
 def grade_here(completion: str, problem: Problem, timeout: float = DEFAULT_TIMEOUT_S) -> Verdict:
-    """Grade in this process. The limit is enforced by SIGALRM (main thread only)."""
+    """Grade in this process. The limit is enforced by SIGALRM (main thread only).
+
+    `Verdict.extracted` is None exactly when no answer was found, and then `reason` starts with
+    "no answer" (a format failure, not a wrong answer).
+    """
     start = time.perf_counter()
     if not isinstance(completion, str):
-        return Verdict(False, None, "completion is not text", time.perf_counter() - start)
-    if problem.error:
-        return Verdict(False, None, f"problem has no reference: {problem.error}",
-                       time.perf_counter() - start)
+        return Verdict(False, None, "no answer: the completion is not text", time.perf_counter() - start)
     if len(completion) > MAX_COMPLETION_CHARS:
         completion = completion[-MAX_COMPLETION_CHARS:]
-    found = None
+    answer = None
     try:
         with time_limit(timeout):
             found = extract_answer(completion, problem.benchmark)
             if found.answer is None:
                 return Verdict(False, None, found.how, time.perf_counter() - start)
-            correct, reason = answers_match(found.answer, problem)
+            answer = found.answer
+            if problem.error:
+                return Verdict(False, answer, f"problem has no reference: {problem.error}",
+                               time.perf_counter() - start)
+            if len(found.parts) > 1:
+                if reference_is_list(problem):
+                    # "$x=\boxed{-3}$ and $x=\boxed{5}$" for the reference "-3, 5"
+                    answer = ", ".join(found.parts)
+                elif reference_tuple_size(problem) == len(found.parts):
+                    # "$a=\boxed{2}$ and $b=\boxed{7}$" for the reference "(2, 7)", in order
+                    answer = "(" + ", ".join(found.parts) + ")"
+            correct, reason = answers_match(answer, problem)
     except GradingTimeout:
-        return Verdict(False, found.answer if found else None, "timeout",
-                       time.perf_counter() - start, timed_out=True)
+        if answer is None:
+            return Verdict(False, None, "no answer: timeout while extracting it",
+                           time.perf_counter() - start, timed_out=True)
+        return Verdict(False, answer, "timeout", time.perf_counter() - start, timed_out=True)
     except RecursionError:
-        return Verdict(False, found.answer if found else None, "answer nested too deeply",
-                       time.perf_counter() - start)
-    return Verdict(correct, found.answer, f"{reason} ({found.how})", time.perf_counter() - start)
+        if answer is None:
+            return Verdict(False, None, "no answer: nested too deeply to extract",
+                           time.perf_counter() - start)
+        return Verdict(False, answer, "answer nested too deeply", time.perf_counter() - start)
+    return Verdict(correct, answer, f"{reason} ({found.how})", time.perf_counter() - start)
 
 
 def grade(completion: str, problem: Problem, timeout: float = DEFAULT_TIMEOUT_S) -> Verdict:

@@ -110,6 +110,7 @@ def tokenize(text: str) -> list[tuple[str, str]]:
     tokens: list[tuple[str, str]] = []
     pos = 0
     n = len(text)
+    spaced = False
     while pos < n:
         m = _TOKEN.match(text, pos)
         if m is None:
@@ -118,7 +119,12 @@ def tokenize(text: str) -> list[tuple[str, str]]:
         kind = m.lastgroup
         value = m.group()
         if kind == "ws":
+            spaced = True
             continue
+        if kind == "num" and spaced and tokens and tokens[-1][0] == "num":
+            # `5 6` is neither 56 nor 30: two numbers side by side are not an answer
+            raise ParseError("two numbers separated by a space")
+        spaced = False
         if kind == "cmd" and value[1:] in _IGNORED:
             continue
         tokens.append((kind, value))
@@ -170,6 +176,15 @@ class _Parser:
     # -- grammar -------------------------------------------------------------------------------
     def parse_top(self) -> Any:
         items = self.parse_list(end=None)
+        if self.peek() == ":":
+            # a ratio `3:4` (or `1:2:3`): its terms in order
+            terms = [items]
+            while self.peek() == ":":
+                self.take()
+                terms.append(self.parse_list(end=None))
+            if any(len(t) != 1 for t in terms):
+                raise ParseError("a list inside a ratio")
+            items = [Seq(":", tuple(t[0] for t in terms))]
         if self.i != len(self.toks):
             raise ParseError(f"unexpected {self.peek()!r}")
         return items[0] if len(items) == 1 else Seq(",", tuple(items))

@@ -7,15 +7,22 @@ was removed (`percent`, `degrees`). Rules, in order:
 * math delimiters and currency: `$`, `\$`, `\(`, `\)`;
 * spacing and sizing macros: `\left`, `\right`, `\!`, `\,`, `\;`, `\:`, `\ `, `\quad`, `~`,
   `\displaystyle`; `\dfrac`/`\tfrac`/`\cfrac` become `\frac`;
+* plain-text forms: `>=`, `<=`, `!=` (and `≥`, `≤`, `≠`) become `\geq`, `\leq`, `\neq`; `pi`
+  and `π` become `\pi`; `sqrt(2)` and `√2` become `\sqrt{2}`; `∈`, `∞`, `×`, `·`, `∪`, the
+  minus sign `−` become their LaTeX;
+* `A \approx B` keeps A (the exact value), unless A is only a label (`x \approx 8` is 8);
 * degree signs (`^\circ`, `^{\circ}`, `°`, `\degree`, a trailing "degrees") and percent signs
-  (`\%`, `%`) are removed and recorded;
+  (`\%`, `%`, "percent", "percentage", "pct") are removed and recorded;
 * the benchmark's unit (OlympiadBench `meta["unit"]`) and a trailing unit word written after a
-  number (`5.4 \text{ cents}`, `15\mbox{ cm}^2`, `3 meters`) are removed;
+  number or fraction (`5.4 \text{ cents}`, `15\mbox{ cm}^2`, `\frac34 \textbf{cm}`, `3 meters`,
+  `10 ways`) are removed;
 * `\text{}`/`\textbf{}`/`\mbox{}`/`\mathrm{}` wrappers are unwrapped;
-* a leading `x =`, `f(x) =`, `x \in` (a single simple name on the left of the only `=`) and a
-  trailing period are removed;
+* a label on the left of the only `=` (`x =`, `f(x) =`, `\theta =`, `AB =`, `(a, b) =`,
+  `A:B =`), `x \in`, set-builder braces and a trailing period are removed; an arithmetic left side
+  (`12 + 7 = 19`) only when the right side is a number (`9 = 4p + q` stays an equation);
 * thousands separators (`58,500`, `10,\!080`, `1{,}000`) are removed when the whole answer is one
-  such number and the reference is not a list.
+  such number and the reference is not a list; `45, 120` (comma and space) stays a list;
+* the key drops whitespace except between two digits (`5 6` is not 56).
 """
 
 from __future__ import annotations
@@ -27,35 +34,67 @@ _SPACING = re.compile(
     r"\\(?:left|right|bigl|bigr|Bigl|Bigr|big|Big|displaystyle|textstyle|quad|qquad)(?![a-zA-Z])"
     r"|(?<!\\)\\[!,;: ]|~"
 )
+_MARKUP = r"(?:text|textbf|textit|textrm|textnormal|mbox|mathrm)"
 _DEGREES = re.compile(
     r"\^\s*\{\s*\\circ\s*\}|\^\s*\\circ|°|\\degree|\\circ"
-    r"|\\(?:text|mbox|mathrm)\{\s*(?:degrees?|deg)\s*\}|(?<=[\d}\s])degrees?\b"
+    r"|\\" + _MARKUP + r"\{\s*(?:degrees?|deg)\s*\}|(?<=[\d}\s])degrees?\b"
 )
-_PERCENT = re.compile(r"\\%|%|\\(?:text|mbox|mathrm)\{\s*(?:percent|\\%|%)\s*\}|(?<=[\d}\s])percent\b")
+_PERCENT = re.compile(
+    r"\\%|%|\\" + _MARKUP + r"\{\s*(?:percent(?:age)?|pct|\\%|%)\s*\}"
+    r"|(?<=[\d}\s])(?:percent(?:age)?|pct)\b"
+)
 _WRAPPER = re.compile(r"\\(?:text|textbf|textit|textrm|textnormal|mbox|mathrm|mathbf|boldsymbol)\s*\{([^{}]*)\}")
 _TRAILING_TEXT_UNIT = re.compile(
-    r"^(.*?[\d}])\s*\\(?:text|mbox|mathrm)\s*\{\s*([a-zA-Z][a-zA-Z .]*?)\s*\}\s*(?:\^\s*\{?\s*[23]\s*\}?)?\s*$"
+    r"^(.*?[\d}])\s*\\" + _MARKUP + r"\s*\{\s*([a-zA-Z][a-zA-Z .]*?)\s*\}\s*(?:\^\s*\{?\s*[23]\s*\}?)?\s*$"
 )
 _UNIT_WORDS = (
     "cm|mm|km|m|kg|g|mg|s|sec|seconds?|minutes?|mins?|hours?|hrs?|h|days?|weeks?|years?|"
     "inch(?:es)?|in|feet|foot|ft|yards?|yd|miles?|mi|mph|meters?|metres?|centimeters?|"
     "kilometers?|dollars?|cents?|units?|square\\s+units|sq\\s+units|cubic\\s+units|"
     "liters?|litres?|ml|L|pounds?|lbs?|ounces?|oz|degrees?|radians?|rad|people|students|"
-    "km/h|m/s|cm\\^2|cm\\^3|m\\^2|m\\^3|in\\^2|ft\\^2"
+    "km/h|m/s|cm\\^2|cm\\^3|m\\^2|m\\^3|in\\^2|ft\\^2|"
+    # count nouns models write after a count (lm-eval's Minerva normaliser drops these too)
+    "ways|integers|numbers|points|digits|meals|edges|multiples|pairs|times|tickets|children|"
+    "games|pages|books|coins|marbles|grams|gm|kilograms|gallons|cups|sq\\s+ft|square\\s+feet|"
+    "square\\s+inches|square\\s+meters|square\\s+centimeters|cubic\\s+feet|cubic\\s+inches"
 )
 _TRAILING_WORD_UNIT = re.compile(
     r"^(.*?\d)\s*(?:" + _UNIT_WORDS + r")\s*(?:\^\s*\{?\s*[23]\s*\}?)?\s*$"
 )
-_LHS = re.compile(
-    r"^\s*(?:\\angle\s*[A-Za-z _{}0-9\\]+?|[A-Za-z](?:_\s*\{?[\w ,\\]+\}?)?(?:\s*\(\s*[a-z]\s*\))?"
-    r"|\\?[A-Za-z]+_\{?\\?[a-z]+\s*\}?)\s*=\s*(?P<rest>[^=]+)$"
+_GREEK = (
+    r"\\(?:alpha|beta|gamma|delta|epsilon|varepsilon|zeta|eta|theta|vartheta|iota|kappa|lambda|mu|nu"
+    r"|xi|rho|sigma|tau|upsilon|phi|varphi|chi|psi|omega|Gamma|Delta|Theta|Lambda|Xi|Pi|Sigma|Phi"
+    r"|Psi|Omega)(?![a-zA-Z])"
 )
+# one name: a letter or a Greek letter, with an optional subscript (`a_1`, `m_{\max}`, `\theta_0`)
+_NAME = r"(?:[A-Za-z]|" + _GREEK + r")(?:\s*_\s*(?:\{[\w ,\\]+\}|\w))?"
+# a label: `x`, `f(x)`, `a_1`, `\angle ABC`, `AB` (a segment), `(a, b)`, `(r,\theta)`, `A:B`
+_LABEL = (
+    r"(?:\\angle\s*[A-Za-z _{}0-9\\]+?"
+    r"|" + _NAME + r"(?:\s*\(\s*[a-z]\s*\))?"
+    r"|\\?[A-Za-z]+_\{?\\?[a-z]+\s*\}?"
+    r"|[A-Z]{2,3}"
+    r"|\(\s*" + _NAME + r"(?:\s*,\s*" + _NAME + r")+\s*\)"
+    r"|" + _NAME + r"(?:\s*:\s*" + _NAME + r")+)"
+)
+_LHS = re.compile(r"^\s*" + _LABEL + r"\s*=\s*(?P<rest>[^=]+)$")
+_ONLY_LABEL = re.compile(r"^\s*" + _LABEL + r"\s*$")
+_APPROX = re.compile(r"\\approx(?![a-zA-Z])|≈|\\simeq(?![a-zA-Z])")
+_ASCII_RELATIONS = (("<=", "\\leq "), (">=", "\\geq "), ("!=", "\\neq "), ("≤", "\\leq "),
+                    ("≥", "\\geq "), ("≠", "\\neq "), ("∈", "\\in "), ("π", "\\pi "),
+                    ("∞", "\\infty "), ("×", "\\times "), ("·", "\\cdot "), ("−", "-"),
+                    ("∪", "\\cup "))
+_UNICODE_ROOT = re.compile(r"√\s*(?:\{([^{}]*)\}|\(([^()]*)\)|(\d+|[A-Za-z]))")
+_PLAIN_PI = re.compile(r"(?<![\\A-Za-z])pi(?![A-Za-z])")
+_PLAIN_SQRT = re.compile(r"(?<![\\A-Za-z])sqrt\s*(?:\(([^()]{1,200})\)|(\d+))")
+# set-builder notation: `\{x \mid x > 3\}` states the condition
+_SET_BUILDER = re.compile(r"^\\\{\s*[A-Za-z]\s*(?:\\mid|\||:)\s*(.+)\\\}$")
 _IN = re.compile(r"^\s*[A-Za-z]\s*\\in\s*")
 # "12 + 7 = 19": a purely arithmetic left side (no letters) stated before the result.
-_ARITHMETIC_LHS = re.compile(
-    r"^\s*(?:[\d\s+\-*/().^]|\\times|\\cdot)*\d(?:[\d\s+\-*/().^]|\\times|\\cdot)*"
-    r"=\s*(?P<rest>[^=]+)$"
-)
+_ARITH = r"(?:[\d\s+\-*/().^{}]|\\times|\\cdot|\\div|\\[dt]?frac|\\sqrt)"
+_ARITHMETIC_LHS = re.compile(r"^\s*" + _ARITH + r"*\d" + _ARITH + r"*=\s*(?P<rest>[^=]+)$")
+# ... but only when the right side is a number: `9 = 4p + q` is an equation, not a result.
+_HAS_VARIABLE = re.compile(r"(?<![\\a-zA-Z])[a-zA-Z]")
 _THOUSANDS = re.compile(r"^-?\d{1,3}(?:,\d{3})+(?:\.\d+)?$")
 _CHOICE = re.compile(r"^\(?([A-E])\)?$")
 
@@ -87,7 +126,14 @@ def normalise(text: str, unit: str | None = None, thousands: bool = True) -> Nor
     s = text.strip()
     s = s.replace("\\$", "").replace("$", "").replace("\\(", "").replace("\\)", "")
     s = s.replace("\\[", "").replace("\\]", "") if s.startswith("\\[") else s
+    s = re.sub(r",\s*\\!\s*(?=\d)", ",", s)  # `10,\!080`: a thousands separator, not a list
     s = _SPACING.sub(" ", s)
+    for ascii_op, command in _ASCII_RELATIONS:
+        s = s.replace(ascii_op, command)
+    s = _UNICODE_ROOT.sub(lambda m: "\\sqrt{" + next(g for g in m.groups() if g is not None) + "}", s)
+    s = _PLAIN_PI.sub(r"\\pi ", s)
+    s = _PLAIN_SQRT.sub(lambda m: "\\sqrt{" + (m.group(1) or m.group(2)) + "}", s)
+    s = _approximation_removed(s)
     s = re.sub(r"\\[dtc]frac(?![a-zA-Z])", r"\\frac", s)
     s = s.replace("{,}", ",")
     s = s.strip().rstrip(".").strip()
@@ -112,13 +158,21 @@ def normalise(text: str, unit: str | None = None, thousands: bool = True) -> Nor
         s = s2
     s = s.strip().rstrip(".").strip()
     s = _IN.sub("", s)
+    m = _SET_BUILDER.match(s)
+    if m:
+        s = m.group(1).strip()
     if s.count("=") == 1 and not re.search(r"\\(?:le|ge|ne)q?|[<>]", s):
-        m = _LHS.match(s) or _ARITHMETIC_LHS.match(s)
+        m = _LHS.match(s)
+        if m is None:
+            m = _ARITHMETIC_LHS.match(s)
+            if m and _HAS_VARIABLE.search(m.group("rest")):
+                m = None
         if m:
             s = m.group("rest").strip()
-    if thousands and _THOUSANDS.match(s.replace(" ", "")):
-        s = s.replace(",", "").replace(" ", "")
-    key = re.sub(r"\s+", "", s)
+    if thousands and _THOUSANDS.match(s):
+        s = s.replace(",", "")
+    # whitespace is dropped from the key, except between two digits: `5 6` is not 56
+    key = re.sub(r"\s+", lambda w: " " if _between_digits(s, w) else "", s)
     key = re.sub(r"([_^])\{(\w)\}", r"\1\2", key)
     key = re.sub(r"\\frac\{(\w)\}\{(\w)\}", r"\\frac\1\2", key)
     m = _CHOICE.match(key)
@@ -127,6 +181,29 @@ def normalise(text: str, unit: str | None = None, thousands: bool = True) -> Nor
     elif re.fullmatch(r"[A-Za-z][A-Za-z ]+", s):
         key = key.lower()
     return Normalised(math=s, key=key, percent=percent, degrees=degrees)
+
+
+def labelled_value(item: str) -> str | None:
+    """`a = 2` -> `2`: the value of an item that is one name given a value, else None."""
+    m = _LHS.match(item)
+    if m and "(" not in item.split("=")[0] and ":" not in item.split("=")[0]:
+        return m.group("rest").strip()
+    return None
+
+
+def _between_digits(text: str, match: re.Match) -> bool:
+    return (match.start() > 0 and text[match.start() - 1].isdigit()
+            and match.end() < len(text) and text[match.end()].isdigit())
+
+
+def _approximation_removed(text: str) -> str:
+    r"""`\frac{\sqrt2}{2} \approx 0.707` states the exact value; `x \approx 8` states 8."""
+    parts = _APPROX.split(text)
+    if len(parts) == 1:
+        return text
+    if _ONLY_LABEL.match(parts[0]) and parts[1].strip():
+        return parts[1].strip()
+    return parts[0].strip() or text
 
 
 def split_top_level(text: str) -> list[str]:
@@ -169,8 +246,25 @@ def split_answer_list(text: str) -> list[str]:
     m = re.fullmatch(r"\\\{(.*)\\\}", s) or re.fullmatch(r"\\lbrace(.*)\\rbrace", s)
     if m:
         s = m.group(1)
+    elif s.startswith("{") and s.endswith("}") and _outer_group(s):
+        s = s[1:-1]  # plain grouping braces around a list: `{-7, 7}`
     s = _AND.sub(",", s)
     return split_top_level(s)
+
+
+def _outer_group(text: str) -> bool:
+    """`text` is one `{...}` group whose braces match each other (not `{a}, {b}`)."""
+    depth = 0
+    for i, ch in enumerate(text):
+        if ch == "\\":
+            continue
+        if ch == "{" and (i == 0 or text[i - 1] != "\\"):
+            depth += 1
+        elif ch == "}" and (i == 0 or text[i - 1] != "\\"):
+            depth -= 1
+            if depth == 0 and i != len(text) - 1:
+                return False
+    return depth == 0
 
 
 def expand_pm(text: str) -> list[str]:
