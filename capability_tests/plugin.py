@@ -1,4 +1,7 @@
-"""The pytest plugin (registered through the `pytest11` entry point).
+"""The pytest plugin. Not a `pytest11` entry point: it loads only where the suite is asked for
+(the repository's root `conftest.py`, `-p capability_tests.plugin`, `capability-tests run`), and
+even when loaded it acts only in a session that runs the suite (`suite_requested`); see
+docs/ARCHITECTURE.md, "Loading the plugin".
 
 Hooks in data-flow order: options -> run configuration (configure) -> one parametrized test per
 problem (generate_tests) -> final selection (collection_finish) -> samples through fixtures ->
@@ -38,6 +41,34 @@ VALUE_OPTIONS = PATH_OPTIONS + (
     "--k", "--engine", "--engine-arg", "--temperature", "--top-p", "--max-tokens", "--seed",
     "--template", "--limit", "--benchmarks", "--min-correct", "--unsolved", "--store", "--sampling",
 )
+
+
+SUITE_PACKAGE = "capability_tests.suite"
+PLUGIN_MODULE = __name__
+
+
+def suite_requested(config: pytest.Config) -> bool:
+    """Does this session run the capability suite? True when the plugin was named with `-p`
+    (which only a user who wants the suite writes) or when a collection argument is the suite's
+    folder or package, lies inside it, or contains it (`pytest` in the repository root, whose
+    testpaths name it). Otherwise the plugin stays inert: no header, no xdist changes, no
+    environment changes, no store, no problems loaded."""
+    if any(str(p).strip() == PLUGIN_MODULE for p in (config.getoption("plugins", None) or ())):
+        return True
+    suite_dir = (Path(__file__).parent / "suite").resolve()
+    pyargs = bool(config.getoption("pyargs", False))
+    for arg in config.args:
+        target = str(arg).split("::", 1)[0]
+        if pyargs and (target == "capability_tests" or target == SUITE_PACKAGE
+                       or target.startswith(SUITE_PACKAGE + ".")):
+            return True
+        try:
+            path = (config.invocation_params.dir / target).resolve()
+        except (OSError, ValueError):
+            continue
+        if path == suite_dir or suite_dir in path.parents or path in suite_dir.parents:
+            return True
+    return False
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -358,7 +389,7 @@ def _default_to_loadgroup(config: pytest.Config) -> None:
 @pytest.hookimpl(optionalhook=True, tryfirst=True)
 def pytest_xdist_make_scheduler(config: pytest.Config, log):
     """Under loadgroup, keep each benchmark on one worker (see capability_tests.xdist_scheduling)."""
-    if config.getoption("dist", "no") != "loadgroup":
+    if RUN_KEY not in config.stash or config.getoption("dist", "no") != "loadgroup":
         return None
     from capability_tests.xdist_scheduling import BenchmarkGroupScheduling
 
@@ -368,11 +399,15 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log):
 @pytest.hookimpl(optionalhook=True)
 def pytest_configure_node(node) -> None:
     """xdist controller: tell each worker how tests are distributed (see batch_for)."""
+    if RUN_KEY not in node.config.stash:
+        return
     node.workerinput["capability_dist"] = node.config.getoption("dist", "no")
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
+    if not suite_requested(config):
+        return
     config.addinivalue_line(
         "markers", f"{FAMILY_MARKER}(family): a capability test parametrized over problems"
     )
@@ -392,6 +427,7 @@ def pytest_configure(config: pytest.Config) -> None:
     _default_to_loadgroup(config)
     if "VLLM_LOGGING_LEVEL" not in os.environ and config.get_verbosity() < 1:
         os.environ["VLLM_LOGGING_LEVEL"] = "ERROR"  # -v shows vLLM's warnings and info
+        config.add_cleanup(lambda: os.environ.pop("VLLM_LOGGING_LEVEL", None))
     state = CapabilityState(_build_run_config(config), config)
     config.stash[RUN_KEY] = state
     _check_batch_invariant(state.run_config)
@@ -435,7 +471,12 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         return
     marker = metafunc.definition.get_closest_marker(FAMILY_MARKER)
     family = (marker.kwargs.get("family") if marker else None) or "math"
-    state: CapabilityState = metafunc.config.stash[RUN_KEY]
+    state = metafunc.config.stash.get(RUN_KEY, None)
+    if state is None:
+        raise pytest.UsageError(
+            f"{metafunc.definition.nodeid} is a capability test outside {SUITE_PACKAGE}: "
+            f"load the plugin explicitly with -p {PLUGIN_MODULE}"
+        )
     state.collected_capability_tests = True
     try:
         problems = state.problems(family)

@@ -82,7 +82,7 @@ class BrokenEngine(FakeEngine):
 # -- helpers for the tests that drive the plugin with this engine ---------------------------------
 
 FAKE = ["--engine=fake_engine:FakeEngine", "--model=fake/model", "-p", "no:cacheprovider"]
-SUITE = ["--pyargs", "capability_tests.suite"]
+SUITE = ["-p", "capability_tests.plugin", "--pyargs", "capability_tests.suite"]
 
 
 def engine_log(path) -> list[dict]:
