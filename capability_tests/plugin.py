@@ -240,6 +240,15 @@ class CapabilityState:
             return contextlib.nullcontext()
         return capman.global_and_fixture_disabled()
 
+    def load_all(self) -> None:
+        """Load every benchmark of the run now, so that a missing or unreadable file or an
+        unreachable Hub dataset is a usage error before collection."""
+        for name in self.run_config.benchmarks:
+            if name not in self._problems:
+                self._problems[name] = load_problems(
+                    name, self.run_config.data_dir, self.run_config.limit
+                )
+
     def problems(self, family: str) -> list[Problem]:
         """Problems of the run's benchmarks that belong to `family`, loaded once per process."""
         out = []
@@ -461,6 +470,19 @@ def _data_source(c: cfg.RunConfig) -> str:
         return f"--data-dir={c.data_dir}"
     packaged = [name for name in c.benchmarks if get_benchmark(name).packaged_file is not None]
     return "packaged" if len(packaged) == len(c.benchmarks) else "Hugging Face Hub"
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Usage errors before collection: every benchmark of the run loads here (once per process;
+    collection reuses them). Not in `pytest_configure`, which `--help` and `--markers` also run.
+    On the xdist controller this runs before the workers start."""
+    state = session.config.stash.get(RUN_KEY, None)
+    if state is None:
+        return
+    try:
+        state.load_all()
+    except BenchmarkError as exc:
+        raise pytest.UsageError(str(exc)) from None
 
 
 # -- collection ----------------------------------------------------------------------------------

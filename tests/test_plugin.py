@@ -137,7 +137,54 @@ def test_engine_start_failure_is_each_tests_error(pytester, fake_engine_env):
 def test_usage_errors_name_the_option(pytester, fake_engine_env, args, message):
     result = pytester.runpytest(*SUITE, "--benchmarks=demo", *args)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    assert message in "\n".join(result.errlines + result.outlines)
+    text = "\n".join(result.errlines + result.outlines)
+    assert message in text
+    assert "Traceback" not in text and "collected" not in text
+    assert engine_log(fake_engine_env) == []
+
+
+def _one_usage_error(result, *expected: str) -> None:
+    """Exit status 4, one `ERROR:` line that says it all, no traceback, nothing collected."""
+    text = "\n".join(result.errlines + result.outlines)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR, text
+    errors = [line for line in text.splitlines() if line.startswith("ERROR:")]
+    assert len(errors) == 1, text
+    for part in expected:
+        assert part in errors[0], text
+    assert "Traceback" not in text and "error during collection" not in text
+    assert "collected" not in text
+
+
+def test_missing_data_file_is_a_usage_error_before_collection(pytester, fake_engine_env):
+    data = pytester.mkdir("data")
+    (data / "aime24").mkdir()
+    (data / "aime24" / "test.jsonl").write_text('{"id": 1, "problem": "1+1?", "answer": "2"}\n')
+    for extra in ([], ["-n", "2"]):
+        result = pytester.runpytest(*SUITE, *FAKE, "--data-dir=data", "--benchmarks=aime24,amc23",
+                                    *extra)
+        _one_usage_error(result, "benchmark 'amc23'", f"--data-dir={data}",
+                         str(data / "amc23" / "test.jsonl"), "put the file there")
+    assert engine_log(fake_engine_env) == []
+
+
+def test_unreadable_data_file_is_a_usage_error(pytester, fake_engine_env):
+    data = pytester.mkdir("data")
+    (data / "aime24").mkdir()
+    (data / "aime24" / "test.jsonl").write_bytes(b'{"id": 1}\n\xff\xfe not text\n')
+    result = pytester.runpytest(*SUITE, *FAKE, "--data-dir=data", "--benchmarks=aime24",
+                                "--collect-only")
+    _one_usage_error(result, f"cannot read {data / 'aime24' / 'test.jsonl'}", "not UTF-8 text")
+
+
+def test_hub_dataset_unreachable_offline_is_a_usage_error(pytester, fake_engine_env, monkeypatch):
+    """No --data-dir: the Hub, offline (HF_DATASETS_OFFLINE=1) with an empty cache."""
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(pytester.path / "hf-home"))
+    monkeypatch.setenv("HF_DATASETS_CACHE", str(pytester.path / "hf-home" / "datasets"))
+    result = pytester.runpytest_subprocess(*SUITE, *FAKE, "--benchmarks=aime24", "--k=1")
+    _one_usage_error(result, "benchmark 'aime24'", "HuggingFaceH4/aime_2024",
+                     "HF_DATASETS_OFFLINE", "pass --data-dir=DIR with aime24/test.jsonl")
     assert engine_log(fake_engine_env) == []
 
 
