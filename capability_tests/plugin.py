@@ -213,6 +213,7 @@ class CapabilityState:
             grading_workers=pytest_config.getoption("grading_workers"),
         )
         self.warned_batching = False
+        self.sampling_interrupted = False  # Ctrl-C in the serial sampling phase
 
     @property
     def is_worker(self) -> bool:
@@ -544,13 +545,74 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     state.selected = selected
 
 
+# -- the sampling phase --------------------------------------------------------------------------
+
+
+def _sample_reporting_warnings(config: pytest.Config, state: CapabilityState,
+                               problems: list[Problem]) -> None:
+    """`state.sampling.sample(problems)` outside any test: pytest attributes warnings only to
+    tests, collection and configuration, so the ones raised here go to its warnings summary
+    through the public hook (xdist forwards it from workers) rather than raw to stderr."""
+    with warnings.catch_warnings(record=True) as caught:
+        try:
+            state.sampling.sample(problems)
+        finally:
+            for message in caught:
+                config.hook.pytest_warning_recorded.call_historic(kwargs=dict(
+                    warning_message=message, when="runtest", nodeid="", location=None))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtestloop(session: pytest.Session):
+    """Serial run: sample, grade and store every selected problem after collection and before
+    the first test, so each test only reads its result (JUnit durations, --durations and per-test
+    timeouts measure the test). Never under --collect-only or after collection errors. A Ctrl-C
+    here stops the session with the finished problems reported (incomplete run)."""
+    state = session.config.stash.get(RUN_KEY, None)
+    option = session.config.option
+    if (state is not None and not state.is_worker and state.selected
+            and not option.collectonly
+            and not (session.testsfailed and not option.continue_on_collection_errors)):
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None and session.config.get_verbosity() >= 0:
+            reporter.ensure_newline()
+            reporter.write_sep("-", f"capability-tests: sampling {len(state.selected)} problems")
+        try:
+            _sample_reporting_warnings(session.config, state, state.selected)
+        except KeyboardInterrupt:
+            state.sampling_interrupted = True
+            state._log(
+                f"capability-tests: interrupted while sampling: {len(state.sampling.results)} of "
+                f"{len(state.selected)} problems finished; every sample received is stored"
+            )
+            raise
+    return (yield)
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem):
+    """xdist worker: a worker learns its tests a batch at a time, so it samples a problem's
+    batch (its whole benchmark under loadgroup) just before that problem's first test, outside
+    the test's setup/call/teardown (and, as the outermost wrapper, before a per-test timeout
+    starts)."""
+    state = item.config.stash.get(RUN_KEY, None)
+    if state is not None and state.is_worker:
+        problem = _problem_of(item)
+        if problem is not None and problem.error is None and not state.sampling.done(problem):
+            batch = list(state.batch_for(problem))
+            if all(p.key != problem.key for p in batch):
+                batch.append(problem)
+            _sample_reporting_warnings(item.config, state, batch)
+    return (yield)
+
+
 # -- fixtures ------------------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="session")
 def capability_run(pytestconfig: pytest.Config):
-    """The session's sampling run; the engine inside starts at the first test that needs it and
-    is shut down here, before pytest closes its output streams."""
+    """The session's sampling run (sampled before the tests, see the sampling phase above); the
+    engine inside is shut down here, before pytest closes its output streams."""
     state: CapabilityState = pytestconfig.stash[RUN_KEY]
     yield state.sampling
     state.sampling.close()
@@ -687,9 +749,24 @@ class ResultCollector:
         if records is not None:
             self.samples.add(records)
 
+    def _add_unreported_results(self) -> None:
+        """Serial run interrupted in the sampling phase: no test ran, so the (incomplete) report
+        covers the problems whose samples all arrived and were graded. Otherwise the report
+        covers the tests that ran, as under xdist, where only reported tests reach here."""
+        if self.state.is_worker or not self.state.sampling_interrupted:
+            return
+        sampling = self.state.sampling
+        for key, result in list(sampling.results.items()):
+            if key not in self.results:
+                self.results[key] = result
+                records = sampling.records.pop(key, None)
+                if records is not None:
+                    self.samples.add(records)
+
     @pytest.hookimpl(wrapper=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int):
         # before every other sessionfinish: JUnit's writer must see the suite properties
+        self._add_unreported_results()
         if self.results:
             self._write_reports(session, exitstatus)
         return (yield)

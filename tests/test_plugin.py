@@ -320,3 +320,86 @@ def test_grading_in_process_and_in_pool_agree(pytester, fake_engine_env, monkeyp
         reports[workers] = json.loads((pytester.path / "reports" / "summary.json").read_text())
     assert reports["0"]["benchmarks"] == reports["2"]["benchmarks"]
     assert reports["0"]["benchmarks"]["demo"]["pass_at_k"]["1"] == pytest.approx(3 / 20)
+
+
+def test_sampling_is_a_phase_of_its_own_not_a_tests_setup(pytester, fake_engine_env, monkeypatch):
+    """Serial run with a slow engine: sampling happens between collection and the first test, so
+    no single JUnit testcase holds most of the session's time."""
+    monkeypatch.setenv("FAKE_ENGINE_DELAY", "0.05")  # 10 problems x 3 samples: 1.5 s of sampling
+    result = pytester.runpytest(*SUITE, *FAKE, "--benchmarks=demo", "--k=3", "--store=none",
+                                "--unsolved=xfail", "--junitxml=junit.xml", "--durations=3")
+    assert result.ret == 0
+    suite = ET.parse(pytester.path / "junit.xml").getroot().find("testsuite")
+    cases = [float(case.get("time")) for case in suite.iter("testcase")]
+    assert len(cases) == 10
+    session = float(suite.get("time"))
+    sampling = 10 * 3 * 0.05  # the engine's sleeps alone
+    assert session >= sampling
+    # no testcase holds the sampling (nor most of the session): each only reads its result
+    assert max(cases) < 0.5 * sampling and max(cases) < 0.5 * session, (cases, session)
+    assert sum(cases) < 0.5 * sampling, (cases, session)
+    text = result.stdout.str()
+    assert "capability-tests: sampling 10 problems" in text
+    # the sampling phase comes before the first test's line
+    assert text.index("capability-tests: sampling 10 problems") < text.index("test_math.py")
+
+
+def test_collect_only_never_samples(pytester, fake_engine_env):
+    result = pytester.runpytest(*SUITE, *FAKE, "--benchmarks=demo", "--collect-only", "-q")
+    assert result.ret == 0
+    assert engine_log(fake_engine_env) == []
+
+
+def test_ctrl_c_during_sampling_keeps_samples_and_writes_incomplete_report(
+        pytester, fake_engine_env, monkeypatch):
+    """A KeyboardInterrupt from the engine after 5 samples (problems add and sub complete at
+    k=2, mul has one): every received sample is stored, the report covers the finished problems
+    and says the run is incomplete."""
+    import sqlite3
+
+    monkeypatch.setenv("FAKE_ENGINE_INTERRUPT_AFTER", "5")
+    monkeypatch.setenv("FAKE_ENGINE_SCRIPT", json.dumps({"demo/add": ["\\boxed{19}"]}))
+    result = pytester.runpytest_subprocess(*SUITE, *FAKE, "--benchmarks=demo", "--k=2",
+                                           "--grading-workers=0")
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    text = result.stdout.str() + result.stderr.str()
+    assert "KeyboardInterrupt" in text
+    assert "incomplete run" in text
+    db = sqlite3.connect(str(pytester.path / "reports" / "completions.sqlite"))
+    try:
+        rows = db.execute("SELECT problem, idx FROM samples ORDER BY problem, idx").fetchall()
+    finally:
+        db.close()
+    assert rows == [("demo/add", 0), ("demo/add", 1), ("demo/mul", 0), ("demo/sub", 0),
+                    ("demo/sub", 1)]
+    summary = json.loads((pytester.path / "reports" / "summary.json").read_text())
+    assert summary["complete"] is False
+    assert summary["benchmarks"]["demo"]["problems"] == 2
+    assert summary["benchmarks"]["demo"]["pass_at_k"]["1"] == pytest.approx(0.5)
+    run_folder = pytester.path / "reports" / summary["run_id"]
+    samples = (run_folder / "samples.jsonl").read_text().splitlines()
+    assert len(samples) == 4
+    # the interrupted run's samples are reused: a rerun generates only the missing ones
+    monkeypatch.delenv("FAKE_ENGINE_INTERRUPT_AFTER")
+    again = pytester.runpytest_subprocess(*SUITE, *FAKE, "--benchmarks=demo", "--k=2",
+                                          "--grading-workers=0")
+    assert again.ret == pytest.ExitCode.TESTS_FAILED
+    asked = generate_calls(fake_engine_env)[-1]["indices"]
+    assert "demo/add" not in asked and "demo/sub" not in asked and asked["demo/mul"] == [1]
+
+
+def test_xdist_workers_sample_before_their_first_test_not_inside_it(
+        pytester, fake_engine_env, monkeypatch):
+    """Under -n 2 a worker samples its benchmark just before that benchmark's first test runs,
+    outside the test's phases: JUnit durations stay the tests' own."""
+    monkeypatch.setenv("FAKE_ENGINE_DELAY", "0.05")
+    result = pytester.runpytest_subprocess(*SUITE, *FAKE, "--benchmarks=demo", "--k=3",
+                                           "--store=none", "--unsolved=xfail", "-n", "2",
+                                           "--junitxml=junit.xml")
+    assert result.ret == 0, result.stdout.str()
+    cases = [float(case.get("time")) for case in
+             ET.parse(pytester.path / "junit.xml").getroot().iter("testcase")]
+    assert len(cases) == 10
+    sampling = 10 * 3 * 0.05
+    assert max(cases) < 0.5 * sampling, cases
+    assert len({call["pid"] for call in generate_calls(fake_engine_env)}) == 1  # one worker
