@@ -3,9 +3,11 @@
 even when loaded it acts only in a session that runs the suite (`suite_requested`); see
 docs/ARCHITECTURE.md, "Loading the plugin".
 
-Hooks in data-flow order: options -> run configuration (configure) -> one parametrized test per
-problem (generate_tests) -> final selection (collection_finish) -> samples through fixtures ->
-results to the controller (runtest_logreport) -> reports (terminal_summary, sessionfinish).
+Hooks in data-flow order: options -> run configuration (configure) -> problems loaded, usage
+errors (sessionstart) -> one parametrized test per problem (generate_tests) -> final selection
+(collection_finish) -> the sampling phase (runtestloop; runtest_protocol on xdist workers) ->
+each test reads its result through fixtures -> results to the controller (runtest_logreport) ->
+reports (terminal_summary, sessionfinish).
 
 Importing this module imports neither torch nor vLLM: `--help` and `--collect-only` stay fast.
 """
@@ -566,12 +568,13 @@ def _sample_reporting_warnings(config: pytest.Config, state: CapabilityState,
 def pytest_runtestloop(session: pytest.Session):
     """Serial run: sample, grade and store every selected problem after collection and before
     the first test, so each test only reads its result (JUnit durations, --durations and per-test
-    timeouts measure the test). Never under --collect-only or after collection errors. A Ctrl-C
+    timeouts measure the test). Never under --collect-only or --setup-plan, nor after collection
+    errors. A Ctrl-C
     here stops the session with the finished problems reported (incomplete run)."""
     state = session.config.stash.get(RUN_KEY, None)
     option = session.config.option
     if (state is not None and not state.is_worker and state.selected
-            and not option.collectonly
+            and not option.collectonly and not getattr(option, "setupplan", False)
             and not (session.testsfailed and not option.continue_on_collection_errors)):
         reporter = session.config.pluginmanager.get_plugin("terminalreporter")
         if reporter is not None and session.config.get_verbosity() >= 0:

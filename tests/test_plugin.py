@@ -344,9 +344,11 @@ def test_sampling_is_a_phase_of_its_own_not_a_tests_setup(pytester, fake_engine_
     assert text.index("capability-tests: sampling 10 problems") < text.index("test_math.py")
 
 
-def test_collect_only_never_samples(pytester, fake_engine_env):
-    result = pytester.runpytest(*SUITE, *FAKE, "--benchmarks=demo", "--collect-only", "-q")
-    assert result.ret == 0
+def test_collect_only_and_setup_plan_never_sample(pytester, fake_engine_env):
+    for plan in ("--collect-only", "--setup-plan"):
+        result = pytester.runpytest(*SUITE, *FAKE, "--benchmarks=demo", plan, "-q")
+        assert result.ret == 0
+        assert "capability-tests: sampling" not in result.stdout.str()
     assert engine_log(fake_engine_env) == []
 
 
