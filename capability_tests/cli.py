@@ -12,6 +12,10 @@ from __future__ import annotations
 import argparse
 import sys
 
+# `capability-tests run ARGS` is this pytest command line: the plugin is no entry point, so it is
+# named here (docs/ARCHITECTURE.md, "Loading the plugin").
+RUN_ARGS = ["-p", "capability_tests.plugin", "--pyargs", "capability_tests.suite"]
+
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -19,13 +23,13 @@ def main(argv: list[str] | None = None) -> int:
         # Everything after `run` is pytest's: no argparse in between to misread `-k` or `--k`.
         import pytest
 
-        return int(pytest.main(["--pyargs", "capability_tests.suite", *argv[1:]]))
+        return int(pytest.main(RUN_ARGS + argv[1:]))
     parser = argparse.ArgumentParser(prog="capability-tests", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser(
         "run",
         help="run the capability suite from any directory "
-        "(= pytest --pyargs capability_tests.suite ARGS...)",
+        "(= pytest -p capability_tests.plugin --pyargs capability_tests.suite ARGS...)",
     )
     from capability_tests.grading import command as grade_command
     from capability_tests.reporting import command as report_command

@@ -1,8 +1,13 @@
-"""The pytest plugin (registered through the `pytest11` entry point).
+"""The pytest plugin. Not a `pytest11` entry point: it loads only where the suite is asked for
+(the repository's root `conftest.py`, `-p capability_tests.plugin`, `capability-tests run`), and
+even when loaded it acts only in a session that runs the suite (`suite_requested`); see
+docs/ARCHITECTURE.md, "Loading the plugin".
 
-Hooks in data-flow order: options -> run configuration (configure) -> one parametrized test per
-problem (generate_tests) -> final selection (collection_finish) -> samples through fixtures ->
-results to the controller (runtest_logreport) -> reports (terminal_summary, sessionfinish).
+Hooks in data-flow order: options -> run configuration (configure) -> problems loaded, usage
+errors (sessionstart) -> one parametrized test per problem (generate_tests) -> final selection
+(collection_finish) -> the sampling phase (runtestloop; runtest_protocol on xdist workers) ->
+each test reads its result through fixtures -> results to the controller (runtest_logreport) ->
+reports (terminal_summary, sessionfinish).
 
 Importing this module imports neither torch nor vLLM: `--help` and `--collect-only` stay fast.
 """
@@ -38,6 +43,34 @@ VALUE_OPTIONS = PATH_OPTIONS + (
     "--k", "--engine", "--engine-arg", "--temperature", "--top-p", "--max-tokens", "--seed",
     "--template", "--limit", "--benchmarks", "--min-correct", "--unsolved", "--store", "--sampling",
 )
+
+
+SUITE_PACKAGE = "capability_tests.suite"
+PLUGIN_MODULE = __name__
+
+
+def suite_requested(config: pytest.Config) -> bool:
+    """Does this session run the capability suite? True when the plugin was named with `-p`
+    (which only a user who wants the suite writes) or when a collection argument is the suite's
+    folder or package, lies inside it, or contains it (`pytest` in the repository root, whose
+    testpaths name it). Otherwise the plugin stays inert: no header, no xdist changes, no
+    environment changes, no store, no problems loaded."""
+    if any(str(p).strip() == PLUGIN_MODULE for p in (config.getoption("plugins", None) or ())):
+        return True
+    suite_dir = (Path(__file__).parent / "suite").resolve()
+    pyargs = bool(config.getoption("pyargs", False))
+    for arg in config.args:
+        target = str(arg).split("::", 1)[0]
+        if pyargs and (target == "capability_tests" or target == SUITE_PACKAGE
+                       or target.startswith(SUITE_PACKAGE + ".")):
+            return True
+        try:
+            path = (config.invocation_params.dir / target).resolve()
+        except (OSError, ValueError):
+            continue
+        if path == suite_dir or suite_dir in path.parents or path in suite_dir.parents:
+            return True
+    return False
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -182,6 +215,7 @@ class CapabilityState:
             grading_workers=pytest_config.getoption("grading_workers"),
         )
         self.warned_batching = False
+        self.sampling_interrupted = False  # Ctrl-C in the serial sampling phase
 
     @property
     def is_worker(self) -> bool:
@@ -208,6 +242,15 @@ class CapabilityState:
 
             return contextlib.nullcontext()
         return capman.global_and_fixture_disabled()
+
+    def load_all(self) -> None:
+        """Load every benchmark of the run now, so that a missing or unreadable file or an
+        unreachable Hub dataset is a usage error before collection."""
+        for name in self.run_config.benchmarks:
+            if name not in self._problems:
+                self._problems[name] = load_problems(
+                    name, self.run_config.data_dir, self.run_config.limit
+                )
 
     def problems(self, family: str) -> list[Problem]:
         """Problems of the run's benchmarks that belong to `family`, loaded once per process."""
@@ -358,7 +401,7 @@ def _default_to_loadgroup(config: pytest.Config) -> None:
 @pytest.hookimpl(optionalhook=True, tryfirst=True)
 def pytest_xdist_make_scheduler(config: pytest.Config, log):
     """Under loadgroup, keep each benchmark on one worker (see capability_tests.xdist_scheduling)."""
-    if config.getoption("dist", "no") != "loadgroup":
+    if RUN_KEY not in config.stash or config.getoption("dist", "no") != "loadgroup":
         return None
     from capability_tests.xdist_scheduling import BenchmarkGroupScheduling
 
@@ -368,11 +411,15 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log):
 @pytest.hookimpl(optionalhook=True)
 def pytest_configure_node(node) -> None:
     """xdist controller: tell each worker how tests are distributed (see batch_for)."""
+    if RUN_KEY not in node.config.stash:
+        return
     node.workerinput["capability_dist"] = node.config.getoption("dist", "no")
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
+    if not suite_requested(config):
+        return
     config.addinivalue_line(
         "markers", f"{FAMILY_MARKER}(family): a capability test parametrized over problems"
     )
@@ -392,6 +439,7 @@ def pytest_configure(config: pytest.Config) -> None:
     _default_to_loadgroup(config)
     if "VLLM_LOGGING_LEVEL" not in os.environ and config.get_verbosity() < 1:
         os.environ["VLLM_LOGGING_LEVEL"] = "ERROR"  # -v shows vLLM's warnings and info
+        config.add_cleanup(lambda: os.environ.pop("VLLM_LOGGING_LEVEL", None))
     state = CapabilityState(_build_run_config(config), config)
     config.stash[RUN_KEY] = state
     _check_batch_invariant(state.run_config)
@@ -427,6 +475,19 @@ def _data_source(c: cfg.RunConfig) -> str:
     return "packaged" if len(packaged) == len(c.benchmarks) else "Hugging Face Hub"
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Usage errors before collection: every benchmark of the run loads here (once per process;
+    collection reuses them). Not in `pytest_configure`, which `--help` and `--markers` also run.
+    On the xdist controller this runs before the workers start."""
+    state = session.config.stash.get(RUN_KEY, None)
+    if state is None:
+        return
+    try:
+        state.load_all()
+    except BenchmarkError as exc:
+        raise pytest.UsageError(str(exc)) from None
+
+
 # -- collection ----------------------------------------------------------------------------------
 
 
@@ -435,7 +496,12 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         return
     marker = metafunc.definition.get_closest_marker(FAMILY_MARKER)
     family = (marker.kwargs.get("family") if marker else None) or "math"
-    state: CapabilityState = metafunc.config.stash[RUN_KEY]
+    state = metafunc.config.stash.get(RUN_KEY, None)
+    if state is None:
+        raise pytest.UsageError(
+            f"{metafunc.definition.nodeid} is a capability test outside {SUITE_PACKAGE}: "
+            f"load the plugin explicitly with -p {PLUGIN_MODULE}"
+        )
     state.collected_capability_tests = True
     try:
         problems = state.problems(family)
@@ -481,13 +547,75 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     state.selected = selected
 
 
+# -- the sampling phase --------------------------------------------------------------------------
+
+
+def _sample_reporting_warnings(config: pytest.Config, state: CapabilityState,
+                               problems: list[Problem]) -> None:
+    """`state.sampling.sample(problems)` outside any test: pytest attributes warnings only to
+    tests, collection and configuration, so the ones raised here go to its warnings summary
+    through the public hook (xdist forwards it from workers) rather than raw to stderr."""
+    with warnings.catch_warnings(record=True) as caught:
+        try:
+            state.sampling.sample(problems)
+        finally:
+            for message in caught:
+                config.hook.pytest_warning_recorded.call_historic(kwargs=dict(
+                    warning_message=message, when="runtest", nodeid="", location=None))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtestloop(session: pytest.Session):
+    """Serial run: sample, grade and store every selected problem after collection and before
+    the first test, so each test only reads its result (JUnit durations, --durations and per-test
+    timeouts measure the test). Never under --collect-only or --setup-plan, nor after collection
+    errors. A Ctrl-C
+    here stops the session with the finished problems reported (incomplete run)."""
+    state = session.config.stash.get(RUN_KEY, None)
+    option = session.config.option
+    if (state is not None and not state.is_worker and state.selected
+            and not option.collectonly and not getattr(option, "setupplan", False)
+            and not (session.testsfailed and not option.continue_on_collection_errors)):
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None and session.config.get_verbosity() >= 0:
+            reporter.ensure_newline()
+            reporter.write_sep("-", f"capability-tests: sampling {len(state.selected)} problems")
+        try:
+            _sample_reporting_warnings(session.config, state, state.selected)
+        except KeyboardInterrupt:
+            state.sampling_interrupted = True
+            state._log(
+                f"capability-tests: interrupted while sampling: {len(state.sampling.results)} of "
+                f"{len(state.selected)} problems finished; every sample received is stored"
+            )
+            raise
+    return (yield)
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem):
+    """xdist worker: a worker learns its tests a batch at a time, so it samples a problem's
+    batch (its whole benchmark under loadgroup) just before that problem's first test, outside
+    the test's setup/call/teardown (and, as the outermost wrapper, before a per-test timeout
+    starts)."""
+    state = item.config.stash.get(RUN_KEY, None)
+    if state is not None and state.is_worker:
+        problem = _problem_of(item)
+        if problem is not None and problem.error is None and not state.sampling.done(problem):
+            batch = list(state.batch_for(problem))
+            if all(p.key != problem.key for p in batch):
+                batch.append(problem)
+            _sample_reporting_warnings(item.config, state, batch)
+    return (yield)
+
+
 # -- fixtures ------------------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="session")
 def capability_run(pytestconfig: pytest.Config):
-    """The session's sampling run; the engine inside starts at the first test that needs it and
-    is shut down here, before pytest closes its output streams."""
+    """The session's sampling run (sampled before the tests, see the sampling phase above); the
+    engine inside is shut down here, before pytest closes its output streams."""
     state: CapabilityState = pytestconfig.stash[RUN_KEY]
     yield state.sampling
     state.sampling.close()
@@ -624,9 +752,24 @@ class ResultCollector:
         if records is not None:
             self.samples.add(records)
 
+    def _add_unreported_results(self) -> None:
+        """Serial run interrupted in the sampling phase: no test ran, so the (incomplete) report
+        covers the problems whose samples all arrived and were graded. Otherwise the report
+        covers the tests that ran, as under xdist, where only reported tests reach here."""
+        if self.state.is_worker or not self.state.sampling_interrupted:
+            return
+        sampling = self.state.sampling
+        for key, result in list(sampling.results.items()):
+            if key not in self.results:
+                self.results[key] = result
+                records = sampling.records.pop(key, None)
+                if records is not None:
+                    self.samples.add(records)
+
     @pytest.hookimpl(wrapper=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int):
         # before every other sessionfinish: JUnit's writer must see the suite properties
+        self._add_unreported_results()
         if self.results:
             self._write_reports(session, exitstatus)
         return (yield)

@@ -1,10 +1,11 @@
 """The sampling plan: which problems this process samples, what the completion store already
 holds of them, one batched submission of the rest to a lazily started engine, and grading.
 
-Serial runs plan every selected problem at the first test that needs samples. Under xdist with
-`--dist loadgroup` (which the plugin makes the default) a benchmark is one group and goes to one
-worker whole, so a worker plans the whole group at its first test; it never samples problems
-another worker runs.
+Serial runs plan and sample every selected problem in a phase of their own, after collection and
+before the first test (the plugin's `pytest_runtestloop` wrapper calls `sample`). Under xdist
+with `--dist loadgroup` (which the plugin makes the default) a benchmark is one group and goes to
+one worker whole, so a worker samples the whole group before its first test of that group runs
+(outside the test's phases); it never samples problems another worker runs.
 
 The plan subtracts what the store holds (same model, prompt, sampling parameters, sample index):
 only missing samples go to the engine, and the engine is not started at all when nothing is
@@ -284,11 +285,23 @@ class SamplingRun:
             seed_policy=SEED_POLICY,
         )
 
+    def done(self, problem: Problem) -> bool:
+        """Has `problem` a result or a failure (nothing left to sample)?"""
+        return problem.key in self.results or problem.key in self.failures
+
+    def sample(self, problems: Sequence[Problem]) -> None:
+        """Sample, grade and store, in one submission, every problem of `problems` that is not
+        done yet. A KeyboardInterrupt stops it with the finished problems' results kept (and
+        every sample received so far stored) and propagates."""
+        todo = [p for p in problems if p.error is None and not self.done(p)]
+        if todo:
+            self._sample(todo)
+
     def result_for(self, problem: Problem, batch: Callable[[], Sequence[Problem]]) -> ProblemResult:
         """The graded samples of `problem`, sampling `batch()` (which includes it) if not yet done."""
         key = problem.key
-        if key not in self.results and key not in self.failures:
-            todo = [p for p in batch() if p.error is None and p.key not in self.results]
+        if not self.done(problem):
+            todo = [p for p in batch() if p.error is None and not self.done(p)]
             if all(p.key != key for p in todo):
                 todo.append(problem)
             self._sample(todo)
@@ -372,6 +385,13 @@ class SamplingRun:
         stats = BatchStats(len(problems), 0, 0, 0.0)
         try:
             self._run_batch(problems, tallies, stats)
+        except KeyboardInterrupt:  # keep what finished; the rest is neither result nor failure
+            for p in problems:
+                tally = tallies.get(p.key)
+                if tally is not None and tally.complete and p.key not in self.failures:
+                    self.results[p.key] = tally.result()
+                    self.records[p.key] = tally.records()
+            raise
         except Exception as exc:  # the engine or the store failed: fail these problems
             message = (
                 str(exc) if isinstance(exc, StoreError)

@@ -8,6 +8,8 @@ Environment:
   "I do not know."
 - FAKE_ENGINE_DELAY: optional seconds to sleep before each sample (a slow engine that streams
   samples one by one, for kill-and-resume tests).
+- FAKE_ENGINE_INTERRUPT_AFTER: optional number of samples after which the engine raises
+  KeyboardInterrupt (a Ctrl-C during sampling).
 """
 
 from __future__ import annotations
@@ -52,9 +54,14 @@ class FakeEngine:
               "max_tokens": sampling.max_tokens, "temperature": sampling.temperature,
               "prompts": [r.prompt for r in requests]})
         delay = float(os.environ.get("FAKE_ENGINE_DELAY", "0"))
+        interrupt_after = int(os.environ.get("FAKE_ENGINE_INTERRUPT_AFTER", "-1"))
+        done = 0
         for r in requests:
             texts = self.script.get(r.key) or ["I do not know."]
             for i in r.wanted(sampling.n):
+                if done == interrupt_after:
+                    raise KeyboardInterrupt
+                done += 1
                 if delay:
                     time.sleep(delay)
                 text = texts[i % len(texts)]
@@ -82,7 +89,7 @@ class BrokenEngine(FakeEngine):
 # -- helpers for the tests that drive the plugin with this engine ---------------------------------
 
 FAKE = ["--engine=fake_engine:FakeEngine", "--model=fake/model", "-p", "no:cacheprovider"]
-SUITE = ["--pyargs", "capability_tests.suite"]
+SUITE = ["-p", "capability_tests.plugin", "--pyargs", "capability_tests.suite"]
 
 
 def engine_log(path) -> list[dict]:

@@ -12,6 +12,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from capability_tests.passk import pass_at_k
+from fake_engine import SUITE
 
 pytestmark = pytest.mark.e2e
 
@@ -35,7 +36,7 @@ def assert_summary_follows_from_counts(summary, benchmark, counts):
 def test_vllm_aime24_in_one_submission(pytester, shared_benchmarks):
     """The acceptance run of the end-to-end issue: 30 AIME problems, k = 4, one submission."""
     result = pytester.runpytest_subprocess(
-        "--pyargs", "capability_tests.suite", "--model=smollm2-135m", "--k", "4", "-k", "aime24",
+        *SUITE, "--model=smollm2-135m", "--k", "4", "-k", "aime24",
         f"--data-dir={shared_benchmarks}", "--max-tokens", "64", "--junitxml", "junit.xml",
         "-p", "no:cacheprovider", timeout=900,
     )
@@ -86,7 +87,7 @@ def assert_provenance_of_a_vllm_cpu_run(folder, prov):
 
 def test_transformers_engine_on_packaged_demo(pytester):
     result = pytester.runpytest_subprocess(
-        "--pyargs", "capability_tests.suite", "--engine=transformers", "--benchmarks=demo",
+        *SUITE, "--engine=transformers", "--benchmarks=demo",
         "--limit=2", "--k=2", "--max-tokens=24", "--template=chat", "--junitxml=junit.xml",
         "--unsolved=xfail", "-p", "no:cacheprovider", timeout=600,
     )
@@ -191,7 +192,7 @@ def test_vllm_run_records_the_grader_and_an_edited_grader_regrades_without_gener
     shutil.copytree(Path(__file__).resolve().parents[1] / "capability_tests",
                     root / "capability_tests", ignore=shutil.ignore_patterns("__pycache__"))
     monkeypatch.setenv("PYTHONPATH", str(root))
-    args = ["--pyargs", "capability_tests.suite", "--model=smollm2-135m", "--benchmarks=demo",
+    args = [*SUITE, "--model=smollm2-135m", "--benchmarks=demo",
             "--limit=2", "--k=2", "--max-tokens=16", "-p", "no:cacheprovider"]
 
     def summary():

@@ -137,7 +137,54 @@ def test_engine_start_failure_is_each_tests_error(pytester, fake_engine_env):
 def test_usage_errors_name_the_option(pytester, fake_engine_env, args, message):
     result = pytester.runpytest(*SUITE, "--benchmarks=demo", *args)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    assert message in "\n".join(result.errlines + result.outlines)
+    text = "\n".join(result.errlines + result.outlines)
+    assert message in text
+    assert "Traceback" not in text and "collected" not in text
+    assert engine_log(fake_engine_env) == []
+
+
+def _one_usage_error(result, *expected: str) -> None:
+    """Exit status 4, one `ERROR:` line that says it all, no traceback, nothing collected."""
+    text = "\n".join(result.errlines + result.outlines)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR, text
+    errors = [line for line in text.splitlines() if line.startswith("ERROR:")]
+    assert len(errors) == 1, text
+    for part in expected:
+        assert part in errors[0], text
+    assert "Traceback" not in text and "error during collection" not in text
+    assert "collected" not in text
+
+
+def test_missing_data_file_is_a_usage_error_before_collection(pytester, fake_engine_env):
+    data = pytester.mkdir("data")
+    (data / "aime24").mkdir()
+    (data / "aime24" / "test.jsonl").write_text('{"id": 1, "problem": "1+1?", "answer": "2"}\n')
+    for extra in ([], ["-n", "2"]):
+        result = pytester.runpytest(*SUITE, *FAKE, "--data-dir=data", "--benchmarks=aime24,amc23",
+                                    *extra)
+        _one_usage_error(result, "benchmark 'amc23'", f"--data-dir={data}",
+                         str(data / "amc23" / "test.jsonl"), "put the file there")
+    assert engine_log(fake_engine_env) == []
+
+
+def test_unreadable_data_file_is_a_usage_error(pytester, fake_engine_env):
+    data = pytester.mkdir("data")
+    (data / "aime24").mkdir()
+    (data / "aime24" / "test.jsonl").write_bytes(b'{"id": 1}\n\xff\xfe not text\n')
+    result = pytester.runpytest(*SUITE, *FAKE, "--data-dir=data", "--benchmarks=aime24",
+                                "--collect-only")
+    _one_usage_error(result, f"cannot read {data / 'aime24' / 'test.jsonl'}", "not UTF-8 text")
+
+
+def test_hub_dataset_unreachable_offline_is_a_usage_error(pytester, fake_engine_env, monkeypatch):
+    """No --data-dir: the Hub, offline (HF_DATASETS_OFFLINE=1) with an empty cache."""
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(pytester.path / "hf-home"))
+    monkeypatch.setenv("HF_DATASETS_CACHE", str(pytester.path / "hf-home" / "datasets"))
+    result = pytester.runpytest_subprocess(*SUITE, *FAKE, "--benchmarks=aime24", "--k=1")
+    _one_usage_error(result, "benchmark 'aime24'", "HuggingFaceH4/aime_2024",
+                     "HF_DATASETS_OFFLINE", "pass --data-dir=DIR with aime24/test.jsonl")
     assert engine_log(fake_engine_env) == []
 
 
@@ -273,3 +320,88 @@ def test_grading_in_process_and_in_pool_agree(pytester, fake_engine_env, monkeyp
         reports[workers] = json.loads((pytester.path / "reports" / "summary.json").read_text())
     assert reports["0"]["benchmarks"] == reports["2"]["benchmarks"]
     assert reports["0"]["benchmarks"]["demo"]["pass_at_k"]["1"] == pytest.approx(3 / 20)
+
+
+def test_sampling_is_a_phase_of_its_own_not_a_tests_setup(pytester, fake_engine_env, monkeypatch):
+    """Serial run with a slow engine: sampling happens between collection and the first test, so
+    no single JUnit testcase holds most of the session's time."""
+    monkeypatch.setenv("FAKE_ENGINE_DELAY", "0.05")  # 10 problems x 3 samples: 1.5 s of sampling
+    result = pytester.runpytest(*SUITE, *FAKE, "--benchmarks=demo", "--k=3", "--store=none",
+                                "--unsolved=xfail", "--junitxml=junit.xml", "--durations=3")
+    assert result.ret == 0
+    suite = ET.parse(pytester.path / "junit.xml").getroot().find("testsuite")
+    cases = [float(case.get("time")) for case in suite.iter("testcase")]
+    assert len(cases) == 10
+    session = float(suite.get("time"))
+    sampling = 10 * 3 * 0.05  # the engine's sleeps alone
+    assert session >= sampling
+    # no testcase holds the sampling (nor most of the session): each only reads its result
+    assert max(cases) < 0.5 * sampling and max(cases) < 0.5 * session, (cases, session)
+    assert sum(cases) < 0.5 * sampling, (cases, session)
+    text = result.stdout.str()
+    assert "capability-tests: sampling 10 problems" in text
+    # the sampling phase comes before the first test's line
+    assert text.index("capability-tests: sampling 10 problems") < text.index("test_math.py")
+
+
+def test_collect_only_and_setup_plan_never_sample(pytester, fake_engine_env):
+    for plan in ("--collect-only", "--setup-plan"):
+        result = pytester.runpytest(*SUITE, *FAKE, "--benchmarks=demo", plan, "-q")
+        assert result.ret == 0
+        assert "capability-tests: sampling" not in result.stdout.str()
+    assert engine_log(fake_engine_env) == []
+
+
+def test_ctrl_c_during_sampling_keeps_samples_and_writes_incomplete_report(
+        pytester, fake_engine_env, monkeypatch):
+    """A KeyboardInterrupt from the engine after 5 samples (problems add and sub complete at
+    k=2, mul has one): every received sample is stored, the report covers the finished problems
+    and says the run is incomplete."""
+    import sqlite3
+
+    monkeypatch.setenv("FAKE_ENGINE_INTERRUPT_AFTER", "5")
+    monkeypatch.setenv("FAKE_ENGINE_SCRIPT", json.dumps({"demo/add": ["\\boxed{19}"]}))
+    result = pytester.runpytest_subprocess(*SUITE, *FAKE, "--benchmarks=demo", "--k=2",
+                                           "--grading-workers=0")
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    text = result.stdout.str() + result.stderr.str()
+    assert "KeyboardInterrupt" in text
+    assert "incomplete run" in text
+    db = sqlite3.connect(str(pytester.path / "reports" / "completions.sqlite"))
+    try:
+        rows = db.execute("SELECT problem, idx FROM samples ORDER BY problem, idx").fetchall()
+    finally:
+        db.close()
+    assert rows == [("demo/add", 0), ("demo/add", 1), ("demo/mul", 0), ("demo/sub", 0),
+                    ("demo/sub", 1)]
+    summary = json.loads((pytester.path / "reports" / "summary.json").read_text())
+    assert summary["complete"] is False
+    assert summary["benchmarks"]["demo"]["problems"] == 2
+    assert summary["benchmarks"]["demo"]["pass_at_k"]["1"] == pytest.approx(0.5)
+    run_folder = pytester.path / "reports" / summary["run_id"]
+    samples = (run_folder / "samples.jsonl").read_text().splitlines()
+    assert len(samples) == 4
+    # the interrupted run's samples are reused: a rerun generates only the missing ones
+    monkeypatch.delenv("FAKE_ENGINE_INTERRUPT_AFTER")
+    again = pytester.runpytest_subprocess(*SUITE, *FAKE, "--benchmarks=demo", "--k=2",
+                                          "--grading-workers=0")
+    assert again.ret == pytest.ExitCode.TESTS_FAILED
+    asked = generate_calls(fake_engine_env)[-1]["indices"]
+    assert "demo/add" not in asked and "demo/sub" not in asked and asked["demo/mul"] == [1]
+
+
+def test_xdist_workers_sample_before_their_first_test_not_inside_it(
+        pytester, fake_engine_env, monkeypatch):
+    """Under -n 2 a worker samples its benchmark just before that benchmark's first test runs,
+    outside the test's phases: JUnit durations stay the tests' own."""
+    monkeypatch.setenv("FAKE_ENGINE_DELAY", "0.05")
+    result = pytester.runpytest_subprocess(*SUITE, *FAKE, "--benchmarks=demo", "--k=3",
+                                           "--store=none", "--unsolved=xfail", "-n", "2",
+                                           "--junitxml=junit.xml")
+    assert result.ret == 0, result.stdout.str()
+    cases = [float(case.get("time")) for case in
+             ET.parse(pytester.path / "junit.xml").getroot().iter("testcase")]
+    assert len(cases) == 10
+    sampling = 10 * 3 * 0.05
+    assert max(cases) < 0.5 * sampling, cases
+    assert len({call["pid"] for call in generate_calls(fake_engine_env)}) == 1  # one worker

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from fake_engine import SUITE
+
 TESTS = Path(__file__).resolve().parent
 ROOT = TESTS.parent
 ANSWERS = {"add": "19", "sub": "27", "mul": "42", "div": "12", "apples": "8", "pens": "24",
@@ -41,7 +43,7 @@ def suite(pytester, monkeypatch):
 
     def run(*args, benchmarks="demo", k=8, report_dir="reports"):
         return pytester.runpytest_subprocess(
-            "--pyargs", "capability_tests.suite", "-p", "no:cacheprovider",
+            *SUITE, "-p", "no:cacheprovider",
             "--engine=fake_engine:FakeEngine", "--model=fake/model", f"--benchmarks={benchmarks}",
             f"--k={k}", f"--report-dir={report_dir}", "--bootstrap-resamples=500", *args,
         )

@@ -70,7 +70,9 @@ class Benchmark:
             return None
         raise BenchmarkError(
             f"benchmark {self.name!r}: no data file in --data-dir={data_dir} "
-            f"(looked for {candidates[0]} and {candidates[1]})"
+            f"(looked for {candidates[0]} and {candidates[1]}): put the file there, leave "
+            "--data-dir out to load it from the Hugging Face Hub, or leave the benchmark out "
+            "of --benchmarks"
         )
 
     def problems_from_rows(self, rows: Iterable[tuple[str, int, Any]]) -> Iterator[Problem]:
@@ -111,12 +113,25 @@ class Benchmark:
 def read_jsonl(path: Path) -> Iterator[tuple[str, int, Any]]:
     """Yield (`path:line`, 0-based line number, row) for each non-blank line; a line that is not
     JSON yields the error in place of the row."""
-    with path.open(encoding="utf-8") as handle:
-        for lineno, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            source = f"{path}:{lineno}"
-            try:
-                yield source, lineno - 1, json.loads(line)
-            except json.JSONDecodeError as exc:
-                yield source, lineno - 1, RowError(f"not valid JSON ({exc.msg} at column {exc.colno})")
+    lineno = 0
+    try:
+        with path.open(encoding="utf-8") as handle:
+            for lineno, line in enumerate(handle, start=1):
+                if not line.strip():
+                    continue
+                source = f"{path}:{lineno}"
+                try:
+                    yield source, lineno - 1, json.loads(line)
+                except json.JSONDecodeError as exc:
+                    yield source, lineno - 1, RowError(
+                        f"not valid JSON ({exc.msg} at column {exc.colno})")
+    except UnicodeDecodeError as exc:  # the file as a whole is not a JSONL text file
+        raise BenchmarkError(
+            f"cannot read {path}{f' after line {lineno}' if lineno else ''}: not UTF-8 text "
+            f"({exc.reason}, byte "
+            f"{exc.object[exc.start:exc.start + 1]!r}); replace it with the benchmark's JSONL file"
+        ) from None
+    except OSError as exc:
+        raise BenchmarkError(
+            f"cannot read {path}: {exc.strerror or exc}; check the file and its permissions"
+        ) from None

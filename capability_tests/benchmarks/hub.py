@@ -22,11 +22,18 @@ def read_hub_rows(source: HubSource, benchmark: str) -> Iterator[tuple[str, int,
     try:
         data = datasets.load_dataset(source.repo, source.config, split=source.split)
     except Exception as exc:  # the client raises many types: network, auth, missing config
+        import os
+
+        why = (str(exc).strip().splitlines() or [""])[0]
+        offline = [name for name in ("HF_DATASETS_OFFLINE", "HF_HUB_OFFLINE")
+                   if os.environ.get(name, "").lower() in ("1", "true", "yes", "on")]
+        hint = (f"{' and '.join(offline)} set and the dataset not in the local cache: "
+                if offline else "offline, or not cached? ")
         raise BenchmarkError(
             f"benchmark {benchmark!r}: cannot load {source.repo}"
             f"{'/' + source.config if source.config else ''} split {source.split!r} from the "
-            f"Hugging Face Hub ({type(exc).__name__}: {exc}). Offline? Pass --data-dir=DIR with "
-            f"{benchmark}/test.jsonl inside."
-        ) from exc
+            f"Hugging Face Hub ({type(exc).__name__}: {why}); {hint}pass --data-dir=DIR with "
+            f"{benchmark}/test.jsonl inside, or load it once online to cache it"
+        ) from None
     for index, row in enumerate(data):
         yield f"hub:{source.repo}:{source.split}:{index}", index, row
