@@ -5,6 +5,26 @@ from __future__ import annotations
 import re
 
 
+def _closing_brace(text: str, i: int) -> int | None:
+    """Index of the `}` that closes the `{` at `i` (escaped braces skipped), None if unclosed."""
+    depth = 0
+    j = i
+    n = len(text)
+    while j < n:
+        ch = text[j]
+        if ch == "\\":
+            j += 2
+            continue
+        if ch == "{":
+            depth += 1
+        elif ch == "}":
+            depth -= 1
+            if depth == 0:
+                return j
+        j += 1
+    return None
+
+
 def last_boxed_span(text: str) -> tuple[str | None, bool]:
     """(content of the last \\boxed/\\fbox, whether the last one is unclosed)."""
     best = -1
@@ -24,21 +44,8 @@ def last_boxed_span(text: str) -> tuple[str | None, bool]:
     if text[i] != "{":
         m = re.match(r"[^\s$]+", text[i:])
         return (m.group() if m else None), m is None
-    depth = 0
-    j = i
-    while j < n:
-        ch = text[j]
-        if ch == "\\":
-            j += 2
-            continue
-        if ch == "{":
-            depth += 1
-        elif ch == "}":
-            depth -= 1
-            if depth == 0:
-                return text[i + 1 : j], False
-        j += 1
-    return None, True
+    j = _closing_brace(text, i)
+    return (None, True) if j is None else (text[i + 1 : j], False)
 
 
 def last_boxed(text: str) -> str | None:
@@ -69,23 +76,8 @@ def boxed_spans(text: str) -> list[tuple[int, int, str | None]]:
             spans.append((m.start(), end, word.group()))
             pos = end
             continue
-        depth = 0
-        j = i
-        closed = False
-        while j < n:
-            ch = text[j]
-            if ch == "\\":
-                j += 2
-                continue
-            if ch == "{":
-                depth += 1
-            elif ch == "}":
-                depth -= 1
-                if depth == 0:
-                    closed = True
-                    break
-            j += 1
-        if not closed:
+        j = _closing_brace(text, i)
+        if j is None:
             spans.append((m.start(), n, None))
             return spans
         spans.append((m.start(), j + 1, text[i + 1 : j]))
