@@ -9,7 +9,7 @@ environment may still hold an older install's metadata, which declared one).
 
 from __future__ import annotations
 
-import importlib.metadata
+import functools
 import json
 import os
 import subprocess
@@ -23,16 +23,30 @@ from conftest import REPO_ROOT, TESTS_DIR
 HEAVY = ("torch", "vllm", "transformers", "datasets")
 
 
+@functools.lru_cache(maxsize=1)
+def _environment_plugins() -> tuple[str, ...]:
+    """The pytest11 entry points (name, not ours) a fresh interpreter of this environment sees:
+    asked in a subprocess, since this process's sys.path may have grown during the session (an
+    import of setuptools adds its `_vendor` folder, whose vendored typeguard declares one)."""
+    code = (
+        "import importlib.metadata as m, json\n"
+        "print(json.dumps([ep.name for ep in m.entry_points(group='pytest11')\n"
+        "                  if ep.dist is None or ep.dist.name != 'capability-tests']))"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                          timeout=60, check=True)
+    return tuple(json.loads(done.stdout))
+
+
 def installed_plugin_args() -> list[str]:
     """`-p` arguments that load the pytest11 plugins of an environment where capability-tests is
     installed from this tree (autoloading is switched off so that stale metadata cannot add any)."""
     declared = (tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())
                 .get("project", {}).get("entry-points", {}).get("pytest11", {}))
     args: list[str] = []
-    for ep in importlib.metadata.entry_points(group="pytest11"):
-        if ep.dist is not None and ep.dist.name == "capability-tests":
-            continue
-        args += ["-p", ep.name]
+    for name in _environment_plugins():
+        args += ["-p", name]
     for module in declared.values():
         args += ["-p", module]
     return args
