@@ -206,7 +206,6 @@ class CapabilityState:
         self.pytest_config = pytest_config
         self._problems: dict[str, list[Problem]] = {}
         self.selected: list[Problem] = []
-        self.collected_capability_tests = False
         self.sampling = SamplingRun(
             run_config,
             log=self._log,
@@ -502,7 +501,6 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
             f"{metafunc.definition.nodeid} is a capability test outside {SUITE_PACKAGE}: "
             f"load the plugin explicitly with -p {PLUGIN_MODULE}"
         )
-    state.collected_capability_tests = True
     try:
         problems = state.problems(family)
     except BenchmarkError as exc:

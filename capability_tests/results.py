@@ -8,12 +8,9 @@ and read only through this module.
 from __future__ import annotations
 
 import json
-from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Iterable, Iterator, Mapping
 
-from capability_tests.engines.base import Completion
-from capability_tests.grading import Verdict
 
 RESULT_PROPERTY = "capability_result"
 SAMPLES_PROPERTY = "capability_samples"  # per-sample records: on the setup report only, not JUnit
@@ -39,29 +36,6 @@ class ProblemResult:
     grading_errors: int = 0  # not graded (grading failed outside the completion; graded next run)
     regraded: int = 0  # stored verdicts made under another grader identity, regraded this run
     grader: str | None = None  # the grader identity every verdict here was made under
-
-    @classmethod
-    def from_samples(
-        cls,
-        benchmark: str,
-        problem_id: str,
-        completions: Sequence[Completion],
-        verdicts: Sequence[Verdict],
-    ) -> "ProblemResult":
-        n = len(verdicts)
-        return cls(
-            benchmark=benchmark,
-            problem_id=problem_id,
-            n=n,
-            correct=sum(v.correct for v in verdicts),
-            extracted=tuple(v.extracted for v in verdicts),
-            mean_tokens=sum(c.tokens for c in completions) / n if n else 0.0,
-            finish_reasons=dict(Counter(c.finish_reason for c in completions)),
-            grading_timeouts=sum(v.timed_out for v in verdicts),
-            wrong=sum(v.outcome == "wrong" for v in verdicts),
-            no_answer=sum(v.outcome == "no_answer" for v in verdicts),
-            grading_errors=sum(v.error for v in verdicts),
-        )
 
     def to_json(self) -> dict[str, Any]:
         return {

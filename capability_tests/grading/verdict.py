@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import dataclass
 
 # What became of one sample, as reports count it (one letter each in per-sample records).
 OUTCOMES = {
@@ -34,9 +33,6 @@ class Verdict:
     def outcome(self) -> str:
         """One of OUTCOMES."""
         return outcome_of(self.correct, self.extracted, self.timed_out, self.error)
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def outcome_of(correct: bool | None, extracted: str | None, timed_out: bool, error: bool) -> str:

@@ -10,11 +10,9 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
-from capability_tests.reporting.bootstrap import BootstrapSettings
-from capability_tests.reporting.curves import BenchmarkCurve, compute_curves, format_value
-from capability_tests.results import ProblemResult
+from capability_tests.reporting.curves import BenchmarkCurve, format_value
 
 SCHEMA_VERSION = 2
 RUN_SETTINGS = ("model", "engine", "k", "temperature", "top_p", "max_tokens", "seed", "template")
@@ -67,12 +65,6 @@ class BenchmarkSummary:
             no_answer=bench.no_answer,
             grading_errors=bench.grading_errors,
         )
-
-
-def summarise(
-    results: Iterable[ProblemResult], settings: BootstrapSettings | None = None
-) -> dict[str, BenchmarkSummary]:
-    return {name: BenchmarkSummary.from_curve(c) for name, c in compute_curves(results, settings).items()}
 
 
 def summary_document(
