@@ -12,16 +12,10 @@ import pytest
 from capability_tests.grading import grade
 from capability_tests.grading.extract import extract_answer
 from capability_tests.problems import Problem
+from grading_problems import reference
 
 
-def P(benchmark: str, answer: str, **meta) -> Problem:
-    if benchmark == "olympiadbench":
-        meta.setdefault("final_answer", [answer])
-        meta.setdefault("is_multiple_answer", False)
-        meta.setdefault("unit", None)
-        meta.setdefault("answer_type", "Numerical")
-    return Problem(benchmark=benchmark, problem_id="t", question="q", answer=answer, source="t",
-                   meta=meta)
+P = reference
 
 
 QUADRATIC = (
