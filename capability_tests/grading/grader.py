@@ -1,4 +1,8 @@
-"""`grade(completion, problem) -> Verdict`: extract, then compare under a time limit."""
+"""`grade(completion, problem) -> Verdict`: the problem's verifier, under a time limit.
+
+The math verifier (`grade_math`: extract the final answer, then compare it with the reference)
+lives here; `grade_here` dispatches through the registry in `verifiers.py`.
+"""
 
 from __future__ import annotations
 
@@ -12,13 +16,22 @@ from capability_tests.grading.timeouts import (
     DEFAULT_TIMEOUT_S, GradingTimeout, signals_usable, time_limit,
 )
 from capability_tests.grading.verdict import Verdict
+from capability_tests.grading.verifiers import verify
 from capability_tests.problems import Problem
 
 MAX_COMPLETION_CHARS = 2_000_000
 
 
 def grade_here(completion: str, problem: Problem, timeout: float = DEFAULT_TIMEOUT_S) -> Verdict:
-    """Grade in this process. The limit is enforced by SIGALRM (main thread only).
+    """Grade in this process with the verifier `problem.verifier` names (SIGALRM limits, main
+    thread only)."""
+    if not isinstance(completion, str):
+        return Verdict(False, None, "no answer: the completion is not text", 0.0)
+    return verify(completion, problem, timeout)
+
+
+def grade_math(completion: str, problem: Problem, timeout: float = DEFAULT_TIMEOUT_S) -> Verdict:
+    """The math verifier. The limit is enforced by SIGALRM (main thread only).
 
     `Verdict.extracted` is None exactly when no answer was found, and then `reason` starts with
     "no answer" (a format failure, not a wrong answer).

@@ -7,7 +7,8 @@ computed, not declared, so no version number has to be remembered:
 - the source bytes of every module of `capability_tests.grading` (except `command.py`, the
   `grade` subcommand, which feeds the grader and decides nothing) and of every project module
   they import, found by following their `import` statements (today `capability_tests.latex` and
-  `capability_tests.problems`);
+  `capability_tests.problems`), and of every verifier in the registry (`verifiers.py`) with
+  what it imports;
 - the grading time limit in force (a verdict can be "timeout" under one limit and "equal" under
   another);
 - the version of sympy, whose simplification decides equivalence.
@@ -25,6 +26,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from capability_tests.grading.timeouts import DEFAULT_TIMEOUT_S
+from capability_tests.grading.verifiers import verifier_targets
 
 PACKAGE = "capability_tests"
 ROOT = "capability_tests.grading"
@@ -71,6 +73,8 @@ def grading_modules() -> dict[str, Path]:
     todo = [f"{ROOT}.{p.stem}" if p.name != "__init__.py" else ROOT
             for p in sorted(package.parent.glob("*.py"))]
     todo = [m for m in todo if m not in NOT_GRADING]
+    # every registered verifier's module, wherever it lives (code verifiers, third-party ones)
+    todo += [target.partition(":")[0] for target in verifier_targets().values()]
     seen: dict[str, Path] = {}
     while todo:
         module = todo.pop()

@@ -1,0 +1,80 @@
+"""The verifier registry: `Problem.verifier` names the function that judges its completions.
+
+A verifier is `verify(completion: str, problem: Problem, timeout: float) -> Verdict`: pure (it
+changes nothing outside its own temporary files), bounded by `timeout`, never evaluating model text
+in the grading process. It runs inside a `GradingPool` worker's main thread, where SIGALRM limits
+work; a verifier that runs model-written code starts its own sandboxed process.
+
+Built-in verifiers are named here by dotted path and imported on first use, so importing the
+registry imports none of them. Another package adds one through the entry point group
+`capability_tests.verifiers` (the entry point names the callable). Each verifier also names the
+modules that decide its verdicts, so the grader identity (`identity.py`) covers its source.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib.metadata import entry_points
+from typing import TYPE_CHECKING, Callable
+
+if TYPE_CHECKING:  # pragma: no cover
+    from capability_tests.grading.verdict import Verdict
+    from capability_tests.problems import Problem
+
+ENTRY_POINT_GROUP = "capability_tests.verifiers"
+
+# name -> "module:function"; the module (and what it imports) is hashed into the grader identity
+BUILTIN_VERIFIERS: dict[str, str] = {
+    "math": "capability_tests.grading.grader:grade_math",
+}
+
+
+class UnknownVerifier(KeyError):
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0])
+
+
+@dataclass(frozen=True)
+class Verifier:
+    name: str
+    target: str  # "module:function"
+    verify: Callable[..., "Verdict"]
+
+    @property
+    def module(self) -> str:
+        return self.target.partition(":")[0]
+
+
+def _third_party() -> dict[str, str]:
+    return {ep.name: ep.value for ep in entry_points(group=ENTRY_POINT_GROUP)}
+
+
+def verifier_targets() -> dict[str, str]:
+    """Every known verifier name and its "module:function", built-ins first."""
+    return {**_third_party(), **BUILTIN_VERIFIERS}
+
+
+def verifier_names() -> list[str]:
+    return sorted(verifier_targets())
+
+
+@lru_cache(maxsize=None)
+def get_verifier(name: str) -> Verifier:
+    targets = verifier_targets()
+    if name not in targets:
+        raise UnknownVerifier(
+            f"unknown verifier {name!r}: known verifiers are {', '.join(sorted(targets))} "
+            f"(a package adds one through the entry point group {ENTRY_POINT_GROUP!r})")
+    target = targets[name]
+    module, _, attr = target.partition(":")
+    fn = importlib.import_module(module)
+    for part in attr.split("."):
+        fn = getattr(fn, part)
+    return Verifier(name, target, fn)
+
+
+def verify(completion: str, problem: "Problem", timeout: float) -> "Verdict":
+    """Judge `completion` with the verifier `problem.verifier` names."""
+    return get_verifier(problem.verifier).verify(completion, problem, timeout)
