@@ -12,7 +12,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from capability_tests.reporting.summary import SCHEMA_VERSION
-from conftest import FIXTURES
+from conftest import TEST_DATA
 from fake_engine import FAKE, SUITE, engine_log, generate_calls
 
 
@@ -96,7 +96,7 @@ def test_unsolved_can_be_xfail_and_min_correct(pytester, fake_engine_env, monkey
 
 
 def test_bad_rows_fail_alone_and_never_reach_engine(pytester, fake_engine_env):
-    broken = FIXTURES / "benchmarks" / "broken"
+    broken = TEST_DATA / "benchmarks" / "broken"
     result = pytester.runpytest(*SUITE, *FAKE, f"--data-dir={broken}", "--benchmarks=aime24", "--k=1")
     result.assert_outcomes(failed=2, errors=4)
     result.stdout.fnmatch_lines(["*aime24.jsonl:2: not valid JSON*"])

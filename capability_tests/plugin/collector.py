@@ -108,6 +108,7 @@ class ResultCollector:
                 list(self.results.values()), self.complete, int(exitstatus),
                 xml=self.state.pytest_config.stash.get(xml_key, None), samples=self.samples,
                 sampling_provenance=self._sampling_provenance(),
+                data_sources=self.state.data_sources(),
             )
         except Exception as exc:  # never lose the session over a report; say so and fail
             import traceback

@@ -9,7 +9,7 @@ import warnings
 import pytest
 
 from capability_tests import config as cfg
-from capability_tests.benchmarks import get_benchmark, load_problems
+from capability_tests.benchmarks import LoadedBenchmark, get_benchmark, load_benchmark
 from capability_tests.orchestrator import RunOrchestrator
 from capability_tests.problems import Problem
 
@@ -22,7 +22,7 @@ class CapabilityState:
     def __init__(self, run_config: cfg.RunConfig, pytest_config: pytest.Config) -> None:
         self.run_config = run_config
         self.pytest_config = pytest_config
-        self._problems: dict[str, list[Problem]] = {}
+        self.loaded: dict[str, LoadedBenchmark] = {}
         self.selected: list[Problem] = []
         self.sampling = RunOrchestrator(
             run_config,
@@ -60,14 +60,21 @@ class CapabilityState:
             return contextlib.nullcontext()
         return capman.global_and_fixture_disabled()
 
+    def _load(self, name: str) -> LoadedBenchmark:
+        if name not in self.loaded:
+            self.loaded[name] = load_benchmark(name, self.run_config.data_dir, self.run_config.limit)
+        return self.loaded[name]
+
     def load_all(self) -> None:
         """Load every benchmark of the run now, so that a missing or unreadable file or an
         unreachable Hub dataset is a usage error before collection."""
         for name in self.run_config.benchmarks:
-            if name not in self._problems:
-                self._problems[name] = load_problems(
-                    name, self.run_config.data_dir, self.run_config.limit
-                )
+            self._load(name)
+
+    def data_sources(self) -> dict[str, dict]:
+        """Per loaded benchmark: its source, file hash and reference answers (for the reports'
+        data fingerprints, so they never read the data again)."""
+        return {name: loaded.fingerprint_source() for name, loaded in self.loaded.items()}
 
     def problems(self, family: str) -> list[Problem]:
         """Problems of the run's benchmarks that belong to `family`, loaded once per process."""
@@ -76,11 +83,7 @@ class CapabilityState:
             benchmark = get_benchmark(name)
             if benchmark.family != family:
                 continue
-            if name not in self._problems:
-                self._problems[name] = load_problems(
-                    name, self.run_config.data_dir, self.run_config.limit
-                )
-            out.extend(self._problems[name])
+            out.extend(self._load(name).problems)
         return out
 
     def batch_for(self, problem: Problem) -> list[Problem]:
