@@ -9,13 +9,16 @@ accurate for n in the thousands.
 
 from __future__ import annotations
 
-from typing import Iterable, Sequence
+from typing import Sequence
 
 import numpy as np
 
 
 def pass_at_k(n: int, c: int, k: int) -> float:
-    """Probability that at least one of k samples drawn without replacement from n is correct."""
+    """Probability that at least one of k samples drawn without replacement from n is correct.
+
+    The textbook form for one (n, c, k); reports use the curves below (every k at once).
+    """
     if not 0 <= c <= n:
         raise ValueError(f"need 0 <= c <= n, got n={n}, c={c}")
     if not 1 <= k <= n:
@@ -23,14 +26,6 @@ def pass_at_k(n: int, c: int, k: int) -> float:
     if n - c < k:
         return 1.0
     return float(1.0 - np.prod(1.0 - k / np.arange(n - c + 1, n + 1)))
-
-
-def mean_pass_at_k(counts: Iterable[tuple[int, int]], k: int) -> float:
-    """Benchmark-level pass@k: the mean over problems of their (n, c) estimates."""
-    values = [pass_at_k(n, c, k) for n, c in counts]
-    if not values:
-        raise ValueError("no problems to average")
-    return float(np.mean(values))
 
 
 def report_ks(n: int) -> list[int]:
@@ -43,14 +38,6 @@ def report_ks(n: int) -> list[int]:
     if ks and ks[-1] != n:
         ks.append(n)
     return ks
-
-
-def pass_at_k_table(counts: Sequence[tuple[int, int]]) -> dict[int, float]:
-    """pass@k at `report_ks(min n)` for a list of (n, c) per problem."""
-    if not counts:
-        return {}
-    n = min(n for n, _ in counts)
-    return {k: mean_pass_at_k(counts, k) for k in report_ks(n)}
 
 
 # -- every k at once -----------------------------------------------------------------------------

@@ -31,6 +31,13 @@ def shared_benchmarks() -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def small_benchmarks() -> Path:
+    """Five hand-written problems in each study benchmark's schema (tests/data/small), for tests
+    that need a few rows, not the study's files."""
+    return TEST_DATA / "small"
+
+
 @pytest.fixture
 def fake_engine_env(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch):
     """A pytester folder where `--engine=fake_engine:FakeEngine` imports and logs to a file."""

@@ -36,8 +36,8 @@ def test_loads_study_file(shared_benchmarks, name):
     assert problems[0].source.endswith(f"{name}/test.jsonl:1")
 
 
-def test_limit_keeps_first_rows(shared_benchmarks):
-    problems = load_problems("gsm8k", shared_benchmarks, limit=3)
+def test_limit_keeps_first_rows(small_benchmarks):
+    problems = load_problems("gsm8k", small_benchmarks, limit=3)
     assert [p.problem_id for p in problems] == ["0", "1", "2"]
 
 

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from capability_tests.passk import mean_pass_at_k, pass_at_k, pass_at_k_table, report_ks
+from capability_tests.passk import mean_pass_at_k_curve, pass_at_k, report_ks
 
 
 @st.composite
@@ -67,10 +67,9 @@ def test_report_ks_are_powers_of_two_and_n():
     assert report_ks(12) == [1, 2, 4, 8, 12]
 
 
-def test_table_averages_problems():
+def test_benchmark_curve_averages_problems():
     counts = [(4, 0), (4, 4), (4, 1)]
-    table = pass_at_k_table(counts)
-    assert list(table) == [1, 2, 4]
-    assert table[1] == pytest.approx((0 + 1 + 0.25) / 3)
-    assert table[4] == pytest.approx(2 / 3)
-    assert mean_pass_at_k(counts, 2) == table[2]
+    curve = mean_pass_at_k_curve(counts)
+    assert curve[0] == pytest.approx((0 + 1 + 0.25) / 3)
+    assert curve[3] == pytest.approx(2 / 3)
+    assert curve[1] == pytest.approx(sum(pass_at_k(n, c, 2) for n, c in counts) / 3)

@@ -92,16 +92,17 @@ def blocked_forever(completion, problem, timeout):
 
 
 def test_pool_kills_a_stuck_worker_and_carries_on():
-    with GradingPool(workers=2, timeout=0.5, slack=0.5, grade_fn=blocked_forever) as pool:
+    # limits wide enough that a loaded machine never pushes the quick samples past them
+    with GradingPool(workers=2, timeout=2.0, slack=1.0, grade_fn=blocked_forever) as pool:
         start = time.monotonic()
         futures = [pool.submit(c, P("1")) for c in ["hang", r"\boxed{1}", "hang", r"\boxed{2}"]]
         results = [f.result(timeout=30) for f in futures]
         elapsed = time.monotonic() - start
-        assert pool.killed == 2
+        assert pool.killed == 2, [(r.reason, r.seconds) for r in results]
     assert [r.timed_out for r in results] == [True, False, True, False]
     assert results[0].reason == "timeout" and not results[0].correct
     assert results[1].correct and not results[3].correct
-    assert elapsed < 2 * (0.5 + 0.5) + SLACK
+    assert elapsed < 2 * (2.0 + 1.0) + SLACK
 
 
 def test_grade_from_a_thread_uses_the_pool_and_keeps_order():
@@ -149,11 +150,11 @@ def test_payloads_are_never_executed(tmp_path, benchmark):
     assert not marker.exists()
 
 
-def test_payloads_through_the_command(tmp_path, shared_benchmarks):
+def test_payloads_through_the_command(tmp_path, small_benchmarks):
     marker = tmp_path / "X"
-    lines = [json.dumps({"benchmark": "math500", "problem_id": "test/precalculus/807.json",
+    lines = [json.dumps({"benchmark": "math500", "problem_id": "test/algebra/100.json",
                          "completion": c}) for c in _payloads(marker)]
-    data = shared_benchmarks
+    data = small_benchmarks
     res = subprocess.run(
         [sys.executable, "-m", "capability_tests.grading.command", "grade", "--data-dir",
          str(data), "-"], input="\n".join(lines), capture_output=True, text=True, timeout=120,

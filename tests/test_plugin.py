@@ -67,8 +67,8 @@ def test_selected_problems_go_to_engine_in_one_submission(pytester, fake_engine_
     assert "| demo | 3 | 4 |" in (pytester.path / "reports" / "summary.md").read_text()
 
 
-def test_marker_and_keyword_selection(pytester, fake_engine_env, shared_benchmarks):
-    data = f"--data-dir={shared_benchmarks}"
+def test_marker_and_keyword_selection(pytester, fake_engine_env, small_benchmarks):
+    data = f"--data-dir={small_benchmarks}"
     result = pytester.runpytest(
         *SUITE, *FAKE, data, "--benchmarks=study", "-m", "math500", "-k", "level5",
         "--limit=20", "--collect-only", "-q",
@@ -227,9 +227,9 @@ def test_header_shows_k_and_sampling(pytester, fake_engine_env):
     result.stdout.fnmatch_lines(["capability-tests: model=fake/model engine=* k=16 temperature=0.6*"])
 
 
-def test_xdist_workers_sample_only_their_benchmark(pytester, fake_engine_env, shared_benchmarks):
+def test_xdist_workers_sample_only_their_benchmark(pytester, fake_engine_env, small_benchmarks):
     result = pytester.runpytest_subprocess(
-        *SUITE, *FAKE, f"--data-dir={shared_benchmarks}", "--benchmarks=aime24,amc23,gsm8k",
+        *SUITE, *FAKE, f"--data-dir={small_benchmarks}", "--benchmarks=aime24,amc23,gsm8k",
         "--limit=3", "--k=2", "-n", "2", "--junitxml=junit.xml",
     )
     result.assert_outcomes(failed=9)

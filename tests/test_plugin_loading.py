@@ -167,7 +167,7 @@ def test_model_path_after_a_space_outside_the_repository_is_a_usage_error(tmp_pa
     assert "Traceback" not in done.stderr
 
 
-def test_collecting_the_six_benchmarks_imports_no_engine_or_hub_client(tmp_path, shared_benchmarks):
+def test_collecting_the_six_benchmarks_imports_no_engine_or_hub_client(tmp_path, small_benchmarks):
     (tmp_path / "conftest.py").write_text(
         "import json, sys\n"
         "def pytest_sessionfinish(session):\n"
@@ -175,7 +175,7 @@ def test_collecting_the_six_benchmarks_imports_no_engine_or_hub_client(tmp_path,
         "    open('heavy.json', 'w').write(json.dumps(heavy))\n"
     )
     done = run_installed(["-p", "capability_tests.plugin", "--pyargs", "capability_tests.suite",
-                          "--benchmarks=study", f"--data-dir={shared_benchmarks}",
+                          "--benchmarks=study", f"--data-dir={small_benchmarks}",
                           "--collect-only", "-q"], cwd=tmp_path)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr
     counts = {name: done.stdout.count(f"[{name}/") for name in

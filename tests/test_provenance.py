@@ -65,9 +65,9 @@ def test_a_serial_run_records_what_produced_it(pytester, fake_engine_env):
 
 
 def test_under_xdist_the_workers_provenance_reaches_the_report(pytester, fake_engine_env,
-                                                               shared_benchmarks):
+                                                               small_benchmarks):
     result = pytester.runpytest_subprocess(
-        *SUITE, *PINNED, f"--data-dir={shared_benchmarks}", "--benchmarks=aime24,amc23",
+        *SUITE, *PINNED, f"--data-dir={small_benchmarks}", "--benchmarks=aime24,amc23",
         "--limit=2", "--k=2", "-n", "2", "--junitxml=junit.xml", "--unsolved=xfail")
     assert result.ret == 0, "\n".join(result.outlines[-20:])
     prov = json.loads((pytester.path / "reports" / "summary.json").read_text())["provenance"]

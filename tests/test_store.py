@@ -225,8 +225,8 @@ def test_resume_after_kill_9(pytester, fake_engine_env, monkeypatch):
     assert summary(pytester)["benchmarks"]["demo"]["n"] == 30
 
 
-def test_concurrent_workers_share_one_store(pytester, fake_engine_env, shared_benchmarks):
-    args = [*SUITE, *FAKE, f"--data-dir={shared_benchmarks}", "--benchmarks=aime24,amc23,gsm8k",
+def test_concurrent_workers_share_one_store(pytester, fake_engine_env, small_benchmarks):
+    args = [*SUITE, *FAKE, f"--data-dir={small_benchmarks}", "--benchmarks=aime24,amc23,gsm8k",
             "--limit=3", "--k=3"]
     result = pytester.runpytest_subprocess(*args, "-n", "2")
     result.assert_outcomes(failed=9)

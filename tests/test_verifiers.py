@@ -41,3 +41,15 @@ def test_the_problem_s_verifier_decides(monkeypatch):
 def test_unknown_verifier_names_the_known_ones():
     with pytest.raises(verifiers.UnknownVerifier, match=r"unknown verifier 'nope'.*math"):
         grade("x", _problem("nope"))
+
+
+def test_a_benchmark_with_an_unregistered_verifier_is_a_load_error(monkeypatch):
+    import dataclasses
+
+    from capability_tests.benchmarks import BenchmarkError, get_benchmark, load_benchmark
+    from capability_tests.benchmarks import registry
+
+    odd = dataclasses.replace(get_benchmark("demo"), verifier="proof")
+    monkeypatch.setitem(registry._registry(), "demo", odd)
+    with pytest.raises(BenchmarkError, match=r"'demo' asks for the verifier 'proof'.*known: math"):
+        load_benchmark("demo")

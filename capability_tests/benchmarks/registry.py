@@ -73,6 +73,13 @@ def load_benchmark(
     `error` set, so one bad line never hides the others.
     """
     benchmark = get_benchmark(name)
+    from capability_tests.grading.verifiers import verifier_targets
+
+    known = verifier_targets()
+    if benchmark.verifier not in known:
+        raise BenchmarkError(
+            f"benchmark {name!r} asks for the verifier {benchmark.verifier!r}, which is not "
+            f"registered (known: {', '.join(sorted(known))}; see grading/verifiers.py)")
     local = benchmark.local_file(Path(data_dir) if data_dir is not None else None)
     file_sha256 = None
     if local is not None:

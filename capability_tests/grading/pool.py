@@ -35,6 +35,8 @@ from capability_tests.problems import Problem
 
 _WORKER_MODULE = "capability_tests.grading.worker"
 MAX_ATTEMPTS = 3  # tries per sample when its worker dies under it
+STARTUP_LIMIT_S = 120.0  # a worker that is not ready by then is replaced
+MAX_START_FAILURES = 5  # failed starts in a row before the waiting samples fail as errors
 
 
 def _failure(reason: str, seconds: float = 0.0) -> Verdict:
@@ -58,6 +60,10 @@ class _Worker:
         self.proc.start()
         child.close()
         self.task: tuple[Future, float, float] | None = None  # (future, sent at, deadline)
+        # Work is sent only once the worker says it is ready (imports and registry done), so a
+        # slow start on a loaded machine never eats into a sample's time limit.
+        self.ready = False
+        self.start_deadline = time.monotonic() + STARTUP_LIMIT_S
 
     def kill(self) -> None:
         try:
@@ -83,6 +89,7 @@ class GradingPool:
         self._wake_r, self._wake_w = os.pipe()
         self.killed = 0  # workers killed for overrunning (for tests and reports)
         self.replaced = 0  # workers found dead (idle or under a sample) and replaced
+        self._start_failures = 0
         self._workers: list[_Worker] = []
 
     # -- public ----------------------------------------------------------------------------------
@@ -146,27 +153,30 @@ class GradingPool:
                     break
                 # hand out work (a worker that cannot take it is replaced; the sample waits)
                 for i, w in enumerate(workers):
-                    if w.task is None and not self._assign(w):
+                    if w.ready and w.task is None and not self._assign(w):
                         workers[i] = self._replace(ctx, w)
                         self.replaced += 1
                 while len(workers) < self.size and self._pending:
-                    w = _Worker(ctx, self.timeout, self._grade_fn)
-                    workers.append(w)
-                    if not self._assign(w):
-                        workers[-1] = self._replace(ctx, w)
-                        self.replaced += 1
+                    workers.append(_Worker(ctx, self.timeout, self._grade_fn))
                 busy = [w for w in workers if w.task is not None]
-                idle = [w for w in workers if w.task is None]
+                idle = [w for w in workers if w.ready and w.task is None]
+                starting = [w for w in workers if not w.ready]
                 now = time.monotonic()
-                wait_for = min((w.task[2] for w in busy), default=now + 1.0) - now
+                wait_for = min([w.task[2] for w in busy] + [w.start_deadline for w in starting],
+                               default=now + 1.0) - now
                 ready = multiprocessing.connection.wait(
-                    [w.conn for w in busy] + [w.proc.sentinel for w in idle] + [self._wake_r],
+                    [w.conn for w in busy] + [w.proc.sentinel for w in idle]
+                    + [w.conn for w in starting] + [w.proc.sentinel for w in starting]
+                    + [self._wake_r],
                     timeout=max(0.0, min(wait_for, 1.0)),
                 )
                 if self._wake_r in ready:
                     os.read(self._wake_r, 65536)
-                for i, w in enumerate(workers):  # an idle worker died (killed, out of memory)
-                    if w.task is None and w.proc.sentinel in ready:
+                for i, w in enumerate(workers):
+                    if not w.ready:
+                        self._starting(ctx, workers, i, ready)
+                    elif w.task is None and w.proc.sentinel in ready:
+                        # an idle worker died (killed, out of memory)
                         workers[i] = self._replace(ctx, w)
                         self.replaced += 1
                 for i, w in enumerate(list(workers)):
@@ -208,6 +218,35 @@ class GradingPool:
             for w in workers:  # only after an error in this thread: never leave a caller waiting
                 if w.task is not None and not w.task[0].done():
                     w.task[0].set_result(_failure("grading pool stopped"))
+
+    def _starting(self, ctx, workers: list[_Worker], i: int, ready: list) -> None:
+        """A worker not yet ready: mark it ready when it says so; replace it when it died or
+        did not start in time; after MAX_START_FAILURES starts in a row that failed, fail the
+        waiting samples (as errors, never verdicts) rather than retry forever."""
+        from capability_tests.grading.worker import READY
+
+        w = workers[i]
+        if w.conn in ready:
+            try:
+                w.ready = w.conn.recv() == READY
+            except (EOFError, OSError):
+                w.ready = False
+            if w.ready:
+                self._start_failures = 0
+                return
+        elif w.proc.sentinel not in ready and time.monotonic() < w.start_deadline:
+            return
+        workers[i] = self._replace(ctx, w)
+        self.replaced += 1
+        self._start_failures += 1
+        if self._start_failures >= MAX_START_FAILURES:
+            with self._lock:
+                waiting = list(self._pending)
+                self._pending.clear()
+            for future, *_ in waiting:
+                future.set_result(_failure(
+                    f"grading workers failed to start {self._start_failures} times in a row"))
+            self._start_failures = 0
 
     def _assign(self, w: _Worker) -> bool:
         """Send the next pending sample to idle worker `w`; False when `w` cannot take it (the

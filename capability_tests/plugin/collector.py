@@ -9,6 +9,26 @@ from capability_tests.plugin.state import CapabilityState
 from capability_tests.results import ProblemResult, result_from_properties, samples_from_properties
 
 
+def junit_xml(config: pytest.Config):
+    """pytest's JUnit writer of this session (None without --junitxml), to add the suite's
+    properties. pytest offers `record_testsuite_property` only as a fixture, which a hook cannot
+    request, so this reads the writer from its private stash key; if a pytest upgrade moved it,
+    the run says so and goes on without those properties rather than failing."""
+    if not config.getoption("xmlpath", None):
+        return None
+    try:
+        from _pytest.junitxml import xml_key
+
+        return config.stash.get(xml_key, None)
+    except (ImportError, AttributeError) as exc:
+        import warnings
+
+        warnings.warn(pytest.PytestWarning(
+            f"capability-tests: cannot reach pytest {pytest.__version__}'s JUnit writer "
+            f"({exc}); the JUnit XML lacks the suite's capability_* properties"))
+        return None
+
+
 class ResultCollector:
     """Registered only where results meet: the serial process or the xdist controller. Workers
     send results here inside `report.user_properties`. Reports: capability_tests.reporting."""
@@ -101,12 +121,10 @@ class ResultCollector:
             and not (selected and len(self.results) < len(selected))
             and not (self.expected - self.reported)
         )
-        from _pytest.junitxml import xml_key
-
         try:
             session.exitstatus = self.reports.finish(
                 list(self.results.values()), self.complete, int(exitstatus),
-                xml=self.state.pytest_config.stash.get(xml_key, None), samples=self.samples,
+                xml=junit_xml(self.state.pytest_config), samples=self.samples,
                 sampling_provenance=self._sampling_provenance(),
                 data_sources=self.state.data_sources(),
             )

@@ -210,7 +210,8 @@ def check_space_separated_paths(config: pytest.Config) -> None:
         return
     values = {v for _, v in suspicious}
     rest = [a for a in args if a not in values]
-    try:
+    fixes = " ".join(f"{opt}={value}" for opt, value in suspicious)
+    try:  # no public API recomputes the rootdir; a pytest that moved it gets a clear message
         from _pytest.config.findpaths import determine_setup
 
         rootpath, inipath, *_ = determine_setup(
@@ -220,11 +221,15 @@ def check_space_separated_paths(config: pytest.Config) -> None:
             rootdir_cmd_arg=config.getoption("rootdir") or None,
             invocation_dir=base,
         )
-        same = rootpath == config.rootpath and inipath == config.inipath
-    except Exception:  # private API moved: be safe and refuse
-        same = False
+    except (ImportError, TypeError, AttributeError, ValueError) as exc:
+        raise pytest.UsageError(
+            f"write {fixes} (with '='): with a space, pytest may take {suspicious[0][1]!r} for a "
+            f"test path while choosing its rootdir, and this pytest ({pytest.__version__}) no "
+            f"longer offers the internal function used to check that ({type(exc).__name__}: "
+            f"{exc})"
+        ) from None
+    same = rootpath == config.rootpath and inipath == config.inipath
     if not same:
-        fixes = " ".join(f"{opt}={value}" for opt, value in suspicious)
         raise pytest.UsageError(
             f"write {fixes} (with '='): pytest took {suspicious[0][1]!r} for a test path while "
             f"choosing its rootdir and config file, which changed them "
