@@ -80,6 +80,9 @@ def exact_cost(classes: AnswerClasses) -> int:
         big = sum(1 for w in classes.wrong if w >= x)
         if not big:
             break
+        if x == 1:  # univariate (see _exact)
+            cost += big * (others + 1) + (others + 1) ** 2
+            continue
         ties = min(big, others // x) + 1
         cost += big * (x + 1) * (others + 1) * ties + (others + 1) ** 2
     return cost
@@ -114,7 +117,15 @@ def _exact(classes: AnswerClasses) -> np.ndarray:
     for x in range(1, c + 1):
         big = [w for w in classes.wrong if w >= x]
         free = others - sum(big)  # samples that can never out-vote x correct ones
-        if big:
+        if big and x == 1:
+            # one correct vote: every wrong vote ties it, so the tie count is the wrong votes'
+            # number v, and the table is univariate: prod (1 + w_i t), coefficient v weighted 1/(v+1)
+            table = np.ones(1)
+            for w in big:
+                table = np.convolve(table, [1.0, float(w)])
+            weighted = table / np.arange(1, len(table) + 1)
+            weighted = np.convolve(_binomials(free), weighted)[:others + 1]
+        elif big:
             ties = min(len(big), others // x)
             table = np.zeros((others + 1, ties + 1))  # [t-degree, r]
             table[0, 0] = 1.0
@@ -123,9 +134,15 @@ def _exact(classes: AnswerClasses) -> np.ndarray:
                 row = _binomials(w)
                 new = np.zeros_like(table)
                 top = min(others, filled + x)
-                for j in range(x):
-                    width = min(filled, top - j) + 1
-                    new[j:j + width] += row[j] * table[:width]
+                if ties + 1 < x:  # fewer numpy calls per tie column than per vote count
+                    below = row[:x]  # this class with fewer than x votes: no tie
+                    for r in range(ties + 1):
+                        product = np.convolve(below, table[:filled + 1, r])[:top + 1]
+                        new[:len(product), r] = product
+                else:
+                    for j in range(x):
+                        width = min(filled, top - j) + 1
+                        new[j:j + width] += row[j] * table[:width]
                 width = min(filled, top - x) + 1
                 if width > 0:
                     new[x:x + width, 1:] += row[x] * table[:width, :-1]
