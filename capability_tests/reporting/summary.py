@@ -104,6 +104,10 @@ def terminal_lines(summaries: Mapping[str, BenchmarkSummary]) -> list[str]:
         lines += [header, values]
         level = level or bool(s.pass_at_k_ci)
         lines.append(f"  samples: {s.outcome_line()}")
+        for key, label in (("maj_at_k", "maj@"), ("pass_all_k", "pass^")):
+            values = s.analyses.get(key)
+            if values:
+                lines.append(f"  {label}k: " + ", ".join(f"{label}{k} {100 * v:.1f}%" for k, v in values.items()))
         note = adequacy_note(s)
         if note:
             lines.append(f"  {note}")
