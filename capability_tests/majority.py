@@ -39,7 +39,7 @@ EXACT_MAX_N = 1000  # C(1000, 500) ~ 2.7e299 still fits a float64
 EXACT_BUDGET = 300_000_000  # element-operations of the exact table before falling back
 RESAMPLES = 2000
 RESAMPLE_SEED = 0
-_CHUNK = 256  # orderings processed at once
+_CHUNK_CELLS = 1 << 18  # orderings x samples processed at once (~25 MB of working arrays)
 
 
 @dataclass(frozen=True)
@@ -201,7 +201,7 @@ def _resampled(classes: AnswerClasses) -> np.ndarray:
     total = np.zeros(len(labels))
     done = 0
     while done < RESAMPLES:
-        rows = min(_CHUNK, RESAMPLES - done)
+        rows = min(max(1, _CHUNK_CELLS // len(labels)), RESAMPLES - done)
         orderings = rng.permuted(np.broadcast_to(labels, (rows, len(labels))), axis=1)
         total += majority_scores(orderings).sum(axis=0)
         done += rows
