@@ -84,3 +84,19 @@ def mean_pass_at_k_curve(counts: Sequence[tuple[int, int]], max_k: int | None = 
     if not counts:
         raise ValueError("no problems to average")
     return pass_at_k_matrix(counts, max_k).mean(axis=0)
+
+
+# -- pass^k: all k samples right ------------------------------------------------------------------
+
+
+def pass_all_k_curve(n: int, c: int, max_k: int | None = None) -> np.ndarray:
+    """pass^k of one problem for k = 1..max_k (default n): the unbiased estimate of "all k samples
+    are correct", C(c, k) / C(n, k) = prod_{j=0}^{k-1} (c-j) / (n-j), a running product of factors
+    in [0, 1] (a factor of 0, k > c, makes every later value exactly 0)."""
+    max_k = n if max_k is None else max_k
+    if not 0 <= c <= n:
+        raise ValueError(f"need 0 <= c <= n, got n={n}, c={c}")
+    if not 1 <= max_k <= n:
+        raise ValueError(f"need 1 <= k <= n, got k={max_k}, n={n}")
+    j = np.arange(max_k, dtype=np.float64)
+    return np.cumprod(np.clip((c - j) / (n - j), 0.0, 1.0))

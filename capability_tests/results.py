@@ -36,6 +36,18 @@ class ProblemResult:
     grading_errors: int = 0  # not graded (grading failed outside the completion; graded next run)
     regraded: int = 0  # stored verdicts made under another grader identity, regraded this run
     grader: str | None = None  # the grader identity every verdict here was made under
+    # sizes of the wrong-answer classes (reporting/answer_classes.py), known when the per-sample
+    # records reached the report; what maj@k and the distinct-answer counts need
+    wrong_classes: tuple[int, ...] | None = None
+
+    def answer_classes(self):
+        """The problem's `majority.AnswerClasses`, or None when its answers were not recorded."""
+        if self.wrong_classes is None:
+            return None
+        from capability_tests.majority import AnswerClasses
+
+        return AnswerClasses(self.correct, self.wrong_classes,
+                             self.n - self.correct - sum(self.wrong_classes))
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -52,6 +64,10 @@ class ProblemResult:
             "regraded": self.regraded,
             "grader": self.grader,
             "error": self.error,
+            **({} if self.wrong_classes is None else {
+                "wrong_classes": list(self.wrong_classes),
+                "distinct_answers": len(self.wrong_classes) + (1 if self.correct else 0),
+            }),
         }
 
     @classmethod
@@ -70,6 +86,8 @@ class ProblemResult:
             grading_errors=int(data.get("grading_errors", 0)),
             regraded=int(data.get("regraded", 0)),
             grader=data.get("grader"),
+            wrong_classes=None if data.get("wrong_classes") is None
+            else tuple(int(w) for w in data["wrong_classes"]),
         )
 
     def properties(self) -> list[tuple[str, Any]]:

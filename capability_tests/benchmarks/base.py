@@ -52,6 +52,16 @@ class Benchmark:
     verifier: str = "math"
     description: str = ""
     packaged_file: Path | None = None  # a JSONL file shipped inside a Python package
+    # every reference answer is an integer in [low, high] (AIME: 0-999): the report draws a
+    # uniform guesser's pass@k for it (reporting/guessing.py)
+    answer_range: tuple[int, int] | None = None
+
+    def __post_init__(self) -> None:
+        if self.answer_range is not None:
+            low, high = self.answer_range
+            if not (isinstance(low, int) and isinstance(high, int) and low <= high):
+                raise ValueError(f"benchmark {self.name!r}: answer_range must be two integers "
+                                 f"low <= high, got {self.answer_range!r}")
 
     def local_file(self, data_dir: Path | None) -> Path | None:
         """`<data_dir>/<name>/test.jsonl`, `<data_dir>/<name>.jsonl`, else the packaged file.

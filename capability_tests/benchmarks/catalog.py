@@ -128,6 +128,7 @@ BUILTIN_BENCHMARKS: tuple[Benchmark, ...] = (
         id_fields=("id",),
         hub=HubSource("HuggingFaceH4/aime_2024", split="train"),
         description="AIME 2024 I and II, 30 problems, integer answers",
+        answer_range=(0, 999),
     ),
     Benchmark(
         name="amc23",

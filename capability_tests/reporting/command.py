@@ -18,7 +18,8 @@ def _positive_int(text: str) -> int:
 def add_parser(sub) -> argparse.ArgumentParser:
     parser = sub.add_parser(
         "compare",
-        help="compare recorded runs: pass@k curves with bands, crossover k, coverage sets",
+        help="compare recorded runs: pass@k curves with bands, crossover k, coverage sets "
+        "(N-way with three or more runs)",
         description="Overlay recorded runs per benchmark. RUN is a run folder under --report-dir "
         "(its run id), a path to a run folder or its summary.json, or 'latest'. Writes "
         "compare.png, compare.md and compare.json and prints the Markdown.",
@@ -27,8 +28,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
     parser.add_argument("--report-dir", default="reports", metavar="DIR",
                         help="where run ids are looked up (default ./reports)")
     parser.add_argument("--at-k", type=_positive_int, default=None, metavar="K",
-                        help="k for the solved-by-A-only/B-only/both/neither sets "
-                        "(default: the largest k both runs have)")
+                        help="k for the solved-by-A-only/B-only/both/neither sets and, with three "
+                        "or more runs, the N-way coverage table (default: the largest k the runs "
+                        "have)")
     parser.add_argument("--output", "-o", default=None, metavar="DIR",
                         help="output folder (default <report-dir>/compare-<run ids>)")
     parser.add_argument("--resamples", type=_positive_int, default=DEFAULT_RESAMPLES, metavar="N",

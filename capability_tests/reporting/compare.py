@@ -10,9 +10,13 @@ Definitions (also in docs/REPORTS.md):
   strictly ahead (k=1 if it already leads there; "never" when it never does). We report the share of
   resamples with a crossover and the interval of resampled crossover ks, where "never" counts as
   beyond k_max (an upper bound of None).
+- A crossover that has not happened by k_max is reported as "not within the sampled k", with the
+  trend of the gap over the last doubling of k (leader minus trailer at k_max/2 and at k_max, and
+  the paired bootstrap interval of its change); nothing is extrapolated beyond k_max.
 - *Solved at k*: a problem's unbiased pass@k estimate is >= 0.5, i.e. a random k-subset of its n
   samples contains a correct one at least half the time. At k = n this is exactly "at least one of
-  the n samples is correct" (pass@n is 1 or 0), the study's coverage.
+  the n samples is correct" (pass@n is 1 or 0), the study's coverage. With three or more runs,
+  `coverage.py` also counts the problems each subset of runs solves (N-way coverage).
 """
 
 from __future__ import annotations
@@ -38,11 +42,11 @@ from capability_tests.reporting.curves import (
     format_value,
     problem_curve,
 )
+from capability_tests.reporting.coverage import SOLVED_THRESHOLD, coverage_markdown, coverage_table
 from capability_tests.reporting.recorded_runs import RecordedRun
 from capability_tests.reporting.run_settings import difference_text, setting_differences
 from capability_tests.results import ProblemResult
 
-SOLVED_THRESHOLD = 0.5
 TOLERANCE = 1e-9
 LIST_LIMIT = 20  # problem ids listed per set in Markdown (all of them are in the JSON)
 
@@ -115,7 +119,25 @@ def crossover(paired: Paired, settings: BootstrapSettings) -> dict[str, Any]:
     low = np.quantile(first, q_low, method="lower")
     high = np.quantile(first, q_high, method="higher")
     out["interval"] = [int(low) if np.isfinite(low) else None, int(high) if np.isfinite(high) else None]
+    out["within_sampled_k"] = out["k"] is not None
+    if out["k"] is None and paired.k_max >= 2:
+        out["gap_trend"] = gap_trend(paired, sign, weights, settings)
     return out
+
+
+def gap_trend(paired: Paired, sign: int, weights: np.ndarray, settings: BootstrapSettings) -> dict[str, Any]:
+    """Leader minus trailer at k_max // 2 and at k_max, and the change with its paired bootstrap
+    interval: what the data say about the gap where no crossover was seen (no extrapolation)."""
+    half, top = paired.k_max // 2, paired.k_max
+    d = sign * paired.difference()
+    rows = lambda key: sign * (paired.difference_row(key)[[top - 1]] - paired.difference_row(key)[[half - 1]])  # noqa: E731
+    means = resampled_means(weights, paired.keys, rows, slice(None))[:, 0]
+    change = float(d[top - 1] - d[half - 1])
+    low, high = (float(q) for q in np.quantile(means, settings.quantiles))
+    low, high = min(low, change), max(high, change)
+    trend = "narrowing" if high < 0 else "widening" if low > 0 else "no significant change"
+    return {"from_k": half, "to_k": top, "gap_from": float(d[half - 1]), "gap_to": float(d[top - 1]),
+            "change": change, "interval": [low, high], "trend": trend}
 
 
 def difference_table(paired: Paired, settings: BootstrapSettings, ks: Sequence[int]) -> dict[str, Any]:
@@ -202,6 +224,9 @@ def compare_runs(
                     pair["difference"] = difference_table(paired, settings, report_ks(paired.k_max))
                     pair["coverage"] = coverage(paired, at_k or paired.k_max)
                 entry["pairs"].append(pair)
+        if len(runs) >= 3:
+            entry["coverage"] = coverage_table([rb.get(name, []) for rb in by_run],
+                                               [r.run_id for r in runs], at_k)
         benchmarks[name] = entry
     differences = [
         {"a": runs[i].run_id, "b": runs[j].run_id,
@@ -224,6 +249,11 @@ def _k_text(k: int | None, k_max: int) -> str:
     return f"> {k_max} (none)" if k is None else str(k)
 
 
+def _pp(value: float) -> str:
+    """Percentage points with a sign; rounding noise (-0.0) prints as +0.0."""
+    return f"{100 * value + 0.0:+.1f} pp" if abs(value) >= 5e-4 else "+0.0 pp"
+
+
 def crossover_lines(name: str, pair: Mapping[str, Any], labels: Mapping[str, str]) -> list[str]:
     cross = pair.get("crossover")
     if not cross:
@@ -234,7 +264,16 @@ def crossover_lines(name: str, pair: Mapping[str, Any], labels: Mapping[str, str
     low, high = cross["interval"]
     interval = f"[{_k_text(low, cross['k_max'])}, {_k_text(high, cross['k_max'])}]"
     if cross["k"] is None:
-        head = f"- {name}: {lead} leads at every k up to {cross['k_max']}; {trail} never overtakes"
+        head = (f"- {name}: no crossover within the sampled k (k <= {cross['k_max']}): {trail} is "
+                f"never strictly ahead of {lead}")
+        trend = cross.get("gap_trend")
+        if trend:
+            low_c, high_c = trend["interval"]
+            head += (f"; the gap ({lead} minus {trail}) is {_pp(trend['gap_from'])} at k = "
+                     f"{trend['from_k']} and {_pp(trend['gap_to'])} at k = {trend['to_k']} "
+                     f"({trend['trend']}: change {_pp(trend['change'])} "
+                     f"[{_pp(low_c)}, {_pp(high_c)}]); whether the curves cross beyond "
+                     f"k = {cross['k_max']} is not measured")
     else:
         head = f"- {name}: {trail} overtakes {lead} at k = {cross['k']}"
     return [f"{head} (paired bootstrap over problems: {trail} ahead at some k in "
@@ -280,6 +319,8 @@ def markdown(result: Mapping[str, Any]) -> str:
         for pair in entry["pairs"]:
             out += crossover_lines(name, pair, labels)
         out.append("")
+        if entry.get("coverage"):
+            out += coverage_markdown(entry["coverage"], labels)
         for pair in entry["pairs"]:
             cov = pair.get("coverage")
             if not cov:

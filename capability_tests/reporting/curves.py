@@ -1,22 +1,35 @@
-"""Per-benchmark pass@k curves (every k from 1 to n) with bootstrap intervals.
+"""Per-benchmark curves (every k from 1 to n) with bootstrap intervals: pass@k, and from the
+same samples maj@k (`majority.py`), pass^k (all k right, `passk.pass_all_k_curve`), pass@k with
+the rare solves counted unsolved and a uniform guesser's pass@k (`guessing.py`), plus the gain of
+the last doubling of k (sampling adequacy). See docs/ANALYSES.md.
 
 A benchmark's curve uses the problems that were sampled (no error, n > 0); its length is the smallest
-n among them, so every point averages over the same problems.
+n among them, so every point averages over the same problems. Every band of a benchmark uses the
+same bootstrap draw of problems.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
-from capability_tests.passk import pass_at_k_curve, report_ks
+from capability_tests.majority import AnswerClasses, majority_at_k_curve, method_for
+from capability_tests.passk import pass_all_k_curve, pass_at_k_curve, report_ks
 from capability_tests.reporting.bootstrap import (
     BootstrapSettings,
+    grouped_weights,
     percentile_interval,
     resample_weights,
+)
+from capability_tests.reporting.guessing import (
+    RARE_DEFINITION,
+    answer_range_of,
+    distinct_summary,
+    guessing_curve,
+    is_rare_solve,
 )
 from capability_tests.results import ProblemResult
 
@@ -33,6 +46,66 @@ def problem_curve(n: int, c: int, max_k: int) -> np.ndarray:
     return _curve(int(n), int(c), int(max_k))
 
 
+@lru_cache(maxsize=4096)
+def _all_curve(n: int, c: int, max_k: int) -> np.ndarray:
+    curve = pass_all_k_curve(n, c, max_k)
+    curve.setflags(write=False)
+    return curve
+
+
+@lru_cache(maxsize=4096)
+def _majority(classes: AnswerClasses) -> np.ndarray:
+    curve = majority_at_k_curve(classes)
+    curve.setflags(write=False)
+    return curve
+
+
+@dataclass
+class Band:
+    """A benchmark-level curve (index k-1 holds the value at k) with its bootstrap interval."""
+
+    curve: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
+
+    def at(self, k: int) -> float:
+        return float(self.curve[k - 1])
+
+    def interval(self, k: int) -> tuple[float, float]:
+        return float(self.low[k - 1]), float(self.high[k - 1])
+
+    def table_json(self, ks: Sequence[int], name: str) -> dict[str, Any]:
+        return {name: {str(k): self.at(k) for k in ks},
+                name + "_ci": {str(k): list(self.interval(k)) for k in ks}}
+
+
+def band(weights: np.ndarray, keys: Sequence, rows, width: int, settings: BootstrapSettings) -> Band:
+    """Mean of per-problem rows (`rows(key)`, identical keys computed once) and its percentile
+    interval under the resample `weights`; low <= estimate <= high (a percentile of means can
+    differ from the mean by rounding only)."""
+    unique = {key: np.asarray(rows(key))[:width] for key in dict.fromkeys(keys)}
+    curve = np.mean([unique[key] for key in keys], axis=0)
+    low, high = percentile_interval(weights, keys, unique.__getitem__, width, settings)
+    return Band(curve, np.minimum(low, curve), np.maximum(high, curve))
+
+
+def last_doubling(weights: np.ndarray, keys: Sequence[tuple[int, int]], n: int,
+                  settings: BootstrapSettings) -> dict[str, Any] | None:
+    """Sampling adequacy: pass@n - pass@(n//2), its bootstrap interval, and whether the curve is
+    still rising at n (the interval's lower end above 0). None when n < 2."""
+    if n < 2:
+        return None
+    half = n // 2
+    gains = {key: problem_curve(key[0], key[1], n)[n - 1] - problem_curve(key[0], key[1], n)[half - 1]
+             for key in set(keys)}
+    gain = float(np.mean([gains[key] for key in keys]))
+    unique, grouped = grouped_weights(weights, keys)
+    resampled = grouped @ np.array([gains[key] for key in unique])
+    low, high = (float(q) for q in np.quantile(resampled, settings.quantiles))
+    low, high = min(low, gain), max(high, gain)
+    return {"from_k": half, "to_k": n, "gain": gain, "interval": [low, high], "rising": low > 0}
+
+
 @dataclass
 class BenchmarkCurve:
     name: str
@@ -46,6 +119,16 @@ class BenchmarkCurve:
     curve: np.ndarray = field(default_factory=lambda: np.zeros(0))  # index k-1 is pass@k
     low: np.ndarray = field(default_factory=lambda: np.zeros(0))
     high: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    pass_all: Band | None = None  # pass^k: all k samples right
+    majority: Band | None = None  # maj@k; None when some problem's answers were not recorded
+    majority_method: str | None = None  # "exact", "resampled" or "exact+resampled"
+    majority_missing: int = 0  # sampled problems without recorded answers
+    adequacy: dict[str, Any] | None = None  # last_doubling()
+    answer_range: tuple[int, int] | None = None
+    guessing: np.ndarray | None = None  # a uniform guesser's pass@k, when answer_range is known
+    rare_solves: list[dict[str, Any]] = field(default_factory=list)
+    without_rare: Band | None = None  # pass@k with the rare solves counted unsolved
+    distinct: dict[str, Any] = field(default_factory=dict)  # distinct answers per problem
 
     @property
     def problems(self) -> int:
@@ -89,14 +172,31 @@ def compute_curve(
         return bench
     k_max = bench.n
     keys = bench.counts
-    unique = sorted(set(keys))
-    table = {key: problem_curve(key[0], key[1], k_max) for key in unique}
-    bench.curve = np.mean([table[key] for key in keys], axis=0)
     weights = resample_weights(len(keys), settings)
-    bench.low, bench.high = percentile_interval(weights, keys, table.__getitem__, k_max, settings)
-    # a percentile of means can differ from the mean by rounding only: keep low <= estimate <= high
-    bench.low = np.minimum(bench.low, bench.curve)
-    bench.high = np.maximum(bench.high, bench.curve)
+    passk = band(weights, keys, lambda key: problem_curve(key[0], key[1], k_max), k_max, settings)
+    bench.curve, bench.low, bench.high = passk.curve, passk.low, passk.high
+    bench.pass_all = band(weights, keys, lambda key: _all_curve(key[0], key[1], k_max), k_max, settings)
+    bench.adequacy = last_doubling(weights, keys, k_max, settings)
+    bench.answer_range = answer_range_of(name)
+    if bench.answer_range is not None:
+        low, high = bench.answer_range
+        bench.guessing = guessing_curve(high - low + 1, k_max)
+    classes = [r.answer_classes() for r in sampled]
+    bench.majority_missing = sum(c is None for c in classes)
+    if bench.majority_missing:
+        return bench
+    bench.majority = band(weights, classes, _majority, k_max, settings)
+    methods = sorted({method_for(c) for c in classes if 0 < c.correct < c.n})
+    bench.majority_method = "+".join(methods) or "exact"
+    bench.distinct = distinct_summary(classes)
+    rare = [is_rare_solve(c) for c in classes]
+    bench.rare_solves = [
+        {"problem_id": r.problem_id, "n": r.n, "correct": r.correct, "distinct_answers": c.distinct}
+        for r, c, flag in zip(sampled, classes, rare) if flag
+    ]
+    without = [(n, 0) if flag else (n, c) for (n, c), flag in zip(keys, rare)]
+    bench.without_rare = band(weights, without, lambda key: problem_curve(key[0], key[1], k_max),
+                              k_max, settings)
     return bench
 
 
@@ -107,6 +207,62 @@ def compute_curves(
     for r in results:
         by_benchmark.setdefault(r.benchmark, []).append(r)
     return {name: compute_curve(name, by_benchmark[name], settings) for name in sorted(by_benchmark)}
+
+
+def analyses_json(bench: BenchmarkCurve) -> dict[str, Any]:
+    """The curves beside pass@k, at the table ks, for summary.json (docs/ANALYSES.md)."""
+    if not bench.problems:
+        return {}
+    ks = bench.ks
+    out: dict[str, Any] = {}
+    if bench.majority is not None:
+        out.update(bench.majority.table_json(ks, "maj_at_k"))
+        out["maj_at_k_method"] = bench.majority_method
+    else:
+        out["maj_at_k"] = None
+        out["maj_at_k_note"] = (f"{bench.majority_missing} problem(s) have no recorded answers "
+                                "(per-sample records did not reach the report)")
+    if bench.pass_all is not None:
+        out.update(bench.pass_all.table_json(ks, "pass_all_k"))
+    if bench.adequacy is not None:
+        out["last_doubling"] = dict(bench.adequacy)
+    if bench.guessing is not None:
+        out["guessing"] = {
+            "answer_range": list(bench.answer_range),
+            "pass_at_k": {str(k): float(bench.guessing[k - 1]) for k in ks},
+        }
+    if bench.without_rare is not None:
+        out["rare_solves"] = {
+            "definition": RARE_DEFINITION,
+            "problems": list(bench.rare_solves),
+            **bench.without_rare.table_json(ks, "pass_at_k_without"),
+        }
+        out["distinct_answers"] = dict(bench.distinct)
+    return out
+
+
+CSV_COLUMNS = ("benchmark", "k", "pass_at_k", "ci_low", "ci_high", "problems", "n",
+               "maj_at_k", "maj_ci_low", "maj_ci_high", "pass_all_k", "pass_all_ci_low",
+               "pass_all_ci_high", "pass_at_k_without_rare", "guessing_pass_at_k")
+
+
+def curves_csv_rows(curves: Mapping[str, BenchmarkCurve]) -> Iterator[list[Any]]:
+    """`pass_at_k.csv` rows: every k from 1 to n, one value column per curve (empty: not known)."""
+    yield list(CSV_COLUMNS)
+
+    def cells(b: Band | None, k: int) -> list[str]:
+        if b is None:
+            return ["", "", ""]
+        low, high = b.interval(k)
+        return [f"{b.at(k):.6f}", f"{low:.6f}", f"{high:.6f}"]
+
+    for name, bench in curves.items():
+        for k in range(1, bench.n + 1):
+            low, high = bench.interval(k)
+            yield [name, k, f"{bench.at(k):.6f}", f"{low:.6f}", f"{high:.6f}", bench.problems, bench.n,
+                   *cells(bench.majority, k), *cells(bench.pass_all, k),
+                   "" if bench.without_rare is None else f"{bench.without_rare.at(k):.6f}",
+                   "" if bench.guessing is None else f"{bench.guessing[k - 1]:.6f}"]
 
 
 def curve_table_json(bench: BenchmarkCurve) -> dict[str, Any]:

@@ -1,4 +1,6 @@
-"""Figures: pass@k against k on a log2 axis, one panel per benchmark, bootstrap bands.
+"""Figures: pass@k against k on a log2 axis, one panel per benchmark, bootstrap bands; a run's
+panels also carry maj@k and pass^k (with bands), pass@k without the rare solves (dotted) and a
+uniform guesser's pass@k (dashed) where the benchmark has them.
 
 matplotlib is imported lazily, with the Agg backend (no display needed).
 """
@@ -11,7 +13,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from capability_tests.reporting.curves import BenchmarkCurve
+from capability_tests.reporting.curves import Band, BenchmarkCurve
 
 COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf")
 
@@ -40,7 +42,7 @@ def _style_axis(ax, max_k: int, title: str) -> None:
     ax.set_xticklabels([str(t) for t in ticks])
     ax.set_ylim(0, 100)
     ax.set_xlabel("k (samples)")
-    ax.set_ylabel("pass@k (%)")
+    ax.set_ylabel("% of problems")
     ax.set_title(title)
     ax.grid(True, which="major", alpha=0.3)
 
@@ -53,6 +55,29 @@ def _draw(ax, bench: BenchmarkCurve, color: str, label: str, marker: str = "o") 
     ax.plot(table_ks, 100 * bench.curve[table_ks - 1], marker, color=color, markersize=4)
 
 
+def _draw_band(ax, band: Band, n: int, color: str, label: str) -> None:
+    ks = np.arange(1, n + 1)
+    ax.fill_between(ks, 100 * band.low[:n], 100 * band.high[:n], color=color, alpha=0.15, linewidth=0)
+    ax.plot(ks, 100 * band.curve[:n], color=color, linewidth=1.4, label=label)
+
+
+def _draw_analyses(ax, bench: BenchmarkCurve) -> None:
+    """maj@k, pass^k, pass@k without rare solves, the uniform guesser (docs/ANALYSES.md)."""
+    n = bench.n
+    ks = np.arange(1, n + 1)
+    if bench.majority is not None:
+        _draw_band(ax, bench.majority, n, COLORS[2], "maj@k (95% band)")
+    if bench.pass_all is not None:
+        _draw_band(ax, bench.pass_all, n, COLORS[3], "pass^k: all k right (95% band)")
+    if bench.without_rare is not None and bench.rare_solves:
+        ax.plot(ks, 100 * bench.without_rare.curve[:n], color=COLORS[0], linestyle=":", linewidth=1.4,
+                label="pass@k without rare solves")
+    if bench.guessing is not None:
+        low, high = bench.answer_range
+        ax.plot(ks, 100 * bench.guessing[:n], color="grey", linestyle="--", linewidth=1.2,
+                label=f"uniform guesser ({low}-{high})")
+
+
 def plot_run(
     curves: Mapping[str, BenchmarkCurve], path: Path, title: str = "", complete: bool = True
 ) -> Path:
@@ -60,12 +85,18 @@ def plot_run(
     shown = [c for c in curves.values() if c.problems]
     rows, cols = _grid(len(shown))
     fig, axes = plt.subplots(rows, cols, figsize=(4.6 * cols, 3.8 * rows), squeeze=False)
+    handles = {}
     for ax, bench in zip(axes.flat, shown):
         _draw(ax, bench, COLORS[0], "pass@k (95% band)")
+        _draw_analyses(ax, bench)
         _style_axis(ax, bench.n, f"{bench.name}  ({bench.problems} problems, n={bench.n})")
+        for line in ax.get_lines():
+            if not line.get_label().startswith("_"):
+                handles.setdefault(line.get_label(), line)
     for ax in list(axes.flat)[len(shown):]:
         ax.set_visible(False)
-    axes.flat[0].legend(loc="lower right", fontsize=8)
+    if handles:
+        axes.flat[0].legend(list(handles.values()), list(handles), loc="best", fontsize=7)
     if not complete:
         title = f"{title}  [INCOMPLETE RUN]"
     if title:

@@ -5,7 +5,8 @@ Files of a run folder:
 - `summary.json`: schema 2 (schema 1's keys plus run metadata, intervals, gates)
 - `problems.jsonl`: one line per problem (n, correct, mean completion length, finish reasons, ...)
 - `samples.jsonl`: one line per sample (extracted answer, outcome, reason, grader; see samples.py)
-- `pass_at_k.csv`: benchmark, k, pass@k and its interval for every k from 1 to n
+- `pass_at_k.csv`: benchmark, k, pass@k, maj@k and pass^k with intervals, pass@k without rare
+  solves, the uniform guesser, for every k from 1 to n (docs/ANALYSES.md)
 - `report.md`: tables with intervals, gates, data fingerprints, the plot, provenance
 - `pass_at_k.png`: one panel per benchmark, k on a log2 axis, bootstrap bands
 """
@@ -24,7 +25,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 from capability_tests.reporting.bootstrap import BootstrapSettings
-from capability_tests.reporting.curves import BenchmarkCurve, compute_curves
+from capability_tests.reporting.curves import BenchmarkCurve, compute_curves, curves_csv_rows
 from capability_tests.reporting.summary import (
     BenchmarkSummary,
     markdown,
@@ -153,13 +154,10 @@ def problems_jsonl(results: Iterable[ProblemResult]) -> str:
 
 
 def curves_csv(curves: Mapping[str, BenchmarkCurve]) -> str:
+    """Every k from 1 to n: pass@k, maj@k and pass^k with intervals, pass@k without rare solves,
+    the uniform guesser (`curves.curves_csv_rows`; empty cells where a curve is not known)."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["benchmark", "k", "pass_at_k", "ci_low", "ci_high", "problems", "n"])
-    for name, bench in curves.items():
-        for k in range(1, bench.n + 1):
-            low, high = bench.interval(k)
-            writer.writerow([name, k, f"{bench.at(k):.6f}", f"{low:.6f}", f"{high:.6f}", bench.problems, bench.n])
+    csv.writer(buffer, lineterminator="\n").writerows(curves_csv_rows(curves))
     return buffer.getvalue()
 
 

@@ -60,6 +60,24 @@ class SampleSpool:
             _, rows = decode_samples(self._file.read(size).decode("utf-8"))
             yield from rows
 
+    def answer_classes(self, problems: set[tuple[str, str]] | None = None) -> dict[tuple[str, str], Any]:
+        """Per problem (benchmark, problem id): its samples' answer classes
+        (`reporting/answer_classes.py`), read one problem at a time (memory: one problem's
+        records)."""
+        from capability_tests.reporting.answer_classes import classes_of
+
+        out: dict[tuple[str, str], Any] = {}
+        if self._file is None:
+            return out
+        for key in sorted(self._where):
+            if problems is not None and key not in problems:
+                continue
+            offset, size = self._where[key]
+            self._file.seek(offset)
+            _, rows = decode_samples(self._file.read(size).decode("utf-8"))
+            out[key] = classes_of(rows)
+        return out
+
     def write_to(self, path: Path, problems: set[tuple[str, str]] | None = None) -> int:
         """Write `samples.jsonl` at `path`; return the number of lines."""
         count = 0

@@ -29,6 +29,7 @@ from capability_tests.reporting.run_writer import (
     write_run_folder,
 )
 from capability_tests.grading.identity import grader_identity
+from capability_tests.reporting.answer_classes import with_answer_classes
 from capability_tests.results import ProblemResult
 
 OK_STATUSES = (0, 1)  # pytest ExitCode.OK, TESTS_FAILED
@@ -97,6 +98,7 @@ class ReportSession:
 
         grader = grader_identity()
         results = sorted(one_grader(results, grader), key=lambda r: (r.benchmark, r.problem_id))
+        results = with_answer_classes(results, samples)  # for maj@k, distinct answers, rare solves
         curves = compute_curves(results, self.settings)
         self.gates = check_fail_under(self.fail_under, curves, self.settings.level)
         if self.baseline is not None:

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import os
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from capability_tests.reporting.curves import BenchmarkCurve, format_value
+from capability_tests.reporting.curves import BenchmarkCurve, analyses_json, format_value
 
 SCHEMA_VERSION = 2
 RUN_SETTINGS = ("model", "engine", "k", "temperature", "top_p", "max_tokens", "seed", "template")
@@ -30,6 +30,8 @@ class BenchmarkSummary:
     wrong: int = 0  # samples with an answer that differs from the reference
     no_answer: int = 0  # samples where no final answer was found
     grading_errors: int = 0  # samples not graded (failure outside the completion)
+    # maj@k, pass^k, last doubling, guessing, rare solves (curves.analyses_json; docs/ANALYSES.md)
+    analyses: Mapping[str, Any] = field(default_factory=dict)
 
     def outcome_line(self) -> str:
         return (f"{self.wrong} wrong answers, {self.no_answer} with no answer found, "
@@ -49,6 +51,7 @@ class BenchmarkSummary:
         }
         if self.pass_at_k_ci is not None:
             out["pass_at_k_ci"] = {str(k): list(v) for k, v in self.pass_at_k_ci.items()}
+        out.update(self.analyses)
         return out
 
     @classmethod
@@ -64,6 +67,7 @@ class BenchmarkSummary:
             wrong=bench.wrong,
             no_answer=bench.no_answer,
             grading_errors=bench.grading_errors,
+            analyses=analyses_json(bench),
         )
 
 
@@ -100,6 +104,13 @@ def terminal_lines(summaries: Mapping[str, BenchmarkSummary]) -> list[str]:
         lines += [header, values]
         level = level or bool(s.pass_at_k_ci)
         lines.append(f"  samples: {s.outcome_line()}")
+        for key, label in (("maj_at_k", "maj@"), ("pass_all_k", "pass^")):
+            values = s.analyses.get(key)
+            if values:
+                lines.append(f"  {label}k: " + ", ".join(f"{label}{k} {100 * v:.1f}%" for k, v in values.items()))
+        note = adequacy_note(s)
+        if note:
+            lines.append(f"  {note}")
         if s.errors:
             lines.append(f"  ({s.errors} problem(s) errored and are not counted"
                          + (f"; {s.grading_errors} sample(s) could not be graded: the next run "
@@ -107,6 +118,89 @@ def terminal_lines(summaries: Mapping[str, BenchmarkSummary]) -> list[str]:
     if level:
         lines.append("[low, high]: 95% percentile bootstrap interval over problems (see docs/REPORTS.md)")
     return lines
+
+
+def adequacy_note(s: BenchmarkSummary) -> str | None:
+    """The sampling-adequacy sentence for a benchmark whose pass@k is still rising at n."""
+    d = s.analyses.get("last_doubling")
+    if not d or not d.get("rising"):
+        return None
+    low, high = d["interval"]
+    return (f"still rising at k = n = {d['to_k']}: pass@{d['to_k']} - pass@{d['from_k']} = "
+            f"{100 * d['gain']:+.1f} pp [{100 * low:+.1f}, {100 * high:+.1f}]; more samples would "
+            "likely raise it, so its coverage at n is a lower bound")
+
+
+def _curve_table(summaries: Mapping[str, BenchmarkSummary], key: str, label: str) -> list[str]:
+    rows = {name: s for name, s in summaries.items() if s.analyses.get(key)}
+    ks = sorted({int(k) for s in rows.values() for k in s.analyses[key]})
+    if not rows:
+        return []
+    out = ["| " + " | ".join(["benchmark", "n"] + [f"{label}{k}" for k in ks]) + " |",
+           "|---|---:|" + "---:|" * len(ks)]
+    for s in rows.values():
+        values, ci = s.analyses[key], s.analyses.get(key + "_ci") or {}
+        cells = [format_value(values[str(k)], tuple(ci[str(k)]) if str(k) in ci else None)
+                 if str(k) in values else "" for k in ks]
+        out.append("| " + " | ".join([s.name, str(s.n), *cells]) + " |")
+    return out
+
+
+def analyses_markdown(summaries: Mapping[str, BenchmarkSummary]) -> list[str]:
+    """maj@k, pass^k, sampling adequacy, guessing and rare solves (docs/ANALYSES.md)."""
+    out: list[str] = []
+    majority = _curve_table(summaries, "maj_at_k", "maj@")
+    if majority:
+        methods = sorted({s.analyses.get("maj_at_k_method") for s in summaries.values()} - {None})
+        out += ["## maj@k: the majority answer of k samples is right", "", *majority, "",
+                "Answers grouped as the grader compares them (all correct answers one class, wrong "
+                "ones by normalised form); no-answer samples do not vote; a tie with the correct "
+                f"answer counts 1/(tied classes). Estimate: {', '.join(methods)} "
+                "(docs/ANALYSES.md).", ""]
+    missing = [f"- {s.name}: maj@k not computed: {s.analyses['maj_at_k_note']}"
+               for s in summaries.values() if s.analyses.get("maj_at_k_note")]
+    if missing:
+        out += missing + [""]
+    pass_all = _curve_table(summaries, "pass_all_k", "pass^")
+    if pass_all:
+        out += ["## pass^k: all k samples are right", "", *pass_all, "",
+                "Unbiased estimate C(c, k) / C(n, k) per problem, averaged.", ""]
+    adequacy = [s for s in summaries.values() if s.analyses.get("last_doubling")]
+    if adequacy:
+        out += ["## Sampling adequacy", "",
+                "| benchmark | last doubling | gain | interval | still rising |", "|---|---|---:|---|---|"]
+        for s in adequacy:
+            d = s.analyses["last_doubling"]
+            low, high = d["interval"]
+            out.append(f"| {s.name} | pass@{d['to_k']} - pass@{d['from_k']} | {100 * d['gain']:+.1f} pp | "
+                       f"[{100 * low:+.1f}, {100 * high:+.1f}] | {'yes' if d['rising'] else 'no'} |")
+        out.append("")
+        notes = [f"- **{s.name}**: {adequacy_note(s)}." for s in adequacy if adequacy_note(s)]
+        out += (notes + [""]) if notes else []
+    guessing = [s for s in summaries.values() if s.analyses.get("guessing")]
+    for s in guessing:
+        g = s.analyses["guessing"]
+        low, high = g["answer_range"]
+        cells = ", ".join(f"k={k}: {100 * v:.1f}%" for k, v in g["pass_at_k"].items())
+        out += [f"**{s.name}**: a uniform guesser over the {high - low + 1} integers {low}-{high} "
+                f"reaches pass@k {cells} (dashed line on the plot).", ""]
+    rare = [s for s in summaries.values() if s.analyses.get("rare_solves")]
+    if rare:
+        out += ["## Rare solves", "", f"Rare solve: {rare[0].analyses['rare_solves']['definition']}.", ""]
+        for s in rare:
+            r = s.analyses["rare_solves"]
+            ids = ", ".join(f"{p['problem_id']} ({p['correct']}/{p['n']}, {p['distinct_answers']} distinct)"
+                            for p in r["problems"]) or "none"
+            d = s.analyses.get("distinct_answers") or {}
+            out.append(f"- {s.name}: {len(r['problems'])} rare solve(s): {ids}. Distinct answers per "
+                       f"problem: mean {d.get('mean', 0):.1f}, max {d.get('max', 0)}.")
+            if r["problems"]:
+                cells = ", ".join(
+                    f"pass@{k} {100 * s.pass_at_k[int(k)]:.1f}% -> {100 * v:.1f}%"
+                    for k, v in r["pass_at_k_without"].items() if int(k) in s.pass_at_k)
+                out.append(f"  Without them: {cells}.")
+        out.append("")
+    return out
 
 
 def markdown_table(summaries: Mapping[str, BenchmarkSummary]) -> list[str]:
@@ -156,6 +250,7 @@ def markdown(
     ]
     if notes:
         out += notes + [""]
+    out += analyses_markdown(summaries)
     out += ["## Samples", "",
             "| benchmark | wrong answers | no answer found | grading timeouts | grading errors |",
             "|---|---:|---:|---:|---:|"]
@@ -182,7 +277,7 @@ def markdown(
             )
         out.append("")
     if plot:
-        out += [f"![pass@k curves]({plot})", ""]
+        out += [f"![pass@k, maj@k and pass^k curves]({plot})", ""]
     return "\n".join(out) + "\n"
 
 
