@@ -43,6 +43,16 @@ def report_ks(n: int) -> list[int]:
 # -- every k at once -----------------------------------------------------------------------------
 
 
+def _running_product(n: int, m: int, max_k: int, c: int) -> np.ndarray:
+    """C(m, k) / C(n, k) for k = 1..max_k, as prod_{j<k} (m-j)/(n-j) (factors clipped to [0, 1])."""
+    if not 0 <= c <= n:
+        raise ValueError(f"need 0 <= c <= n, got n={n}, c={c}")
+    if not 1 <= max_k <= n:
+        raise ValueError(f"need 1 <= k <= n, got k={max_k}, n={n}")
+    j = np.arange(max_k, dtype=np.float64)
+    return np.cumprod(np.clip((m - j) / (n - j), 0.0, 1.0))
+
+
 def pass_at_k_curve(n: int, c: int, max_k: int | None = None) -> np.ndarray:
     """pass@k of one problem for every k = 1..max_k (default n), as a float array of length max_k.
 
@@ -50,14 +60,7 @@ def pass_at_k_curve(n: int, c: int, max_k: int | None = None) -> np.ndarray:
     [0, 1], so it never overflows and stays accurate for n in the thousands (relative error about
     k machine epsilons). A factor of 0 (k > n-c) makes every later pass@k exactly 1.
     """
-    max_k = n if max_k is None else max_k
-    if not 0 <= c <= n:
-        raise ValueError(f"need 0 <= c <= n, got n={n}, c={c}")
-    if not 1 <= max_k <= n:
-        raise ValueError(f"need 1 <= k <= n, got k={max_k}, n={n}")
-    j = np.arange(max_k, dtype=np.float64)
-    factors = np.clip((n - c - j) / (n - j), 0.0, 1.0)
-    return 1.0 - np.cumprod(factors)
+    return 1.0 - _running_product(n, n - c, n if max_k is None else max_k, c)
 
 
 def pass_at_k_matrix(counts: Sequence[tuple[int, int]], max_k: int | None = None) -> np.ndarray:
@@ -93,10 +96,4 @@ def pass_all_k_curve(n: int, c: int, max_k: int | None = None) -> np.ndarray:
     """pass^k of one problem for k = 1..max_k (default n): the unbiased estimate of "all k samples
     are correct", C(c, k) / C(n, k) = prod_{j=0}^{k-1} (c-j) / (n-j), a running product of factors
     in [0, 1] (a factor of 0, k > c, makes every later value exactly 0)."""
-    max_k = n if max_k is None else max_k
-    if not 0 <= c <= n:
-        raise ValueError(f"need 0 <= c <= n, got n={n}, c={c}")
-    if not 1 <= max_k <= n:
-        raise ValueError(f"need 1 <= k <= n, got k={max_k}, n={n}")
-    j = np.arange(max_k, dtype=np.float64)
-    return np.cumprod(np.clip((c - j) / (n - j), 0.0, 1.0))
+    return _running_product(n, c, n if max_k is None else max_k, c)

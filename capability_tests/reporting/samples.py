@@ -50,6 +50,11 @@ class SampleSpool:
     def records(self, problems: set[tuple[str, str]] | None = None) -> Iterator[dict[str, Any]]:
         """Every sample record, sorted by benchmark, problem id and index (only `problems` when
         given: the problems the report counts)."""
+        for _, rows in self._by_problem(problems):
+            yield from rows
+
+    def _by_problem(self, problems: set[tuple[str, str]] | None):
+        """(key, that problem's records) in key order, read one problem at a time."""
         if self._file is None:
             return
         for key in sorted(self._where):
@@ -57,8 +62,7 @@ class SampleSpool:
                 continue
             offset, size = self._where[key]
             self._file.seek(offset)
-            _, rows = decode_samples(self._file.read(size).decode("utf-8"))
-            yield from rows
+            yield key, decode_samples(self._file.read(size).decode("utf-8"))[1]
 
     def answer_classes(self, problems: set[tuple[str, str]] | None = None) -> dict[tuple[str, str], Any]:
         """Per problem (benchmark, problem id): its samples' answer classes
@@ -66,17 +70,7 @@ class SampleSpool:
         records)."""
         from capability_tests.reporting.answer_classes import classes_of
 
-        out: dict[tuple[str, str], Any] = {}
-        if self._file is None:
-            return out
-        for key in sorted(self._where):
-            if problems is not None and key not in problems:
-                continue
-            offset, size = self._where[key]
-            self._file.seek(offset)
-            _, rows = decode_samples(self._file.read(size).decode("utf-8"))
-            out[key] = classes_of(rows)
-        return out
+        return {key: classes_of(rows) for key, rows in self._by_problem(problems)}
 
     def write_to(self, path: Path, problems: set[tuple[str, str]] | None = None) -> int:
         """Write `samples.jsonl` at `path`; return the number of lines."""
