@@ -217,6 +217,39 @@ def test_model_path_after_space_is_fine_when_setup_is_unchanged(pytester, fake_e
     assert starts[0]["model"].endswith("ckpt")
 
 
+def test_a_moved_pytest_internal_is_a_clear_usage_error_not_an_internal_error(
+        pytester, fake_engine_env, monkeypatch):
+    """The --model PATH check uses pytest's private determine_setup: if an upgrade moves it, the
+    user gets a message that names the fix."""
+    import _pytest.config.findpaths as findpaths
+
+    pytester.makeini("[pytest]\n")
+    (pytester.mkdir("ckpt") / "config.json").write_text("{}")
+    monkeypatch.delattr(findpaths, "determine_setup")
+    result = pytester.runpytest(*SUITE, "--model", "ckpt", "--benchmarks=demo")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    err = "\n".join(result.errlines)
+    assert "write --model=ckpt (with '=')" in err and "no longer offers" in err
+    assert "INTERNALERROR" not in err + "\n".join(result.outlines)
+
+
+def test_a_moved_junit_writer_warns_and_the_run_goes_on(monkeypatch):
+    import sys
+    import types
+
+    from capability_tests.plugin.collector import junit_xml
+
+    class Config:
+        stash: dict = {}
+
+        def getoption(self, name, default=None):
+            return "junit.xml" if name == "xmlpath" else default
+
+    monkeypatch.setitem(sys.modules, "_pytest.junitxml", types.ModuleType("_pytest.junitxml"))
+    with pytest.warns(pytest.PytestWarning, match="lacks the suite's capability_\\* properties"):
+        assert junit_xml(Config()) is None
+
+
 def test_digits_only_keyword_warns_about_k(pytester, fake_engine_env):
     result = pytester.runpytest(*SUITE, *FAKE, "--benchmarks=demo", "-k", "128", "--collect-only")
     result.stdout.fnmatch_lines(["*-k 128 is pytest's keyword filter*write --k 128*"])
