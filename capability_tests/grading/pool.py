@@ -223,8 +223,18 @@ class GradingPool:
         except (OSError, ValueError) as exc:
             self._retry(item, f"cannot send to grader ({exc!r})", 0.0)
             return False
-        w.task = (future, now, now + self.hard_limit, item)
+        w.task = (future, now, now + self._limit_for(problem), item)
         return True
+
+    def _limit_for(self, problem: Problem) -> float:
+        """`timeout + slack`, or the verifier's own budget plus slack where it needs longer (a
+        code problem: the program's run in the sandbox)."""
+        try:
+            from capability_tests.grading.verifiers import time_budget
+
+            return time_budget(problem, self.timeout) + (self.hard_limit - self.timeout)
+        except Exception:  # an unknown verifier fails in the worker, with its own message
+            return self.hard_limit
 
     def _retry(self, item, reason: str, seconds: float) -> None:
         """Queue a sample again after its worker died, or fail it after MAX_ATTEMPTS tries."""
