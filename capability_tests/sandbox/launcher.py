@@ -231,6 +231,12 @@ def main():
         print(json.dumps({"error": "no namespaces available (unshare refused)",
                           "backend": backend}), flush=True)
         return
+    if backend == "plain" and os.geteuid() == 0 and not _reachable_by_others(job["prefix"]):
+        print(json.dumps({"error": f"plain backend: the interpreter under {job['prefix']} is not "
+                          "reachable for an unprivileged user id (a folder above it is closed) "
+                          "and without a mount namespace it cannot be exposed",
+                          "backend": backend}), flush=True)
+        return
     if backend == "plain":
         import tempfile
 
@@ -249,7 +255,7 @@ def main():
     os.close(verdict_w)
     pidns = None
     try:
-        pidns = os.readlink(f"/proc/{init}/ns/pid")
+        pidns = os.readlink(f"/proc/{init}/ns/pid") if backend != "plain" else None
     except OSError:
         pass
     deadline = start + job["wall"]
@@ -284,6 +290,15 @@ def main():
 
         shutil.rmtree(job["workdir"], ignore_errors=True)
     print(json.dumps(report), flush=True)
+
+
+def _reachable_by_others(prefix):
+    path = "/"
+    for part in prefix.strip("/").split("/"):
+        path = os.path.join(path, part)
+        if not os.stat(path).st_mode & 0o001:
+            return False
+    return True
 
 
 def _kill_session(init, job):
