@@ -225,3 +225,15 @@ def test_grade_command_grades_humaneval_without_a_data_dir(humaneval, monkeypatc
     out = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [o["correct"] for o in out] == [True, False, False]
     assert out[0]["reason"].startswith("passed") and "unknown problem id" in out[2]["error"]
+
+
+def test_the_grader_identity_covers_the_code_verifier_and_the_sandbox():
+    """An edit to the sandbox or the code verifier regrades stored code verdicts."""
+    from capability_tests.grading.identity import grading_modules
+
+    modules = grading_modules()
+    for name in ("capability_tests.code.verifier", "capability_tests.code.extract",
+                 "capability_tests.code.timing", "capability_tests.sandbox.launcher",
+                 "capability_tests.sandbox.tester", "capability_tests.sandbox.candidate",
+                 "capability_tests.sandbox.codec"):
+        assert name in modules
