@@ -283,8 +283,10 @@ def main():
             verdict = None
     report = {"verdict": verdict, "timed_out": timed_out, "backend": backend, "pidns": pidns,
               "seconds": seconds, "init_status": status}
-    if os.WIFEXITED(status) and os.WEXITSTATUS(status) == 2 and verdict is None:
-        report["error"] = "the sandbox could not be set up"
+    if os.WIFEXITED(status) and os.WEXITSTATUS(status) in (2, 3) and verdict is None:
+        # 2: init failed (mounts, pipes); 3: the tester never started: nothing of the candidate's
+        report["error"] = ("the sandbox could not be set up" if os.WEXITSTATUS(status) == 2
+                           else "the tester did not start")
     if backend == "plain":
         import shutil
 
