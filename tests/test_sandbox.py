@@ -258,3 +258,9 @@ def test_the_plain_backend_decides_right_or_says_why_not(monkeypatch):
     else:
         assert right.backend == "plain" and right.passed and right.error is None
         assert not wrong.passed and wrong.error is None
+
+
+def test_a_sandbox_that_cannot_run_is_a_grading_error_never_a_verdict(monkeypatch):
+    monkeypatch.setenv("CAPABILITY_TESTS_SANDBOX", "chroot-please")
+    verdict = verify_code(block("def add(a, b):\n    return a + b"), problem())
+    assert verdict.error and verdict.outcome == "error" and "CAPABILITY_TESTS_SANDBOX" in verdict.reason

@@ -85,9 +85,13 @@ def run_tests(program: str, tester_job: Mapping[str, Any], limits: Limits,
     entry_point or cases)."""
     launcher_source, tester_source, candidate_source = _sources()
     python, prefix = interpreter()
+    try:
+        backend = backend_setting()
+    except ValueError as exc:
+        return SandboxReport(False, "", False, 0.0, None, error=str(exc))
     job = {
         "parent_pid": os.getpid(), "python": python, "prefix": prefix,
-        "backend": backend_setting(),
+        "backend": backend,
         "wall": float(limits.wall), "cpu": int(limits.cpu), "memory": int(limits.memory),
         "fsize": int(limits.file_size), "nproc": int(limits.processes),
         "tmpfs_bytes": int(limits.tmpfs),
