@@ -264,3 +264,12 @@ def test_a_sandbox_that_cannot_run_is_a_grading_error_never_a_verdict(monkeypatc
     monkeypatch.setenv("CAPABILITY_TESTS_SANDBOX", "chroot-please")
     verdict = verify_code(block("def add(a, b):\n    return a + b"), problem())
     assert verdict.error and verdict.outcome == "error" and "CAPABILITY_TESTS_SANDBOX" in verdict.reason
+
+
+def test_filling_the_disk_stops_at_the_file_size_limit():
+    """16 MiB per file (SIGXFSZ ends the program), 64 MiB of tmpfs in all; the host disk is
+    never touched (its folder is a tmpfs of the sandbox's own)."""
+    code = ("chunk = b'x' * (1 << 20)\nwith open('big', 'wb') as f:\n    for _ in range(100):\n"
+            "        f.write(chunk)\ndef add(a, b):\n    return a + b")
+    verdict = verify_code(block(code), problem())
+    assert not verdict.correct and not verdict.error
