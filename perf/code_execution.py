@@ -1,8 +1,8 @@
 """Code benchmarks: how fast the sandbox executes programs here, and where a k = 8 HumanEval run
 on the embedded model spends its time (generation or execution).
 
-    CAPABILITY_TESTS_CACHE=/tmp/ctcache python benchmarks/code_execution.py executions
-    flock /tmp/engine.lock python benchmarks/code_execution.py run --problems 20 --k 8 \
+    CAPABILITY_TESTS_CACHE=/tmp/ctcache python perf/code_execution.py executions
+    flock /tmp/engine.lock python perf/code_execution.py run --problems 20 --k 8 \
         --max-tokens 256
 
 `executions`: the 164 HumanEval reference solutions through the code verifier (each in its own

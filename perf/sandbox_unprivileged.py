@@ -2,7 +2,7 @@
 `nobody` with setpriv for the launcher). Not a CI test: it needs an interpreter that user can
 run (the project's may lie under a closed /root), e.g. the system's.
 
-    PYTHONPATH=. python benchmarks/sandbox_unprivileged.py --python /usr/bin/python3.11
+    PYTHONPATH=. python perf/sandbox_unprivileged.py --python /usr/bin/python3.11
 
 Prints each case's launcher report and the processes `nobody` still has afterwards (none expected).
 """
