@@ -237,3 +237,29 @@ def test_the_grader_identity_covers_the_code_verifier_and_the_sandbox():
                  "capability_tests.sandbox.tester", "capability_tests.sandbox.candidate",
                  "capability_tests.sandbox.codec"):
         assert name in modules
+
+
+def test_the_suite_runs_humaneval_through_the_code_verifier(pytester, fake_engine_env,
+                                                           monkeypatch, humaneval):
+    """The whole path without a real engine: -k humaneval loads HumanEval alone, the scripted
+    engine answers, the code verifier runs each program, pass@k lands in the reports; a base
+    model template sends the stop sequences with each request and an instruct one none."""
+    from fake_engine import FAKE, SUITE, generate_calls
+
+    right = f"```python\n{humaneval[0].answer}\n```"
+    monkeypatch.setenv("FAKE_ENGINE_SCRIPT", json.dumps({
+        "humaneval/HumanEval/0": [right], "humaneval/HumanEval/1": ["    return []\n"]}))
+    result = pytester.runpytest(*SUITE, *FAKE, "-k", "humaneval", "--limit=2", "--k=1",
+                                "--template=completion", "--unsolved=xfail")
+    result.assert_outcomes(passed=1, xfailed=1)
+    summary = json.loads((pytester.path / "reports" / "summary.json").read_text())
+    assert list(summary["benchmarks"]) == ["humaneval"]
+    assert summary["benchmarks"]["humaneval"]["pass_at_k"]["1"] == pytest.approx(0.5)
+    (call,) = generate_calls(fake_engine_env)
+    assert call["stops"] == {"humaneval/HumanEval/0": list(STOP_SEQUENCES),
+                             "humaneval/HumanEval/1": list(STOP_SEQUENCES)}
+    assert call["prompts"][0] == humaneval[0].question
+    result = pytester.runpytest(*SUITE, *FAKE, "-m", "humaneval", "--limit=1", "--k=1",
+                                "--unsolved=xfail")
+    result.assert_outcomes(passed=1)
+    assert generate_calls(fake_engine_env)[-1]["stops"] == {"humaneval/HumanEval/0": []}
