@@ -226,12 +226,13 @@ class RunOrchestrator:
     def prompt_key(self, template: Template, problem: Problem) -> str:
         """The store's prompt digest: the rendered prompt, or the chat messages with the
         model's chat template (read from the model files, so no engine is started for it)."""
+        stop = template.stop_for(problem)  # base-model code prompts: part of the prompt's key
         if template.render is not None:
-            return prompt_digest(template.render(problem))
+            return prompt_digest(template.render(problem), stop=stop)
         if self._chat_template is None:
             self._chat_template = (chat_template_source(resolve_model(self.config.model),
                                                         self.model_identity().revision),)
-        return prompt_digest(template.messages(problem), self._chat_template[0])
+        return prompt_digest(template.messages(problem), self._chat_template[0], stop=stop)
 
     def provenance(self) -> dict:
         """What produced this process's samples, as JSON primitives (crosses xdist as JSON)."""
@@ -529,6 +530,7 @@ class RunOrchestrator:
                 requests.append(GenerationRequest(
                     p.key, template.prompt(p, engine.chat_prompt), indices,
                     sample_seeds(c.seed, p.benchmark, p.problem_id, indices),
+                    template.stop_for(p),
                 ))
         settings = self.sampling_settings()
         self.log(

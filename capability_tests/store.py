@@ -45,15 +45,18 @@ class StoreError(Exception):
 
 
 def prompt_digest(prompt: str | Sequence[Mapping[str, str]],
-                  chat_template: str | None = None) -> str:
+                  chat_template: str | None = None, stop: Sequence[str] = ()) -> str:
     """SHA-256 of the exact prompt string, or of chat messages together with the model's chat
     template that will render them (`fingerprints.chat_template_source`; None when unreadable),
-    so a changed chat template is another prompt."""
+    so a changed chat template is another prompt. Stop sequences (base-model code prompts) end
+    the text, so they are part of it; without any the digest is the prompt's alone."""
     if isinstance(prompt, str):
         text = prompt
     else:
         text = json.dumps({"messages": list(prompt), "chat_template": chat_template},
                           sort_keys=True)
+    if stop:
+        text += "\0stop=" + json.dumps(list(stop))
     return hashlib.sha256(text.encode()).hexdigest()
 
 

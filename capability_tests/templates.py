@@ -1,7 +1,11 @@
 """Prompt templates: how a problem becomes the text the engine continues.
 
-A template either renders a complete prompt string itself (`qwen-boxed`, `abel`: exactly the
-reference study's strings) or asks for the model's own chat template (`chat`).
+A template either renders a complete prompt string itself (`qwen-boxed`, `abel`, `completion`:
+exactly the reference study's strings for math) or asks for the model's own chat template
+(`chat`). Code problems (`Problem.verifier == "code"`) get the code prompts of
+`capability_tests.code.prompts` under the same names: instruct templates (`qwen-boxed`, `chat`)
+ask for one fenced ```python block; base-model templates (`abel`, `completion`) give the
+signature and docstring to continue, with stop sequences (`Template.stop_for`).
 """
 
 from __future__ import annotations
@@ -9,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Mapping, Sequence
 
+from capability_tests.code import prompts as code_prompts
 from capability_tests.problems import Problem
 
 BOXED_INSTRUCTION = "Please reason step by step, and put your final answer within \\boxed{}."
@@ -27,6 +32,13 @@ class Template:
     description: str
     render: Callable[[Problem], str] | None = None
     messages: Callable[[Problem], Sequence[Mapping[str, str]]] | None = None
+    base_model: bool = False  # gives text to continue: code problems get stop sequences
+
+    def stop_for(self, problem: Problem) -> tuple[str, ...]:
+        """Stop sequences for `problem` under this template (part of the store's prompt key)."""
+        if self.base_model and code_prompts.is_code(problem):
+            return code_prompts.stop_sequences(problem)
+        return ()
 
     def prompt(self, problem: Problem, chat: Callable[[Sequence[Mapping[str, str]]], str]) -> str:
         if self.render is not None:
@@ -35,21 +47,29 @@ class Template:
         return chat(self.messages(problem))
 
 
+def _user_turn(problem: Problem) -> str:
+    if code_prompts.is_code(problem):
+        return code_prompts.instruction(problem)
+    return f"{problem.question}\n{BOXED_INSTRUCTION}"
+
+
 def _qwen_boxed(problem: Problem) -> str:
     # The "qwen-boxed" template of the study's math evaluation (Qwen2.5-Math eval harness).
     return (
         "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n"
-        f"<|im_start|>user\n{problem.question}\n{BOXED_INSTRUCTION}<|im_end|>\n"
+        f"<|im_start|>user\n{_user_turn(problem)}<|im_end|>\n"
         "<|im_start|>assistant\n"
     )
 
 
 def _abel(problem: Problem) -> str:
+    if code_prompts.is_code(problem):
+        return code_prompts.completion_prompt(problem)
     return f"Question:\n{problem.question}\nAnswer:\nLet's think step by step.\n"
 
 
 def _chat(problem: Problem) -> Sequence[Mapping[str, str]]:
-    return [{"role": "user", "content": f"{problem.question}\n{BOXED_INSTRUCTION}"}]
+    return [{"role": "user", "content": _user_turn(problem)}]
 
 
 TEMPLATES: dict[str, Template] = {
@@ -57,7 +77,11 @@ TEMPLATES: dict[str, Template] = {
     for t in (
         Template("qwen-boxed", "the study's ChatML prompt asking for \\boxed{}", render=_qwen_boxed),
         Template("chat", "the model's own chat template, same instruction", messages=_chat),
-        Template("abel", "the study's plain 'Question: ... Answer:' prompt", render=_abel),
+        Template("abel", "the study's plain 'Question: ... Answer:' prompt (code: the "
+                 "signature and docstring to continue)", render=_abel, base_model=True),
+        Template("completion", "for base models: code problems continue the signature and "
+                 "docstring (stop sequences), math problems get the abel prompt",
+                 render=_abel, base_model=True),
     )
 }
 DEFAULT_TEMPLATE = "qwen-boxed"

@@ -52,7 +52,8 @@ class FakeEngine:
               "indices": {r.key: list(r.wanted(sampling.n)) for r in requests},
               "seeds": {r.key: list(r.seeds) for r in requests}, "seeded": sampling.seeded,
               "max_tokens": sampling.max_tokens, "temperature": sampling.temperature,
-              "prompts": [r.prompt for r in requests]})
+              "prompts": [r.prompt for r in requests],
+              "stops": {r.key: list(r.stop) for r in requests}})
         delay = float(os.environ.get("FAKE_ENGINE_DELAY", "0"))
         interrupt_after = int(os.environ.get("FAKE_ENGINE_INTERRUPT_AFTER", "-1"))
         done = 0

@@ -42,7 +42,8 @@ def test_vllm_aime24_in_one_submission(pytester, shared_benchmarks):
     )
     outcomes = result.parseoutcomes()
     assert outcomes.get("passed", 0) + outcomes.get("failed", 0) == 30
-    assert outcomes.get("deselected") == 2806 and "error" not in outcomes
+    # without --benchmarks, -k aime24 loads aime24 alone (capability_tests/selection.py)
+    assert "deselected" not in outcomes and "error" not in outcomes
     output = "\n".join(result.outlines)
     assert output.count("capability-tests: sampling 30 prompts x 4 samples") == 1
     counts = junit_counts(pytester.path / "junit.xml")

@@ -82,3 +82,13 @@ def test_batch_invariant_sets_vllms_mode_for_the_engine(fake_vllm, monkeypatch):
     monkeypatch.setattr(vllm_engine, "batch_invariant_support", lambda: "not here")
     with pytest.raises(EngineError, match="--batch-invariant: not here"):
         vllm_engine.VLLMEngine(EngineSettings("m", 0, {}, batch_invariant=True))
+
+
+def test_stop_sequences_reach_vllm_per_request(fake_vllm):
+    engine = vllm_engine.VLLMEngine(EngineSettings("m", 0, {}))
+    seeds = sample_seeds(0, "humaneval", "0", (0, 1))
+    requests = [GenerationRequest("humaneval/0", "def f():\n", (0, 1), seeds, ("\ndef", "\nif")),
+                GenerationRequest("demo/add", "q", (0,), seeds[:1])]
+    list(engine.stream(requests, SamplingSettings(2, 0.6, 0.95, 8, 0, seeded=True)))
+    stops = sorted(getattr(p, "stop", None) or [] for p in engine._llm.params)
+    assert stops == [[], ["\ndef", "\nif"], ["\ndef", "\nif"]]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gzip
 import json
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping
@@ -122,10 +124,12 @@ class Benchmark:
 
 def read_jsonl(path: Path) -> Iterator[tuple[str, int, Any]]:
     """Yield (`path:line`, 0-based line number, row) for each non-blank line; a line that is not
-    JSON yields the error in place of the row."""
+    JSON yields the error in place of the row. A `.gz` file is read through gzip."""
     lineno = 0
     try:
-        with path.open(encoding="utf-8") as handle:
+        opened = (gzip.open(path, "rt", encoding="utf-8") if path.suffix == ".gz"
+                  else path.open(encoding="utf-8"))
+        with opened as handle:
             for lineno, line in enumerate(handle, start=1):
                 if not line.strip():
                     continue
@@ -141,7 +145,8 @@ def read_jsonl(path: Path) -> Iterator[tuple[str, int, Any]]:
             f"({exc.reason}, byte "
             f"{exc.object[exc.start:exc.start + 1]!r}); replace it with the benchmark's JSONL file"
         ) from None
-    except OSError as exc:
+    except (OSError, EOFError, zlib.error) as exc:  # gzip's errors for a damaged file included
         raise BenchmarkError(
-            f"cannot read {path}: {exc.strerror or exc}; check the file and its permissions"
+            f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}; check the file and "
+            "its permissions"
         ) from None

@@ -184,3 +184,7 @@ DEMO = Benchmark(
 # The six benchmarks of the reference study, run when none is named.
 STUDY_BENCHMARKS: tuple[str, ...] = tuple(b.name for b in BUILTIN_BENCHMARKS)
 BUILTIN_BENCHMARKS += (DEMO,)
+
+from capability_tests.benchmarks.code import CODE_BENCHMARKS  # noqa: E402 (after the math sets)
+
+BUILTIN_BENCHMARKS += CODE_BENCHMARKS

@@ -32,13 +32,15 @@ class GenerationRequest:
     store asks only for the missing ones. `seeds`: one per index (`capability_tests.seeds`), in
     both modes: seeded sampling gives sample i exactly seeds[i]; batched sampling must derive its
     randomness from them too (never from process state alone), or a top-up that fills indices
-    k..2k-1 in a new process would replay the samples of 0..k-1.
+    k..2k-1 in a new process would replay the samples of 0..k-1. `stop`: stop sequences; the
+    completion's text ends before the first one (it is not included), finish reason "stop".
     """
 
     key: str
     prompt: str
     indices: tuple[int, ...] = ()
     seeds: tuple[int, ...] = ()
+    stop: tuple[str, ...] = ()  # the text ends before the first of these (base models on code)
 
     def wanted(self, n: int) -> tuple[int, ...]:
         return self.indices or tuple(range(n))
@@ -86,6 +88,13 @@ class EngineIdentity:
 
 def _primitive(value: Any) -> Any:
     return value if isinstance(value, (str, int, float, bool, type(None))) else str(value)
+
+
+def cut_at_stop(text: str, stop: Sequence[str]) -> tuple[str, bool]:
+    """`text` before the first of `stop`, and whether one was found: for engines that cannot
+    stop generation at a string themselves."""
+    cut = min((i for i in (text.find(s) for s in stop if s) if i >= 0), default=-1)
+    return (text[:cut], True) if cut >= 0 else (text, False)
 
 
 def distribution_version(*names: str) -> str | None:

@@ -14,6 +14,7 @@ from capability_tests.engines.base import (
     EngineSettings,
     GenerationRequest,
     SamplingSettings,
+    cut_at_stop,
     distribution_version,
     host_device,
 )
@@ -130,7 +131,7 @@ class TransformersEngine:
                 for index, seed in zip(request.wanted(sampling.n), request.seeds):
                     torch.manual_seed(seed)
                     (completion,) = self._generate([request.prompt], 1, sampling)
-                    yield request.key, index, completion
+                    yield request.key, index, _stopped(completion, request.stop)
             return
         by_n: dict[int, list[GenerationRequest]] = {}
         for request in requests:
@@ -143,7 +144,7 @@ class TransformersEngine:
                 for i, request in enumerate(chunk):
                     for index, completion in zip(request.wanted(sampling.n),
                                                  completions[i * n : (i + 1) * n]):
-                        yield request.key, index, completion
+                        yield request.key, index, _stopped(completion, request.stop)
 
     def _generate(self, prompts: list[str], n: int, sampling: SamplingSettings) -> list[Completion]:
         torch = self._torch
@@ -180,3 +181,12 @@ class TransformersEngine:
 
     def close(self) -> None:
         self._model = None
+
+
+def _stopped(completion: Completion, stop: Sequence[str]) -> Completion:
+    """`generate` runs to EOS or the token limit; the text is cut at the first stop sequence
+    afterwards (the same text vLLM returns; only the token count is the generated one)."""
+    if not stop:
+        return completion
+    text, found = cut_at_stop(completion.text, stop)
+    return Completion(text, completion.tokens, "stop") if found else completion

@@ -199,17 +199,18 @@ class VLLMEngine:
         owners: list[tuple[str, tuple[int, ...]]] = []
         for request in requests:
             indices = request.wanted(sampling.n)
+            stop = {"stop": list(request.stop)} if request.stop else {}
             if len(request.seeds) != len(indices):
                 raise EngineError(f"{request.key}: a request needs one seed per wanted sample")
             if sampling.seeded:
                 for index, seed in zip(indices, request.seeds):
                     prompts.append(request.prompt)
-                    params.append(make(n=1, seed=seed, **common))
+                    params.append(make(n=1, seed=seed, **common, **stop))
                     owners.append((request.key, (index,)))
                 continue
             for start, length in consecutive_runs(request.seeds):
                 prompts.append(request.prompt)
-                params.append(make(n=length, seed=request.seeds[start], **common))
+                params.append(make(n=length, seed=request.seeds[start], **common, **stop))
                 owners.append((request.key, tuple(indices[start : start + length])))
         ids = self._llm.enqueue(prompts, params, use_tqdm=False)
         owner_of = {_external_id(rid): owner for rid, owner in zip(ids, owners)}

@@ -1,7 +1,10 @@
-"""`capability-tests grade --data-dir DIR FILE`: grade JSONL completions against references.
+"""`capability-tests grade [--data-dir DIR] FILE`: grade JSONL completions against references.
 
 Input: one JSON object per line, `{"benchmark": ..., "problem_id": ..., "completion": ...}`
-(FILE or `-` for stdin). Output: one JSON verdict per input line, in input order, on stdout:
+(FILE or `-` for stdin). Benchmarks load as in a run: from `--data-dir`, else from the file an
+installed package ships (HumanEval: no data folder needed), else from the Hub. Code completions
+(HumanEval: `"completion": "...```python ...```..."` or the raw continuation of the prompt) run
+in the sandbox. Output: one JSON verdict per input line, in input order, on stdout:
 `{"benchmark", "problem_id", "correct", "extracted", "reason", "seconds", "timed_out",
 "grading_error"}` (`grading_error` true and `correct` null: grading failed outside the
 completion, e.g. a grader process died three times under it; that is no verdict). A bad
@@ -43,8 +46,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "grade", help="grade JSONL completions against benchmark references",
         description=__doc__.split("\n\n")[0],
     )
-    parser.add_argument("--data-dir", required=True, type=Path,
-                        help="folder holding <benchmark>/test.jsonl")
+    parser.add_argument("--data-dir", type=Path, default=None,
+                        help="folder holding <benchmark>/test.jsonl (default: packaged files, "
+                             "else the Hub)")
     parser.add_argument("--workers", type=int, default=None, help="grading processes (default: all cores)")
     parser.add_argument("--timeout", type=positive_seconds, default=DEFAULT_TIMEOUT_S,
                         help="seconds allowed for one comparison (default %(default)s)")

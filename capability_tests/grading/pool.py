@@ -51,6 +51,14 @@ def _context():
     return multiprocessing.get_context("spawn")
 
 
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity, e.g. under taskset or a container's
+    cpuset), not the machine's count."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0)) or 1
+    return os.cpu_count() or 1
+
+
 class _Worker:
     def __init__(self, ctx, timeout: float, grade_fn=None):
         from capability_tests.grading.worker import worker_main
@@ -79,7 +87,7 @@ class GradingPool:
         """`grade_fn(completion, problem, timeout) -> Verdict` replaces `grade_here` in the
         workers (a module-level function; for tests)."""
         self._grade_fn = grade_fn
-        self.size = max(1, workers or os.cpu_count() or 1)
+        self.size = max(1, workers or usable_cores())
         self.timeout = timeout
         self.hard_limit = timeout + slack
         self._pending: collections.deque = collections.deque()
@@ -262,8 +270,18 @@ class GradingPool:
         except (OSError, ValueError) as exc:
             self._retry(item, f"cannot send to grader ({exc!r})", 0.0)
             return False
-        w.task = (future, now, now + self.hard_limit, item)
+        w.task = (future, now, now + self._limit_for(problem), item)
         return True
+
+    def _limit_for(self, problem: Problem) -> float:
+        """`timeout + slack`, or the verifier's own budget plus slack where it needs longer (a
+        code problem: the program's run in the sandbox)."""
+        try:
+            from capability_tests.grading.verifiers import time_budget
+
+            return time_budget(problem, self.timeout) + (self.hard_limit - self.timeout)
+        except Exception:  # an unknown verifier fails in the worker, with its own message
+            return self.hard_limit
 
     def _retry(self, item, reason: str, seconds: float) -> None:
         """Queue a sample again after its worker died, or fail it after MAX_ATTEMPTS tries."""
@@ -281,7 +299,8 @@ class GradingPool:
 
 def grade_many(pairs: Iterable[tuple[str, Problem]], workers: int | None = None,
                timeout: float = DEFAULT_TIMEOUT_S) -> list[Verdict]:
-    """Grade (completion, problem) pairs on `workers` processes (default: all cores), in order."""
+    """Grade (completion, problem) pairs on `workers` processes (default: the usable cores), in
+    order."""
     with GradingPool(workers=workers, timeout=timeout) as pool:
         return pool.map(pairs)
 

@@ -28,6 +28,7 @@ ENTRY_POINT_GROUP = "capability_tests.verifiers"
 # name -> "module:function"; the module (and what it imports) is hashed into the grader identity
 BUILTIN_VERIFIERS: dict[str, str] = {
     "math": "capability_tests.grading.grader:grade_math",
+    "code": "capability_tests.code.verifier:verify_code",
 }
 
 
@@ -85,6 +86,16 @@ def warm() -> None:
             get_verifier(name)
         except Exception:  # a broken third-party verifier errors when a problem asks for it
             pass
+
+
+def time_budget(problem: "Problem", timeout: float) -> float:
+    """The longest one verification of `problem` may take: `timeout` (what the math verifier
+    honours), or more where the verifier's module says so through a function
+    `time_budget(problem, timeout)` (the code verifier: a program's run under this machine's
+    limit). A `GradingPool` waits this long, plus its slack, before it kills a worker."""
+    verifier = get_verifier(problem.verifier)
+    budget = getattr(importlib.import_module(verifier.module), "time_budget", None)
+    return max(timeout, float(budget(problem, timeout))) if callable(budget) else timeout
 
 
 def verify(completion: str, problem: "Problem", timeout: float) -> "Verdict":

@@ -28,7 +28,8 @@ import pytest
 from capability_tests.benchmarks import available_benchmarks
 from capability_tests.plugin.collection import (
     FAMILY_MARKER, PLUGIN_MODULE, SUITE_PACKAGE, pytest_collection_finish,
-    pytest_collection_modifyitems, pytest_generate_tests, pytest_sessionstart,
+    pytest_collection_modifyitems, pytest_generate_tests, pytest_pycollect_makeitem,
+    pytest_sessionstart,
 )
 from capability_tests.plugin.collector import ResultCollector
 from capability_tests.plugin.fixtures import (
@@ -49,7 +50,8 @@ __all__ = [
     "suite_requested", "RUN_KEY", "CapabilityState", "ResultCollector",
     # hooks and fixtures (pytest finds them as attributes of this module)
     "pytest_addoption", "pytest_configure", "pytest_unconfigure", "pytest_report_header",
-    "pytest_sessionstart", "pytest_generate_tests", "pytest_collection_modifyitems",
+    "pytest_sessionstart", "pytest_generate_tests", "pytest_pycollect_makeitem",
+    "pytest_collection_modifyitems",
     "pytest_collection_finish", "pytest_runtestloop", "pytest_runtest_protocol",
     "pytest_runtest_makereport", "pytest_sessionfinish", "pytest_xdist_make_scheduler",
     "pytest_configure_node", "capability_run", "capability_samples", "capability_check",

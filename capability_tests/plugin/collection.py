@@ -28,6 +28,23 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         raise pytest.UsageError(str(exc)) from None
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: object):
+    """A capability test whose family has no problem in this run (the code test of a math-only
+    run) collects nothing, rather than pytest's NOTSET stand-in for an empty parametrization."""
+    state = collector.config.stash.get(RUN_KEY, None)
+    if state is None or not callable(obj) or not name.startswith("test"):
+        return None
+    marks = [m for m in getattr(obj, "pytestmark", []) if m.name == FAMILY_MARKER]
+    if not marks:
+        return None
+    try:
+        problems = state.problems(marks[0].kwargs.get("family") or "math")
+    except BenchmarkError:
+        return None  # pytest_generate_tests turns it into the usage error
+    return None if problems else []
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "capability_problem" not in metafunc.fixturenames:
         return

@@ -126,7 +126,10 @@ def build_run_config(config: pytest.Config) -> cfg.RunConfig:
             resolve_model(model)
         except ModelError as exc:
             raise pytest.UsageError(str(exc)) from None
-    benchmarks = option("benchmarks") or cfg.benchmark_list("study")
+    from capability_tests.selection import default_benchmarks
+
+    # without --benchmarks: the study's six and HumanEval, less what -k / -m cannot select
+    benchmarks = option("benchmarks") or default_benchmarks(option("keyword"), option("markexpr"))
     for name in benchmarks:
         try:
             get_benchmark(name)

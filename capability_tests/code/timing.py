@@ -1,0 +1,95 @@
+"""Time limits fair to this machine: scaled from the reference solution's own run time here.
+
+A fixed limit turns right but slowish programs into timeouts on a slow CPU (CI's 2 shared cores)
+and lets wrong-but-slow ones through on a fast one. So each problem's wall-clock limit is
+`BASE_S + FACTOR * reference`, within [MIN_S, MAX_S], where `reference` is the wall time of the
+benchmark's own solution through the same sandbox on this machine (interpreter start-ups
+included), measured once and recorded under the cache directory, keyed by the machine (host
+name, CPU model, core count, Python version) and by the problem's solution and tests. A problem
+without a reference solution gets `DEFAULT_S`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import sys
+from functools import lru_cache
+from pathlib import Path
+
+BASE_S = 3.0
+FACTOR = 4.0
+MIN_S = 3.0
+MAX_S = 30.0
+DEFAULT_S = 10.0
+REFERENCE_LIMIT_S = 60.0  # the reference's own run: generous, it is trusted code
+FORMAT = 1
+
+
+def limit_for(reference_seconds: float | None) -> float:
+    if reference_seconds is None:
+        return DEFAULT_S
+    return round(min(MAX_S, max(MIN_S, BASE_S + FACTOR * reference_seconds)), 3)
+
+
+def _cache_root() -> Path:
+    env = os.environ.get("CAPABILITY_TESTS_CACHE")
+    if env:
+        return Path(env)
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("capability-tests"))
+
+
+@lru_cache(maxsize=1)
+def machine_key() -> str:
+    """A short digest naming this machine for timing purposes."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            cpu = next((line.split(":", 1)[1].strip() for line in handle
+                        if line.startswith("model name")), cpu)
+    except OSError:
+        pass
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    text = f"{platform.node()}|{cpu}|{cores}|{sys.version.split()[0]}"
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def reference_key(benchmark: str, problem_id: str, program: str, tests: str) -> str:
+    h = hashlib.sha256()
+    for part in (benchmark, problem_id, program, tests):
+        h.update(part.encode())
+        h.update(b"\0")
+    return h.hexdigest()[:24]
+
+
+def _path(key: str) -> Path:
+    return _cache_root() / "code-reference-times" / machine_key() / f"{key}.json"
+
+
+def recorded(key: str) -> float | None:
+    """The recorded reference time for `key` on this machine, or None."""
+    try:
+        data = json.loads(_path(key).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        return None
+    seconds = data.get("seconds")
+    return float(seconds) if isinstance(seconds, (int, float)) and seconds >= 0 else None
+
+
+def record(key: str, seconds: float, problem: str) -> None:
+    """Write atomically (several grading processes may measure the same problem at once)."""
+    path = _path(key)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps({"format": FORMAT, "seconds": seconds, "problem": problem}),
+                       encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError:
+        pass  # an unwritable cache costs a measurement next time, never a verdict

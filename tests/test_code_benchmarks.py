@@ -1,0 +1,265 @@
+"""Code benchmarks: HumanEval offline, the Hub-layout loaders, prompts and extraction, fair time
+limits, the grade command, and all 164 HumanEval reference solutions through the sandbox."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from capability_tests.benchmarks import get_benchmark, load_problems
+from capability_tests.benchmarks.hub import read_hub_rows
+from capability_tests.code import timing
+from capability_tests.code.extract import STOP_SEQUENCES, extract_program
+from capability_tests.code.verifier import problem_limit, verify_code
+from capability_tests.engines.base import Completion
+from capability_tests.engines.transformers_engine import _stopped
+from capability_tests.grading.pool import GradingPool
+from capability_tests.problems import Problem
+from capability_tests.templates import get_template
+
+DATA = Path(__file__).resolve().parent / "data"
+
+
+@pytest.fixture(scope="module")
+def humaneval() -> list[Problem]:
+    return load_problems("humaneval")
+
+
+def test_humaneval_loads_offline_from_the_installed_package(humaneval):
+    benchmark = get_benchmark("humaneval")
+    assert benchmark.family == "code" and benchmark.verifier == "code"
+    assert benchmark.packaged_file is not None and benchmark.packaged_file.name == "HumanEval.jsonl.gz"
+    assert len(humaneval) == 164 and all(p.error is None for p in humaneval)
+    first = humaneval[0]
+    assert first.key == "humaneval/HumanEval/0" and first.verifier == "code"
+    assert first.meta["entry_point"] == "has_close_elements" and "def check" in first.meta["test"]
+    assert first.answer.startswith(first.question)  # the reference program: prompt + solution
+
+
+def test_every_reference_solution_passes_and_every_empty_body_fails(humaneval):
+    """All 164 problems both ways, on a pool of two sandboxed graders (about a minute on CI's two
+    cores when the reference times are not cached yet, half that when they are)."""
+    pairs = [(f"```python\n{p.answer}\n```", p) for p in humaneval]
+    pairs += [("    pass\n", p) for p in humaneval]
+    with GradingPool(workers=2) as pool:
+        verdicts = pool.map(pairs)
+    right, empty = verdicts[:164], verdicts[164:]
+    assert [p.key for p, v in zip(humaneval, right) if not v.correct] == []
+    assert [p.key for p, v in zip(humaneval, empty) if v.correct or v.error] == []
+    assert all(v.reason.startswith("passed (fenced block)") for v in right)
+
+
+HUB = {  # benchmark: (first id, a right program per problem, the mode)
+    "humaneval_plus": ("HumanEval/2", None, "function"),
+    "mbpp_plus": ("3", None, "function"),
+    "livecodebench": ("abc000_a", [
+        "a, b = map(int, input().split())\nprint(a + b)",
+        "class Solution:\n    def twoSum(self, nums: List[int], target: int) -> List[int]:\n"
+        "        seen = {}\n        for i, x in enumerate(nums):\n"
+        "            if target - x in seen:\n                return [seen[target - x], i]\n"
+        "            seen[x] = i\n"], None),
+}
+
+
+@pytest.mark.parametrize("name", sorted(HUB))
+def test_hub_layout_loaders_and_their_tests_run(name, tmp_path, monkeypatch):
+    """The real `datasets.load_dataset` on a local folder laid out like the Hub repository; each
+    problem's tests then accept a right program and reject a wrong one in the sandbox."""
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    monkeypatch.setenv("CAPABILITY_TESTS_CACHE", str(tmp_path / "cache"))
+    benchmark = get_benchmark(name)
+    local = dataclasses.replace(benchmark.hub, repo=str(DATA / "hub" / name))
+    problems = list(benchmark.problems_from_rows(read_hub_rows(local, name)))
+    first_id, programs, _ = HUB[name]
+    assert [p.error for p in problems] == [None, None]
+    assert problems[0].problem_id == first_id and problems[0].verifier == "code"
+    programs = programs or [p.answer for p in problems]
+    for problem, program in zip(problems, programs):
+        right = verify_code(f"```python\n{program}\n```", problem)
+        wrong = verify_code("```python\nimport sys\nprint(0)\n```" if problem.meta["mode"] == "stdio"
+                            else f"```python\ndef {problem.meta['entry_point']}(*a):\n    return 0\n```",
+                            problem)
+        assert right.correct, (problem.key, right.reason)
+        assert not wrong.correct and not wrong.error, (problem.key, wrong.reason)
+
+
+def test_livecodebench_modes_and_packed_cases():
+    rows = [json.loads(line) for line in (DATA / "hub" / "livecodebench" / "data" / "test.jsonl").open()]
+    stdio, calls = (get_benchmark("livecodebench").parse_row(r) for r in rows)
+    assert stdio.meta["mode"] == "stdio" and len(stdio.meta["cases"]) == 3  # 1 public + 2 packed
+    assert calls.meta["mode"] == "calls" and calls.meta["entry_point"] == "twoSum"
+    assert calls.meta["cases"][1] == {"args": [[3, 2, 4], 6], "expected": [1, 2]}
+
+
+class _Evil:
+    def __reduce__(self):
+        import os
+
+        return (os.getcwd, ())  # harmless here; a real attack would name os.system
+
+
+def test_packed_cases_never_unpickle_objects():
+    import base64
+    import pickle
+    import zlib
+
+    from capability_tests.benchmarks.base import RowError
+    from capability_tests.benchmarks.code import decode_cases
+
+    evil = base64.b64encode(zlib.compress(pickle.dumps(_Evil()))).decode()
+    with pytest.raises(RowError, match="cannot decode"):
+        decode_cases(evil)
+
+
+def test_a_data_dir_copy_is_used_before_the_package(tmp_path, humaneval):
+    (tmp_path / "humaneval").mkdir()
+    row = {"task_id": "X/1", "prompt": "def f():\n", "canonical_solution": "    return 1\n",
+           "test": "def check(candidate):\n    assert candidate() == 1\n", "entry_point": "f"}
+    (tmp_path / "humaneval" / "test.jsonl").write_text(json.dumps(row) + "\n")
+    assert [p.key for p in load_problems("humaneval", tmp_path)] == ["humaneval/X/1"]
+    (tmp_path / "other").mkdir()  # a data folder without HumanEval: the package's copy
+    assert len(load_problems("humaneval", tmp_path / "other")) == 164
+
+
+# -- prompts, stop sequences, extraction ---------------------------------------------------------
+
+
+def test_instruct_templates_ask_for_a_fenced_block_and_base_templates_continue(humaneval):
+    problem = humaneval[0]
+    chatml = get_template("qwen-boxed").render(problem)
+    assert "```python" in chatml and problem.question.strip() in chatml
+    assert chatml.startswith("<|im_start|>system") and get_template("qwen-boxed").stop_for(problem) == ()
+    message = get_template("chat").messages(problem)[0]["content"]
+    assert "```python" in message
+    base = get_template("completion")
+    assert base.render(problem) == problem.question and base.stop_for(problem) == STOP_SEQUENCES
+    math = Problem("demo", "1", "What is 1+1?", "2", "x")
+    assert get_template("completion").stop_for(math) == ()
+    assert get_template("qwen-boxed").render(math).count("\\boxed{}") == 1
+
+
+def test_the_program_comes_from_a_block_or_the_continuation(humaneval):
+    problem = humaneval[0]
+    entry = "has_close_elements"
+    chat = f"Sure!\n```python\ndef {entry}(numbers, threshold):\n    return True\n```\nDone."
+    program = extract_program(chat, problem.question, entry)
+    assert program.how == "fenced block" and program.source.startswith(problem.question)
+    assert program.code.startswith(f"def {entry}") and "Done." not in program.source
+    cont = "    return False\n\n\ndef test():\n    pass\nif __name__ == '__main__':\n    test()\n"
+    program = extract_program(cont, problem.question, entry)
+    assert program.how == "continuation of the prompt" and program.code == "    return False\n\n"
+    bare = f"def {entry}(numbers, threshold):\n    return 1\n\nprint(3)\n"
+    program = extract_program(bare, problem.question, entry)
+    assert program.how == "function in the completion" and "print(3)" not in program.code
+    unclosed = f"```python\ndef {entry}(a, b):\n    return 2"  # hit --max-tokens inside the block
+    assert extract_program(unclosed, problem.question, entry).code.endswith("return 2")
+    assert extract_program("  \n", problem.question, entry) is None
+    verdict = verify_code("", problem)
+    assert verdict.outcome == "no_answer" and not verdict.correct
+
+
+def test_transformers_cuts_at_stop_sequences_like_vllm():
+    done = _stopped(Completion("    return 1\ndef g():\n", 9, "length"), ("\ndef",))
+    assert done == Completion("    return 1", 9, "stop")
+    assert _stopped(Completion("abc", 1, "length"), ("\ndef",)).finish_reason == "length"
+
+
+# -- fair time limits -----------------------------------------------------------------------------
+
+
+def test_limits_scale_with_the_reference_and_are_recorded_once(tmp_path, monkeypatch, humaneval):
+    monkeypatch.setenv("CAPABILITY_TESTS_CACHE", str(tmp_path))
+    assert timing.limit_for(None) == timing.DEFAULT_S
+    assert timing.limit_for(0.0) == timing.MIN_S and timing.limit_for(1e6) == timing.MAX_S
+    assert timing.limit_for(2.0) > timing.limit_for(1.0)
+    import capability_tests.code.verifier as verifier
+
+    runs = []
+    original = verifier.run_tests
+    monkeypatch.setattr(verifier, "run_tests",
+                        lambda *a, **k: runs.append(a[0]) or original(*a, **k))
+    problem = humaneval[1]
+    first = problem_limit(problem)
+    assert runs == [problem.answer]  # measured: the reference program ran once
+    assert problem_limit(problem) == first and len(runs) == 1  # then read from the record
+    recorded = list((tmp_path / "code-reference-times" / timing.machine_key()).glob("*.json"))
+    assert len(recorded) == 1 and json.loads(recorded[0].read_text())["problem"] == problem.key
+
+
+def _slow_problem() -> Problem:
+    return Problem("sandboxtest", "slow", "", "", "tests", verifier="code", meta={
+        "mode": "function", "entry_point": "f",
+        "test": "def check(candidate):\n    assert candidate() == 1\n"})
+
+
+def test_the_pool_waits_for_a_program_within_its_own_limit():
+    """The pool's math limit (here 0.5 s + 0.5 s slack) does not cut a program that runs 2 s
+    within its own limit: the pool asks the verifier for its budget."""
+    slow = "```python\nimport time\ndef f():\n    time.sleep(2)\n    return 1\n```"
+    with GradingPool(workers=1, timeout=0.5, slack=0.5) as pool:
+        verdict = pool.submit(slow, _slow_problem()).result()
+        assert pool.killed == 0
+    assert verdict.correct, verdict.reason
+
+
+# -- the grade command ----------------------------------------------------------------------------
+
+
+def test_grade_command_grades_humaneval_without_a_data_dir(humaneval, monkeypatch, capsys):
+    from capability_tests import cli
+
+    rows = [
+        {"benchmark": "humaneval", "problem_id": "HumanEval/0",
+         "completion": f"Here it is:\n```python\n{humaneval[0].answer}\n```"},
+        {"benchmark": "humaneval", "problem_id": "HumanEval/0", "completion": "    return True\n"},
+        {"benchmark": "humaneval", "problem_id": "HumanEval/999", "completion": "x"},
+    ]
+    monkeypatch.setattr("sys.stdin", io.StringIO("".join(json.dumps(r) + "\n" for r in rows)))
+    assert cli.main(["grade", "--workers", "2", "-"]) == 0
+    out = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [o["correct"] for o in out] == [True, False, False]
+    assert out[0]["reason"].startswith("passed") and "unknown problem id" in out[2]["error"]
+
+
+def test_the_grader_identity_covers_the_code_verifier_and_the_sandbox():
+    """An edit to the sandbox or the code verifier regrades stored code verdicts."""
+    from capability_tests.grading.identity import grading_modules
+
+    modules = grading_modules()
+    for name in ("capability_tests.code.verifier", "capability_tests.code.extract",
+                 "capability_tests.code.timing", "capability_tests.sandbox.launcher",
+                 "capability_tests.sandbox.tester", "capability_tests.sandbox.candidate",
+                 "capability_tests.sandbox.codec"):
+        assert name in modules
+
+
+def test_the_suite_runs_humaneval_through_the_code_verifier(pytester, fake_engine_env,
+                                                           monkeypatch, humaneval):
+    """The whole path without a real engine: -k humaneval loads HumanEval alone, the scripted
+    engine answers, the code verifier runs each program, pass@k lands in the reports; a base
+    model template sends the stop sequences with each request and an instruct one none."""
+    from fake_engine import FAKE, SUITE, generate_calls
+
+    right = f"```python\n{humaneval[0].answer}\n```"
+    monkeypatch.setenv("FAKE_ENGINE_SCRIPT", json.dumps({
+        "humaneval/HumanEval/0": [right], "humaneval/HumanEval/1": ["    return []\n"]}))
+    result = pytester.runpytest(*SUITE, *FAKE, "-k", "humaneval", "--limit=2", "--k=1",
+                                "--template=completion", "--unsolved=xfail")
+    result.assert_outcomes(passed=1, xfailed=1)
+    summary = json.loads((pytester.path / "reports" / "summary.json").read_text())
+    assert list(summary["benchmarks"]) == ["humaneval"]
+    assert summary["benchmarks"]["humaneval"]["pass_at_k"]["1"] == pytest.approx(0.5)
+    (call,) = generate_calls(fake_engine_env)
+    assert call["stops"] == {"humaneval/HumanEval/0": list(STOP_SEQUENCES),
+                             "humaneval/HumanEval/1": list(STOP_SEQUENCES)}
+    assert call["prompts"][0] == humaneval[0].question
+    result = pytester.runpytest(*SUITE, *FAKE, "-m", "humaneval", "--limit=1", "--k=1",
+                                "--unsolved=xfail")
+    result.assert_outcomes(passed=1)
+    assert generate_calls(fake_engine_env)[-1]["stops"] == {"humaneval/HumanEval/0": []}
