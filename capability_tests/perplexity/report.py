@@ -126,6 +126,10 @@ def plot_perplexities(runs: Sequence[RunPerplexities], path: Path, title: str = 
             patch.set_facecolor(color)
             patch.set_alpha(0.45)
         ax.set_yscale("log")
+        from matplotlib.ticker import FormatStrFormatter
+
+        ax.yaxis.set_major_formatter(FormatStrFormatter("%g"))
+        ax.yaxis.set_minor_formatter(FormatStrFormatter("%g"))
         ax.set_xticks(range(1, len(runs) + 1))
         ax.set_xticklabels([f"run {i + 1}" for i in range(len(runs))])
         ax.set_title(benchmark)
