@@ -21,7 +21,7 @@ def test_vllm_scores_a_recorded_run_and_a_rerun_scores_nothing(pytester, monkeyp
     result = pytester.runpytest_subprocess(
         *SUITE, "--engine=transformers", "--benchmarks=demo", "--limit=2", "--k=2",
         "--max-tokens=16", "--template=chat", "--unsolved=xfail", "-p", "no:cacheprovider",
-        timeout=300,
+        timeout=600,
     )
     assert result.ret == 0, "\n".join(result.outlines[-30:])
     monkeypatch.chdir(pytester.path)

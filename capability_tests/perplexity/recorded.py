@@ -166,7 +166,7 @@ def open_run(spec: str, report_dir: Path, *, store: Path | None = None,
              data_dir: Path | None = None) -> RunSource:
     """Resolve RUN (as `compare` does) and check it can be scored: it has per-sample records and
     one generation key in a completion store that exists and holds it."""
-    from capability_tests.reporting.run_folder import RunNotFound, load_run
+    from capability_tests.reporting.recorded_runs import RunNotFound, load_run
     from capability_tests.reporting.samples import SAMPLES
 
     try:
