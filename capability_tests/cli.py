@@ -1,8 +1,9 @@
 """The `capability-tests` console command.
 
 Subcommands: `run` (the capability suite from any directory; every further argument goes to
-pytest), `grade` (grade completions made by other tools), `compare` (overlay run folders) and
-`regrade-diff` (what the current grader changes in a recorded run).
+pytest), `grade` (grade completions made by other tools), `compare` (overlay run folders),
+`regrade-diff` (what the current grader changes in a recorded run) and `perplexity` (recorded
+runs' completions scored under another model).
 Each feature registers its own
 subcommand through an `add_parser(subparsers)` function.
 """
@@ -39,6 +40,9 @@ def main(argv: list[str] | None = None) -> int:
     from capability_tests.reporting import regrade_diff
 
     regrade_diff.add_parser(sub)
+    from capability_tests.perplexity import command as perplexity_command
+
+    perplexity_command.add_parser(sub)
     args = parser.parse_args(argv)
     if args.command == "compare":
         return int(report_command.run(args))

@@ -164,7 +164,30 @@ CREATE TABLE IF NOT EXISTS samples (
     text BLOB NOT NULL,
     PRIMARY KEY (generation, prompt, idx)
 );
+""" + "\n"
+
+# Perplexity scores of stored samples under a scoring model (`capability-tests perplexity`).
+# Added tables, not a new schema version: code that does not know them ignores them, and a store
+# created before them gets them on the first scoring (CREATE TABLE IF NOT EXISTS).
+_SCORE_SCHEMA = """
+CREATE TABLE IF NOT EXISTS scorers (
+    id INTEGER PRIMARY KEY,
+    key TEXT NOT NULL UNIQUE,
+    created REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS scores (
+    scorer INTEGER NOT NULL REFERENCES scorers(id),
+    generation INTEGER NOT NULL,
+    prompt TEXT NOT NULL,
+    idx INTEGER NOT NULL,
+    sample_created REAL NOT NULL,
+    tokens INTEGER NOT NULL,
+    logprob_sum REAL NOT NULL,
+    created REAL NOT NULL,
+    PRIMARY KEY (scorer, generation, prompt, idx)
+);
 """
+_SCHEMA += _SCORE_SCHEMA
 
 
 class CompletionStore:
@@ -414,6 +437,84 @@ class CompletionStore:
                                [(generation, p) for p in prompts])
         except sqlite3.Error as exc:
             raise self._error("discarding samples for --fresh", exc) from exc
+
+    # -- perplexity scores ---------------------------------------------------------------------
+
+    def scorer_id(self, key_json: str) -> int:
+        """The id of a scoring model's key (JSON: model fingerprint, engine, version, settings),
+        created with the score tables when needed."""
+        try:
+            row = None
+            if self._has_table("scorers"):
+                row = self._db.execute("SELECT id FROM scorers WHERE key=?", (key_json,)).fetchone()
+            if row is None:
+                with self._write() as db:
+                    for statement in _SCORE_SCHEMA.split(";"):
+                        if statement.strip():
+                            db.execute(statement)
+                    db.execute("INSERT OR IGNORE INTO scorers (key, created) VALUES (?, ?)",
+                               (key_json, time.time()))
+                row = self._db.execute("SELECT id FROM scorers WHERE key=?", (key_json,)).fetchone()
+        except sqlite3.Error as exc:
+            raise self._error("recording the scoring model", exc) from exc
+        return row[0]
+
+    def _has_table(self, name: str) -> bool:
+        return self._db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?",
+                                (name,)).fetchone() is not None
+
+    def scores(self, scorer: int, generation: int, prompt: str) -> dict[int, tuple[int, float]]:
+        """index -> (token count, sum of log-probabilities) of the stored samples of one prompt
+        scored by `scorer`; a score of a sample regenerated since (`--fresh`: another `created`)
+        is not returned."""
+        try:
+            rows = self._db.execute(
+                "SELECT s.idx, s.tokens, s.logprob_sum FROM scores s JOIN samples t ON "
+                "t.generation=s.generation AND t.prompt=s.prompt AND t.idx=s.idx "
+                "AND t.created=s.sample_created "
+                "WHERE s.scorer=? AND s.generation=? AND s.prompt=?",
+                (scorer, generation, prompt),
+            ).fetchall()
+        except sqlite3.Error as exc:
+            raise self._error("reading scores", exc) from exc
+        return {r[0]: (r[1], r[2]) for r in rows}
+
+    def stamped_texts(self, generation: int, prompt: str,
+                      indices: Iterable[int]) -> Iterator[tuple[int, float, str]]:
+        """(index, the row's `created`, text) for the given stored samples, one at a time."""
+        for index in indices:
+            try:
+                row = self._db.execute(
+                    "SELECT created, text FROM samples WHERE generation=? AND prompt=? AND idx=?",
+                    (generation, prompt, index),
+                ).fetchone()
+            except sqlite3.Error as exc:
+                raise self._error("reading", exc) from exc
+            if row is not None:
+                try:
+                    yield index, row[0], zlib.decompress(row[1]).decode("utf-8")
+                except (zlib.error, UnicodeDecodeError) as exc:
+                    raise StoreError(
+                        f"completion store {self.path}: sample {index} of prompt {prompt[:12]} is "
+                        f"damaged ({exc}); run with --fresh to regenerate it"
+                    ) from exc
+
+    def add_scores(self, scorer: int, generation: int, prompt: str,
+                   rows: Sequence[tuple[int, float, int, float]]) -> None:
+        """(index, the sample's `created`, token count, sum of log-probabilities), one
+        transaction."""
+        if not rows:
+            return
+        now = time.time()
+        try:
+            with self._write() as db:
+                db.executemany(
+                    "INSERT OR REPLACE INTO scores (scorer, generation, prompt, idx, "
+                    "sample_created, tokens, logprob_sum, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    [(scorer, generation, prompt, i, c, t, lp, now) for i, c, t, lp in rows],
+                )
+        except sqlite3.Error as exc:
+            raise self._error(f"writing {len(rows)} scores", exc) from exc
 
     def count(self) -> int:
         return self._db.execute("SELECT count(*) FROM samples").fetchone()[0]

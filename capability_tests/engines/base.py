@@ -126,6 +126,11 @@ class Engine(Protocol):
     `identity(settings) -> EngineIdentity`; `batch_invariant_problem(settings) -> str | None`
     (None when --batch-invariant can hold; an engine without it refuses the option). Optional, after start: `runtime() -> dict` of JSON
     primitives (effective dtype, device) for the reports.
+
+    Optional, for `capability-tests perplexity` (scoring stored completions under this model):
+    `token_ids(prompt, completion) -> (prompt ids, completion ids)` and
+    `completion_logprobs([(prompt ids, completion ids), ...]) -> [[log-prob per completion
+    token], ...]`.
     """
 
     name: str

@@ -179,6 +179,38 @@ class TransformersEngine:
             )
         return completions
 
+    # -- scoring (capability-tests perplexity) --------------------------------------------------
+
+    def token_ids(self, prompt: str, completion: str) -> tuple[list[int], list[int]]:
+        """As `VLLMEngine.token_ids`: the prompt with special tokens (as vLLM adds them to a
+        text prompt), the completion alone without; the split is exact."""
+        tokenizer = self._tokenizer
+        return (list(tokenizer.encode(prompt)),
+                list(tokenizer.encode(completion, add_special_tokens=False)))
+
+    def completion_logprobs(
+        self, sequences: Sequence[tuple[Sequence[int], Sequence[int]]]
+    ) -> list[list[float]]:
+        """One forward pass per sequence (no padding to get wrong); only the logits that predict
+        completion tokens are kept (`logits_to_keep`) and turned into float32 log-softmax."""
+        torch = self._torch
+        out: list[list[float]] = []
+        for prompt_ids, completion_ids in sequences:
+            if not completion_ids:
+                out.append([])
+                continue
+            ids = torch.tensor([[*prompt_ids, *completion_ids]], device=self._device)
+            keep = len(completion_ids) + 1
+            with torch.no_grad():
+                try:
+                    logits = self._model(input_ids=ids, logits_to_keep=keep).logits[0]
+                except TypeError:  # a model class without logits_to_keep
+                    logits = self._model(input_ids=ids).logits[0, -keep:]
+            logprobs = torch.log_softmax(logits[:-1].float(), dim=-1)
+            target = torch.tensor(list(completion_ids), device=logprobs.device)
+            out.append(logprobs.gather(1, target[:, None])[:, 0].tolist())
+        return out
+
     def close(self) -> None:
         self._model = None
 

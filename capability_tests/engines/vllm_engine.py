@@ -237,6 +237,38 @@ class VLLMEngine:
                 except Exception:
                     pass
 
+    # -- scoring (capability-tests perplexity) --------------------------------------------------
+
+    def token_ids(self, prompt: str, completion: str) -> tuple[list[int], list[int]]:
+        """The prompt's token ids as vLLM tokenizes a text prompt (special tokens added, e.g. a
+        BOS where the model wants one) and the completion's, tokenized alone without special
+        tokens: scoring their concatenation splits exactly at the prompt's end."""
+        tokenizer = self._llm.get_tokenizer()
+        return (list(tokenizer.encode(prompt)),
+                list(tokenizer.encode(completion, add_special_tokens=False)))
+
+    def completion_logprobs(
+        self, sequences: Sequence[tuple[Sequence[int], Sequence[int]]]
+    ) -> list[list[float]]:
+        """Per (prompt ids, completion ids): the log-probabilities of the completion's tokens under
+        this model, from vLLM's prompt log-probabilities (`prompt_logprobs=0`: the actual token's
+        own, raw, before any temperature) of the whole sequence, one submission for the batch,
+        generating one token each."""
+        from vllm.inputs import TokensPrompt
+
+        from capability_tests.perplexity.measure import completion_logprobs
+
+        params = self._vllm.SamplingParams(max_tokens=1, temperature=0.0, prompt_logprobs=0,
+                                           detokenize=False)
+        prompts = [TokensPrompt(prompt_token_ids=[*p, *c]) for p, c in sequences]
+        try:
+            outputs = self._llm.generate(prompts, params, use_tqdm=False)
+        except Exception as exc:
+            raise EngineError(f"vLLM could not score {len(prompts)} sequences: "
+                              f"{type(exc).__name__}: {exc}") from exc
+        return [completion_logprobs(out.prompt_logprobs or [], len(p), c)
+                for out, (p, c) in zip(outputs, sequences)]
+
     def close(self) -> None:
         llm = getattr(self, "_llm", None)
         if llm is None:
