@@ -4,6 +4,7 @@ token, the served model's fingerprint."""
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 import time
@@ -221,3 +222,57 @@ def test_chat_template_needs_the_tokenizer_here():
         assert OpenAIEngine.chat_template_source(e._settings) is None
         with pytest.raises(EngineError, match="--engine-arg tokenizer=PATH_OR_HUB_ID"):
             e.chat_prompt([{"role": "user", "content": "hi"}])
+
+
+# -- through the suite: options, reports, resume (the scripted server on a thread) -------------------
+
+SUITE = ["-p", "capability_tests.plugin", "--pyargs", "capability_tests.suite"]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--engine=openai"], "--engine openai needs --base-url"),
+    (["--engine=openai", "--base-url=ftp://h"], "argument --base-url: expected http(s)://"),
+    (["--engine=openai", "--base-url=http://me:sk-1@h:8000"],
+     "argument --base-url: give the bare server address"),
+    (["--base-url=http://127.0.0.1:8000"], "--base-url is for --engine openai"),
+    (["--engine=openai", "--base-url=http://h", "--concurrency=0"],
+     "argument --concurrency: must be at least 1"),
+    (["--engine=openai", "--base-url=http://h", "--request-timeout=0"],
+     "argument --request-timeout: must be more than 0 seconds"),
+    (["--engine=openai", "--base-url=http://h", "--retries=-1"],
+     "argument --retries: must not be negative"),
+])
+def test_server_options_are_checked(pytester, args, message):
+    result = pytester.runpytest(*SUITE, "--benchmarks=demo", *args)
+    text = "\n".join(result.errlines + result.outlines)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR, text
+    assert message in text and "Traceback" not in text
+
+
+def test_suite_run_against_a_server_keeps_the_token_out_and_resumes(pytester, monkeypatch):
+    monkeypatch.setenv("CAPABILITY_TESTS_API_KEY", "sk-secret-456")
+    args = [*SUITE, "--engine=openai", "--model=served-model", "--benchmarks=demo", "--limit=2",
+            "--k=3", "--max-tokens=8", "--unsolved=xfail", "--retries=0", "--concurrency=1",
+            "-p", "no:cacheprovider"]
+    # the first server fails problem "sub" with a 5xx; one request at a time, "add" came first
+    with FakeOpenAIServer(script=lambda body, attempt: (500, {"detail": "dead GPU"})
+                          if "45 - 18" in body["prompt"] else None
+                          ) as server:
+        first = pytester.runpytest_subprocess(*args, f"--base-url={server.url}")
+    with FakeOpenAIServer() as server:
+        second = pytester.runpytest_subprocess(*args, f"--base-url={server.url}/v1/")
+    first_text = "\n".join(first.outlines + first.errlines)
+    second_text = "\n".join(second.outlines + second.errlines)
+    assert first.ret == pytest.ExitCode.TESTS_FAILED, first_text
+    assert "HTTP 500: dead GPU" in first_text
+    assert "2 prompts x 3 samples: 3 stored, 3 to generate" in second_text, second_text
+    assert second.ret == 0, second_text
+    assert all(b["model"] == "served-model" for b in server.requests) and len(server.requests) == 3
+    for path in pytester.path.rglob("*"):
+        if path.is_file():
+            assert b"sk-secret-456" not in path.read_bytes(), path
+    summary = json.loads((pytester.path / "reports" / "summary.json").read_text())
+    assert summary["provenance"]["engine"]["name"] == "openai"
+    assert summary["provenance"]["samples"] == {"generated": 3, "from_store": 3}
+    assert summary["provenance"]["model"]["pinned"] is False  # the fake reports no folder here
+    assert "sk-secret" not in json.dumps(summary)
