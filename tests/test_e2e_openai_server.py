@@ -180,9 +180,13 @@ def test_openai_server_killed_mid_run_then_resumed(tmp_path):
                     "-p", "no:cacheprovider", "-q"], cwd=inproc, env=env, capture_output=True,
                    timeout=120, check=True)
     other = json.loads((inproc / "reports" / "summary.json").read_text())
-    ignore = {"provenance.engine.settings", "run.engine_args"}  # each engine's own arguments
+    # each engine's own arguments; the device's fields (the scripted engine reports none)
+    ignore = {"provenance.engine.settings", "run.engine_args", "provenance.device"}
 
     def shape(document):
         return {k for k in _keys(document) if not any(k.startswith(i + ".") for i in ignore)}
 
     assert shape(summary) == shape(other)
+    from capability_tests.engines.base import host_device  # what the in-process engines report
+
+    assert set(prov["device"]) == set(host_device())
