@@ -109,18 +109,3 @@ class FakeOpenAIServer:
         self.httpd.shutdown()
         self.httpd.server_close()
 
-
-def main() -> None:
-    """Serve from the command line (for pytester subprocess runs): `python fake_openai_server.py
-    PORTFILE [delay]` writes its URL to PORTFILE and serves until killed."""
-    import sys
-
-    delay = float(sys.argv[2]) if len(sys.argv) > 2 else 0.0
-    server = FakeOpenAIServer(delay=delay)
-    with open(sys.argv[1], "w", encoding="utf-8") as handle:
-        handle.write(server.url)
-    server.httpd.serve_forever()
-
-
-if __name__ == "__main__":
-    main()
