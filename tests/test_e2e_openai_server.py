@@ -133,8 +133,17 @@ def test_openai_server_killed_mid_run_then_resumed(tmp_path):
     store = work / "reports" / "completions.sqlite"
     env = {**os.environ, "CAPABILITY_TESTS_API_KEY": "sk-never-written-anywhere",
            "PYTHONPATH": os.pathsep.join([str(TESTS_DIR), os.environ.get("PYTHONPATH", "")])}
+    phases = {}  # seconds per phase, printed at the end (pytest -s) for the CI budget
+    mark = time.monotonic()
+
+    def phase(name):
+        nonlocal mark
+        phases[name] = round(time.monotonic() - mark, 1)
+        mark = time.monotonic()
+
     try:
         server.start()
+        phase("server start")
         # Run 1, one request at a time; the server dies once the store holds a sample.
         run = subprocess.Popen(_suite_command(server.url, "--concurrency=1", "--retries=1"),
                                cwd=work, env=env, stdout=subprocess.PIPE,
@@ -144,6 +153,7 @@ def test_openai_server_killed_mid_run_then_resumed(tmp_path):
             time.sleep(0.1)
         server.kill()
         first_output, _ = run.communicate(timeout=120)
+        phase("run 1, killed")
         kept = _stored(store)
         assert 0 < kept < SAMPLES, (kept, first_output[-3000:])
         assert run.returncode == 1, first_output[-3000:]  # the unfinished problems fail
@@ -151,8 +161,10 @@ def test_openai_server_killed_mid_run_then_resumed(tmp_path):
         assert "rerun to generate the rest" in first_output
 
         server.start()  # a new server process, the same model
+        phase("server restart")
         second = subprocess.run(_suite_command(server.url, "--junitxml=junit.xml"), cwd=work,
                                 env=env, capture_output=True, text=True, timeout=300)
+        phase("run 2, resumed")
     finally:
         server.kill()
     output = second.stdout + second.stderr
@@ -190,3 +202,5 @@ def test_openai_server_killed_mid_run_then_resumed(tmp_path):
     from capability_tests.engines.base import host_device  # what the in-process engines report
 
     assert set(prov["device"]) == set(host_device())
+    phase("in-process run")
+    print(f"phases (s): {phases}")
