@@ -142,7 +142,6 @@ def build_run_config(config: pytest.Config) -> cfg.RunConfig:
     model = option("model")
     from capability_tests.engines import is_remote
 
-    server = _server_settings(config)
     if model is not None and not is_remote(option("engine")):  # a served name is not resolved
         try:
             resolve_model(model)
@@ -160,6 +159,7 @@ def build_run_config(config: pytest.Config) -> cfg.RunConfig:
         raise pytest.UsageError(
             f"--engine: unknown engine {option('engine')!r}; known: {', '.join(engine_names())}"
         )
+    server = _server_settings(config)
     report_dir = Path(option("report_dir")).expanduser()
     report_dir = report_dir if report_dir.is_absolute() else base / report_dir
     return cfg.RunConfig(
