@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from capability_tests.benchmarks.catalog import STUDY_BENCHMARKS
+from capability_tests.engines.base import ServerSettings
 from capability_tests.models import EMBEDDED_ALIAS
 from capability_tests.templates import DEFAULT_TEMPLATE, TEMPLATES
 
@@ -55,6 +56,8 @@ class RunConfig:
     fresh: bool = False  # ignore and replace stored samples
     regrade: bool = False  # grade stored samples only, never start an engine
     batch_invariant: bool = False  # ask the engine for batch-invariant kernels (--batch-invariant)
+    # --engine openai: --base-url, --concurrency, --request-timeout, --retries (how, not what)
+    server: ServerSettings = field(default_factory=ServerSettings)
 
     def report_run_section(self) -> dict[str, Any]:
         """The `run` section of reports: JSON primitives only."""
@@ -63,7 +66,7 @@ class RunConfig:
         data["engine_args"] = dict(self.engine_args)
         data["data_dir"] = str(self.data_dir) if self.data_dir else None
         data["benchmarks"] = list(self.benchmarks)
-        for where in ("report_dir", "store", "fresh", "regrade"):  # how, not what, was run
+        for where in ("report_dir", "store", "fresh", "regrade", "server"):  # how, not what
             del data[where]
         return data
 
@@ -106,6 +109,30 @@ def temperature(text: str) -> float:
 
 def probability(text: str) -> float:
     return _number(text, float, lambda v: 0 < v <= 1, "must be in (0, 1]")
+
+
+def positive_seconds(text: str) -> float:
+    return _number(text, float, lambda v: v > 0, "must be more than 0 seconds")
+
+
+def base_url(text: str) -> str:
+    """An OpenAI-compatible server's address, `http(s)://HOST[:PORT][/PATH]` (`/v1` is added
+    when missing); a token in it is refused: tokens come from the environment, never argv."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(text.strip())
+        parts.port  # a bad port raises here
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a URL: {text!r} ({exc})") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise argparse.ArgumentTypeError(
+            f"expected http(s)://HOST[:PORT][/v1], got {text!r}")
+    if parts.username or parts.password or parts.query or parts.fragment:
+        raise argparse.ArgumentTypeError(
+            "give the bare server address: no user, password, query or fragment in it (a token "
+            "goes in the environment variable CAPABILITY_TESTS_API_KEY, never on the command line)")
+    return text.strip().rstrip("/")
 
 
 def template_name(text: str) -> str:

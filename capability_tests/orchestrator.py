@@ -38,6 +38,7 @@ from capability_tests.engines import (
     create_engine,
     engine_class,
     engine_identity,
+    is_remote,
 )
 from capability_tests.fingerprints import ModelIdentity, chat_template_source, model_identity
 from capability_tests.grading import Verdict, grade
@@ -187,12 +188,22 @@ class RunOrchestrator:
     def seeded(self) -> bool:
         return self.config.sampling == "seeded"
 
+    @property
+    def remote(self) -> bool:
+        """The engine serves the model elsewhere (`--engine openai`): --model is the served
+        model's name, and the engine class fingerprints it (see engines/base.py)."""
+        return is_remote(self.config.engine)
+
     def model_identity(self) -> ModelIdentity:
         """The model's fingerprint and resolved revision (hashed or looked up once per process);
-        an unpinned Hub model is warned about here."""
+        an unpinned Hub model (or an unpinned served model) is warned about here."""
         if self._model is None:
-            model = resolve_model(self.config.model)
-            self._model = model_identity(model, self.config.engine_args.get("revision"))
+            if self.remote:
+                self._model = engine_class(self.config.engine).model_identity(
+                    self.engine_settings())
+            else:
+                model = resolve_model(self.config.model)
+                self._model = model_identity(model, self.config.engine_args.get("revision"))
             if self._model.warning:
                 self.log(self._model.warning)
                 warnings.warn(self._model.warning, UserWarning, stacklevel=2)
@@ -205,9 +216,10 @@ class RunOrchestrator:
         args = dict(c.engine_args)
         if self._model is not None and self._model.revision and "revision" not in args:
             args["revision"] = self._model.revision
-        return EngineSettings(model=self.model_path or "", seed=c.seed, engine_args=args,
+        model = (c.model or "") if self.remote else (self.model_path or "")
+        return EngineSettings(model=model, seed=c.seed, engine_args=args,
                               progress=self.progress, seeded=self.seeded,
-                              batch_invariant=c.batch_invariant)
+                              batch_invariant=c.batch_invariant, server=c.server)
 
     def engine_identity(self) -> EngineIdentity:
         """The engine's version and effective settings, known before it starts."""
@@ -229,6 +241,9 @@ class RunOrchestrator:
         stop = template.stop_for(problem)  # base-model code prompts: part of the prompt's key
         if template.render is not None:
             return prompt_digest(template.render(problem), stop=stop)
+        if self._chat_template is None and self.remote:
+            self._chat_template = (engine_class(self.config.engine).chat_template_source(
+                self.engine_settings()),)
         if self._chat_template is None:
             self._chat_template = (chat_template_source(resolve_model(self.config.model),
                                                         self.model_identity().revision),)
@@ -318,18 +333,26 @@ class RunOrchestrator:
             raise EngineError(self.engine_error)
         if self.engine is None:
             try:
-                model = resolve_model(self.config.model)
-                self.log(
-                    f"capability-tests: starting {self.config.engine} engine for model "
-                    f"{model.spec} ({model.kind})"
-                )
+                if self.remote:  # nothing to load here: the servers hold the model
+                    self.log(
+                        f"capability-tests: {self.config.engine} engine: model "
+                        f"{self.config.model or '(the one served)'} at "
+                        f"{', '.join(self.config.server.base_urls)}"
+                    )
+                else:
+                    model = resolve_model(self.config.model)
+                    self.log(
+                        f"capability-tests: starting {self.config.engine} engine for model "
+                        f"{model.spec} ({model.kind})"
+                    )
                 self.model_identity()  # resolve the revision before the engine loads it
                 settings = self.engine_settings()
                 with self.live_output(), warnings.catch_warnings():
                     # Deprecation chatter from torch/vLLM internals is not the user's business.
                     warnings.simplefilter("ignore", DeprecationWarning)
                     warnings.simplefilter("ignore", FutureWarning)
-                    self.model_path = prepare_model(model, progress=self.progress)
+                    self.model_path = (settings.model if self.remote else
+                                       prepare_model(model, progress=self.progress))
                     with _quiet_child_warnings():
                         engine = self.engine_factory(
                             self.config.engine, replace(settings, model=self.model_path)

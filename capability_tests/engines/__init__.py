@@ -12,6 +12,7 @@ from capability_tests.engines.base import (
     EngineSettings,
     GenerationRequest,
     SamplingSettings,
+    ServerSettings,
     distribution_version,
 )
 
@@ -19,6 +20,7 @@ ENTRY_POINT_GROUP = "capability_tests.engines"
 BUILTIN_ENGINES = {
     "vllm": "capability_tests.engines.vllm_engine:VLLMEngine",
     "transformers": "capability_tests.engines.transformers_engine:TransformersEngine",
+    "openai": "capability_tests.engines.openai_engine:OpenAIEngine",
 }
 
 
@@ -80,6 +82,15 @@ def engine_identity(name: str, settings: EngineSettings) -> EngineIdentity:
     return EngineIdentity(str(label), version, dict(settings.engine_args))
 
 
+def is_remote(name: str) -> bool:
+    """Does the named engine serve its model elsewhere (`remote_model`: --model is a served
+    model's name, neither resolved nor converted here)? False for a name that cannot be loaded."""
+    try:
+        return bool(getattr(engine_class(name), "remote_model", False))
+    except EngineError:
+        return False
+
+
 __all__ = [
     "Completion",
     "Engine",
@@ -88,10 +99,12 @@ __all__ = [
     "EngineSettings",
     "GenerationRequest",
     "SamplingSettings",
+    "ServerSettings",
     "create_engine",
     "distribution_version",
     "engine_class",
     "engine_identity",
     "is_known_engine",
+    "is_remote",
     "engine_names",
 ]

@@ -54,8 +54,23 @@ class Completion:
 
 
 @dataclass(frozen=True)
+class ServerSettings:
+    """How a server engine (`--engine openai`) reaches its servers: `--base-url` (repeatable),
+    `--concurrency` (requests in flight per URL), `--request-timeout` (seconds per request) and
+    `--retries` (further attempts of a request after a timeout, connection error, 429 or 5xx).
+    None of them changes which texts come out: they are not in the store key."""
+
+    base_urls: tuple[str, ...] = ()
+    concurrency: int = 32
+    request_timeout: float = 1800.0
+    retries: int = 5
+
+
+@dataclass(frozen=True)
 class EngineSettings:
-    """What an engine needs to start: the model to load and free-form engine arguments."""
+    """What an engine needs to start: the model to load and free-form engine arguments. For an
+    engine that serves its model elsewhere (`remote_model` on its class) `model` is the served
+    model's name as given with --model ("" when not given)."""
 
     model: str
     seed: int
@@ -63,6 +78,7 @@ class EngineSettings:
     progress: bool = True
     seeded: bool = False  # the run samples with per-sample seeds (see SamplingSettings.seeded)
     batch_invariant: bool = False  # --batch-invariant: ask the engine for batch-invariant kernels
+    server: ServerSettings = field(default_factory=ServerSettings)  # --engine openai
 
 
 @dataclass(frozen=True)
@@ -124,7 +140,11 @@ class Engine(Protocol):
 
     Optional, class level (called before the engine starts, must not import its library):
     `identity(settings) -> EngineIdentity`; `batch_invariant_problem(settings) -> str | None`
-    (None when --batch-invariant can hold; an engine without it refuses the option). Optional, after start: `runtime() -> dict` of JSON
+    (None when --batch-invariant can hold; an engine without it refuses the option).
+    `remote_model = True` for an engine whose model lives elsewhere (a server): the suite then
+    neither resolves nor converts --model, passes it as given, and asks the class for
+    `model_identity(settings) -> ModelIdentity` (the store key's model fingerprint) and
+    `chat_template_source(settings) -> str | None` (for --template chat's prompt key). Optional, after start: `runtime() -> dict` of JSON
     primitives (effective dtype, device) for the reports.
 
     Optional, for `capability-tests perplexity` (scoring stored completions under this model):

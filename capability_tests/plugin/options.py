@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from capability_tests import config as cfg
+from capability_tests.engines.base import ServerSettings
 from capability_tests.benchmarks import BenchmarkError, get_benchmark
 from capability_tests.models import EMBEDDED_ALIAS, ModelError, resolve_model
 from capability_tests.plugin.state import RUN_KEY
@@ -31,6 +32,24 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help=f"samples per problem (default {cfg.DEFAULT_K}); not pytest's -k")
     group.addoption("--engine", default=cfg.DEFAULT_ENGINE,
                     help="vllm (default), transformers, an engine plugin's name, or module:Class")
+    group.addoption("--base-url", type=cfg.base_url, action="append", default=[],
+                    metavar="URL",
+                    help="--engine openai: an OpenAI-compatible server, http(s)://HOST[:PORT][/v1] "
+                    "(repeatable: all serve the same model); a token comes from the environment "
+                    "variable CAPABILITY_TESTS_API_KEY (or OPENAI_API_KEY), never the command line")
+    group.addoption("--concurrency", type=cfg.positive_int,
+                    default=ServerSettings.concurrency, metavar="N",
+                    help="--engine openai: requests in flight per --base-url "
+                    f"(default {ServerSettings.concurrency})")
+    group.addoption("--request-timeout", type=cfg.positive_seconds,
+                    default=ServerSettings.request_timeout, metavar="SECONDS",
+                    help="--engine openai: seconds one request may take, queueing included "
+                    f"(default {ServerSettings.request_timeout:g}); a timeout is retried")
+    group.addoption("--retries", type=cfg.non_negative_int, default=ServerSettings.retries,
+                    metavar="N",
+                    help="--engine openai: further attempts of a request after a timeout, "
+                    f"connection error, 429 or 5xx (default {ServerSettings.retries}); other "
+                    "4xx stop the run")
     group.addoption("--engine-arg", type=cfg.engine_arg, action="append", default=[],
                     metavar="KEY=VALUE",
                     help="extra engine argument, e.g. tensor_parallel_size=2 (repeatable; "
@@ -121,7 +140,9 @@ def build_run_config(config: pytest.Config) -> cfg.RunConfig:
     except cfg.ConfigError as exc:
         raise pytest.UsageError(str(exc)) from None
     model = option("model")
-    if model is not None:
+    from capability_tests.engines import is_remote
+
+    if model is not None and not is_remote(option("engine")):  # a served name is not resolved
         try:
             resolve_model(model)
         except ModelError as exc:
@@ -141,6 +162,7 @@ def build_run_config(config: pytest.Config) -> cfg.RunConfig:
         raise pytest.UsageError(
             f"--engine: unknown engine {option('engine')!r}; known: {', '.join(engine_names())}"
         )
+    server = _server_settings(config)
     report_dir = Path(option("report_dir")).expanduser()
     report_dir = report_dir if report_dir.is_absolute() else base / report_dir
     return cfg.RunConfig(
@@ -157,8 +179,28 @@ def build_run_config(config: pytest.Config) -> cfg.RunConfig:
         limit=option("limit"),
         benchmarks=tuple(benchmarks),
         report_dir=report_dir,
+        server=server,
         **_store_config(config, base, report_dir),
     )
+
+
+def _server_settings(config: pytest.Config) -> ServerSettings:
+    """--base-url and company: required by a server engine, refused by the others."""
+    from capability_tests.engines import is_remote
+
+    option = config.getoption
+    urls = tuple(option("base_url") or ())
+    if is_remote(option("engine")):
+        if not urls:
+            raise pytest.UsageError(
+                f"--engine {option('engine')} needs --base-url URL (repeatable): the address of "
+                "an OpenAI-compatible server, e.g. --base-url http://127.0.0.1:8000/v1")
+    elif urls:
+        raise pytest.UsageError(
+            f"--base-url is for --engine openai (a server); --engine {option('engine')} loads "
+            "the model in this process")
+    return ServerSettings(urls, option("concurrency"), option("request_timeout"),
+                          option("retries"))
 
 
 def check_batch_invariant(run_config: cfg.RunConfig) -> None:
@@ -246,12 +288,19 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         return []
     c = state.run_config
     return [
-        f"capability-tests: model={c.model or 'smollm2-135m (embedded)'} engine={c.engine} "
+        f"capability-tests: model={_model_label(c)} engine={c.engine} "
         f"k={c.k} temperature={c.temperature} top_p={c.top_p} max_tokens={c.max_tokens} "
         f"seed={c.seed} template={c.template} sampling={c.sampling} "
         f"store={c.store or 'none'}{' (fresh)' if c.fresh else ''}"
         f"{' (regrade: no engine)' if c.regrade else ''} data={_data_source(c)}"
     ]
+
+
+def _model_label(c: cfg.RunConfig) -> str:
+    if c.server.base_urls:
+        return (f"{c.model or '(the one served)'} at {', '.join(c.server.base_urls)} "
+                f"(concurrency {c.server.concurrency} per URL)")
+    return c.model or "smollm2-135m (embedded)"
 
 
 def _data_source(c: cfg.RunConfig) -> str:
