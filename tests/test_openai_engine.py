@@ -74,6 +74,16 @@ def test_batched_sends_one_n_request_per_run_of_seeds():
     assert by_index[5].text.startswith("prompt a|seed=15|j=0")
 
 
+def test_a_problem_s_stop_sequences_are_sent_with_its_requests():
+    coded = GenerationRequest("humaneval/0", "def f():\n", (0,), (7,), stop=("\ndef ", "\nclass "))
+    with FakeOpenAIServer() as server:
+        list(engine(server.url, args={"stop": ["\n\n\n"]}).stream(
+            [coded, *requests(1, 1)], sampling(1)))
+    by_prompt = {b["prompt"]: b for b in server.requests}
+    assert by_prompt["def f():\n"]["stop"] == ["\ndef ", "\nclass ", "\n\n\n"]
+    assert by_prompt["prompt 0"]["stop"] == ["\n\n\n"]
+
+
 def test_engine_args_are_sent_but_not_the_own_fields():
     with FakeOpenAIServer() as server:
         list(engine(server.url, args={"stop": ["\n\n"], "top_k": 20}).stream(requests(1, 1),

@@ -567,15 +567,18 @@ class OpenAIEngine:
                   "stream": False, **self._fields}
         for request in requests:
             indices = request.wanted(sampling.n)
+            base = {**common, "prompt": request.prompt}
+            if request.stop:  # the problem's stop sequences (code prompts for base models)
+                extra = base.get("stop") or []
+                extra = [extra] if isinstance(extra, str) else list(extra)
+                base["stop"] = list(dict.fromkeys([*request.stop, *extra]))
             if sampling.seeded:
                 for index, seed in zip(indices, request.seeds):
-                    yield _Job(request.key, (index,),
-                               {**common, "prompt": request.prompt, "n": 1, "seed": seed})
+                    yield _Job(request.key, (index,), {**base, "n": 1, "seed": seed})
                 continue
             for start, length in consecutive_runs(request.seeds):
                 yield _Job(request.key, tuple(indices[start: start + length]),
-                           {**common, "prompt": request.prompt, "n": length,
-                            "seed": request.seeds[start]})
+                           {**base, "n": length, "seed": request.seeds[start]})
 
     def stream(self, requests: Sequence[GenerationRequest],
                sampling: SamplingSettings) -> Iterator[tuple[str, int, Completion]]:
