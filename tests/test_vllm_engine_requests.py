@@ -12,7 +12,7 @@ from types import SimpleNamespace
 import pytest
 
 from capability_tests.engines import EngineError, EngineSettings, GenerationRequest, SamplingSettings
-from capability_tests.engines import vllm_engine
+from capability_tests.engines import lifetime, vllm_engine
 from capability_tests.seeds import sample_seeds
 
 
@@ -47,6 +47,7 @@ def fake_vllm(monkeypatch):
     module.SamplingParams = lambda **kw: SimpleNamespace(**kw)
     monkeypatch.setitem(sys.modules, "vllm", module)
     monkeypatch.setattr(vllm_engine, "is_cpu_build", lambda: False)
+    monkeypatch.setattr(lifetime, "_wrap_vllm_engine_core", lambda: None)  # no engine core here
     monkeypatch.delenv("VLLM_BATCH_INVARIANT", raising=False)
     return module
 

