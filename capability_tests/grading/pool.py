@@ -1,4 +1,7 @@
-"""Grade many completions on all cores, with a hard per-sample time limit.
+"""Grade many completions on the usable CPUs, with a hard per-sample time limit.
+
+By default the pool has one worker per CPU this process may use (`os.sched_getaffinity`), shared
+with the other xdist workers of the run (`default_workers`).
 
 `GradingPool` owns worker processes (started lazily, on the first `submit`). Each worker grades one
 sample at a time with `grade_here` (SIGALRM limit inside the worker). A dispatcher thread in the
@@ -37,6 +40,30 @@ _WORKER_MODULE = "capability_tests.grading.worker"
 MAX_ATTEMPTS = 3  # tries per sample when its worker dies under it
 
 
+def usable_cpus() -> int:
+    """How many CPUs this process may run on (its affinity mask: taskset, cgroups cpusets,
+    a batch scheduler's allocation), not how many the machine has."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return os.cpu_count() or 1
+
+
+def default_workers(cpus: int | None = None, environ=os.environ) -> int:
+    """Grading processes for this process when `--grading-workers` is not given: its share of
+    the usable CPUs. Under pytest-xdist the N workers of a run (PYTEST_XDIST_WORKER_COUNT) split
+    them: worker gwI gets cpus // N, plus one for I < cpus % N, so together they start one grading
+    process per CPU; every worker gets at least one."""
+    cpus = usable_cpus() if cpus is None else max(1, cpus)
+    try:
+        count = int(environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+        index = int(environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
+    except ValueError:
+        count, index = 1, 0
+    if count <= 1:
+        return cpus
+    return max(1, cpus // count + (1 if index % count < cpus % count else 0))
+
+
 def _failure(reason: str, seconds: float = 0.0) -> Verdict:
     return Verdict(False, None, f"grading error: {reason}", seconds, error=True)
 
@@ -73,7 +100,7 @@ class GradingPool:
         """`grade_fn(completion, problem, timeout) -> Verdict` replaces `grade_here` in the
         workers (a module-level function; for tests)."""
         self._grade_fn = grade_fn
-        self.size = max(1, workers or os.cpu_count() or 1)
+        self.size = max(1, workers or default_workers())
         self.timeout = timeout
         self.hard_limit = timeout + slack
         self._pending: collections.deque = collections.deque()
