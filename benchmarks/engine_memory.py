@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -44,10 +45,14 @@ def tree_rss(root: psutil.Process) -> tuple[int, int, int]:
     return own, rest, count
 
 
-def measure(cmd: list[str], env: dict, log: Path, interval: float = 0.25) -> dict:
+def measure(cmd: list[str], env: dict, log: Path, interval: float = 0.25,
+            stop_after: float | None = None) -> dict:
     start = time.perf_counter()
     with open(log, "w") as out:
-        proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT)
+        # SIGINT at its default (a background shell starts jobs with it ignored): --stop-after
+        # stops the run with a Ctrl-C.
+        proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     root = psutil.Process(proc.pid)
     peak = {"total": 0, "pytest": 0, "children": 0, "processes": 0}
     done = threading.Event()
@@ -66,7 +71,12 @@ def measure(cmd: list[str], env: dict, log: Path, interval: float = 0.25) -> dic
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
-    code = proc.wait()
+    try:
+        code = proc.wait(timeout=stop_after)
+    except subprocess.TimeoutExpired:  # a truncated run: Ctrl-C, which stores what finished
+        proc.send_signal(signal.SIGINT)
+        code = f"stopped after {stop_after:.0f} s"
+        proc.wait()
     done.set()
     sampler.join()
     return {"exit": code, "seconds": round(time.perf_counter() - start, 1),
@@ -83,6 +93,9 @@ def main() -> None:
     parser.add_argument("--data-dir", default=str(HERE.parents[1] / "shared" / "benchmarks"))
     parser.add_argument("--source", help="put this folder first on PYTHONPATH (another version)")
     parser.add_argument("--out", default="/tmp/enginemem")
+    parser.add_argument("--stop-after", type=float, default=None, metavar="S",
+                        help="stop each run with Ctrl-C after S seconds (the peak of a run too "
+                        "large to finish here, e.g. the old unbounded submission at 100,000)")
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -103,7 +116,8 @@ def main() -> None:
             f"--report-dir={out / 'reports'}", "--unsolved=xfail",
         ]
         row = {"problems": args.problems, "k": k, "requests": args.problems * k,
-               **measure(cmd, env, out / f"run-{args.problems}x{k}.log")}
+               **measure(cmd, env, out / f"run-{args.problems}x{k}.log",
+                         stop_after=args.stop_after)}
         rows.append(row)
         print(json.dumps(row), flush=True)
     print("\n| requests | problems x k | peak RSS, whole tree | pytest process | engine + "
