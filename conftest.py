@@ -8,4 +8,4 @@ runs the suite (`capability_tests.plugin.suite_requested`). From elsewhere:
 
 pytest_plugins = ["capability_tests.plugin"]
 
-collect_ignore = ["fixtures", "reports", "benchmarks", "docs"]
+collect_ignore = ["reports", "perf", "docs"]

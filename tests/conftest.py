@@ -11,7 +11,7 @@ pytest_plugins = ["pytester"]
 
 TESTS_DIR = Path(__file__).resolve().parent
 REPO_ROOT = TESTS_DIR.parent
-FIXTURES = REPO_ROOT / "fixtures"
+TEST_DATA = TESTS_DIR / "data"  # small files for the tests: a broken benchmark, Hub layouts
 
 
 def _shared_benchmarks() -> Path:

@@ -10,7 +10,7 @@ import pytest
 from capability_tests.benchmarks import BenchmarkError, get_benchmark, load_problems
 from capability_tests.benchmarks.hub import read_hub_rows
 
-from conftest import FIXTURES
+from conftest import TEST_DATA
 
 # name: (problems, first id, first reference answer)
 STUDY_FILES = {
@@ -55,7 +55,7 @@ def test_schema_specifics(shared_benchmarks):
 
 
 def test_bad_rows_become_errored_problems_with_file_and_line():
-    problems = load_problems("aime24", FIXTURES / "benchmarks" / "broken")
+    problems = load_problems("aime24", TEST_DATA / "benchmarks" / "broken")
     by_line = {p.source.rsplit(":", 1)[-1]: p for p in problems}
     assert by_line["1"].error is None and by_line["1"].answer == "2"
     assert "not valid JSON" in by_line["2"].error and "aime24.jsonl:2" in by_line["2"].error
@@ -101,7 +101,7 @@ def test_hub_loader_reads_hub_layout(name, tmp_path, monkeypatch):
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
     benchmark = get_benchmark(name)
-    local = dataclasses.replace(benchmark.hub, repo=str(FIXTURES / "hub" / name))
+    local = dataclasses.replace(benchmark.hub, repo=str(TEST_DATA / "hub" / name))
     problems = list(benchmark.problems_from_rows(read_hub_rows(local, name)))
     first_id, first, second = HUB_SAMPLES[name]
     assert [p.error for p in problems] == [None, None]

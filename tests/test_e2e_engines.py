@@ -127,7 +127,7 @@ def test_vllm_store_reuse_and_per_sample_seeds(tmp_path):
     from capability_tests.benchmarks import load_problems
     from capability_tests.config import RunConfig
     from capability_tests.engines import create_engine
-    from capability_tests.sampling import SamplingRun
+    from capability_tests.orchestrator import RunOrchestrator
     from capability_tests.store import CompletionStore, prompt_digest
     from capability_tests.templates import get_template
 
@@ -142,7 +142,7 @@ def test_vllm_store_reuse_and_per_sample_seeds(tmp_path):
     def run(k, store, sampling="seeded"):
         config = RunConfig(k=k, max_tokens=16, benchmarks=("demo",), store=store,
                            sampling=sampling)
-        sampling = SamplingRun(config, log=lambda _: None, progress=False, engine_factory=factory)
+        sampling = RunOrchestrator(config, log=lambda _: None, progress=False, engine_factory=factory)
         try:
             for p in problems:
                 assert sampling.result_for(p, lambda: problems).n == k
@@ -224,7 +224,7 @@ def test_transformers_batched_top_up_draws_new_samples(tmp_path):
     re-seeded every call with --seed and replayed them)."""
     from capability_tests.benchmarks import load_problems
     from capability_tests.config import RunConfig
-    from capability_tests.sampling import SamplingRun
+    from capability_tests.orchestrator import RunOrchestrator
     from capability_tests.store import CompletionStore
     from capability_tests.templates import get_template
 
@@ -234,7 +234,7 @@ def test_transformers_batched_top_up_draws_new_samples(tmp_path):
     def run(k):
         config = RunConfig(k=k, engine="transformers", max_tokens=32, temperature=1.0,
                            benchmarks=("demo",), store=store, sampling="batched")
-        sampling = SamplingRun(config, log=lambda _: None, progress=False, grading_workers=0)
+        sampling = RunOrchestrator(config, log=lambda _: None, progress=False, grading_workers=0)
         try:
             for p in problems:
                 assert sampling.result_for(p, lambda: problems).n == k

@@ -1,7 +1,7 @@
 """Near misses (`capability_tests.grading.near_miss`): a near miss of an answer is never graded
 correct, the answer itself always is, and the exact evaluator that proves them wrong is right.
 
-The full 100 000-answer run over the six benchmarks is `benchmarks/grading_near_miss.py`; these
+The full 100 000-answer run over the six benchmarks is `perf/grading_near_miss.py`; these
 properties draw bounded numbers of examples.
 """
 

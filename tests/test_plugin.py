@@ -12,7 +12,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from capability_tests.reporting.summary import SCHEMA_VERSION
-from conftest import FIXTURES
+from conftest import TEST_DATA
 from fake_engine import FAKE, SUITE, engine_log, generate_calls
 
 
@@ -96,7 +96,7 @@ def test_unsolved_can_be_xfail_and_min_correct(pytester, fake_engine_env, monkey
 
 
 def test_bad_rows_fail_alone_and_never_reach_engine(pytester, fake_engine_env):
-    broken = FIXTURES / "benchmarks" / "broken"
+    broken = TEST_DATA / "benchmarks" / "broken"
     result = pytester.runpytest(*SUITE, *FAKE, f"--data-dir={broken}", "--benchmarks=aime24", "--k=1")
     result.assert_outcomes(failed=2, errors=4)
     result.stdout.fnmatch_lines(["*aime24.jsonl:2: not valid JSON*"])
@@ -276,15 +276,13 @@ def test_console_command_runs_suite_from_any_directory(pytester, fake_engine_env
 
 def test_scheduler_groups_by_benchmark_without_group_suffix():
     """pytest >= 9.1 dropped the `@group` node-id suffix xdist's loadgroup relies on."""
-    from capability_tests.xdist_scheduling import BenchmarkGroupScheduling
+    from capability_tests.plugin.xdist_support import scope_of
 
-    split = BenchmarkGroupScheduling._split_scope
-    sched = BenchmarkGroupScheduling.__new__(BenchmarkGroupScheduling)
-    sched._benchmarks = {"aime24", "math500"}
-    assert split(sched, "suite/test_math.py::test_math[aime24/60]") == "capability:aime24"
-    assert split(sched, "test_math.py::test_math[math500/test/algebra/1.json]") == "capability:math500"
-    assert split(sched, "test_x.py::test_y[a-b]@grp") == "grp"
-    assert split(sched, "test_x.py::test_y[other/1]") == "test_x.py::test_y[other/1]"
+    known = {"aime24", "math500"}
+    assert scope_of("suite/test_math.py::test_math[aime24/60]", known) == "capability:aime24"
+    assert scope_of("test_math.py::test_math[math500/test/algebra/1.json]", known) == "capability:math500"
+    assert scope_of("test_x.py::test_y[a-b]@grp", known) == "grp"
+    assert scope_of("test_x.py::test_y[other/1]", known) == "test_x.py::test_y[other/1]"
 
 
 def test_progress_shows_samples_tokens_rate_and_eta(tmp_path, capsys, monkeypatch):
@@ -292,12 +290,12 @@ def test_progress_shows_samples_tokens_rate_and_eta(tmp_path, capsys, monkeypatc
     the ETA; the plugin turns progress off when output is not a terminal or with -q."""
     from capability_tests.benchmarks import load_problems
     from capability_tests.config import RunConfig
-    from capability_tests.sampling import SamplingRun
+    from capability_tests.orchestrator import RunOrchestrator
     from fake_engine import FakeEngine
 
     monkeypatch.delenv("FAKE_ENGINE_LOG", raising=False)
     problems = load_problems("demo")[:3]
-    run = SamplingRun(
+    run = RunOrchestrator(
         RunConfig(model="fake/model", k=4, benchmarks=("demo",), store=None),
         log=lambda message: None, progress=True, grading_workers=0,
         engine_factory=lambda name, settings: FakeEngine(settings),

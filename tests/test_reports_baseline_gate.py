@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from capability_tests.reporting.bootstrap import BootstrapSettings
 from capability_tests.reporting.drop_test import flips_needed, holm, sign_flip_pvalues
 from capability_tests.reporting.gates import BaselineGate, check_baseline
-from capability_tests.reporting.run_folder import RecordedRun
+from capability_tests.reporting.recorded_runs import RecordedRun
 from capability_tests.results import ProblemResult
 
 

@@ -17,7 +17,7 @@ from capability_tests.reporting.gates import (
     family_alpha,
     max_drop,
 )
-from capability_tests.reporting.run_folder import RecordedRun
+from capability_tests.reporting.recorded_runs import RecordedRun
 from capability_tests.reporting.run_settings import (
     SAMPLING_SETTINGS,
     allowed_settings,
@@ -283,7 +283,7 @@ def test_comparison_lists_the_settings_that_differ():
 
 def test_labels_name_the_settings_that_differ(tmp_path):
     from capability_tests.reporting.compare import run_labels
-    from capability_tests.reporting.run_folder import RecordedRun
+    from capability_tests.reporting.recorded_runs import RecordedRun
 
     def run(run_id, **settings):
         base = {"model": "m", "temperature": 0.6, "top_p": 0.95, "k": 16}

@@ -371,7 +371,7 @@ def test_batched_top_up_is_refused_for_an_engine_without_batched_seeds(pytester,
 
 
 def test_verdicts_with_timeouts_survive_the_store(tmp_path, monkeypatch):
-    """`SamplingRun._grade` is the one grading seam; what it says (timeouts too) is stored and
+    """`RunOrchestrator._grade` is the one grading seam; what it says (timeouts too) is stored and
     comes back unchanged from the store."""
     sys.path.insert(0, str(TESTS_DIR))
     from fake_engine import FakeEngine
@@ -379,11 +379,11 @@ def test_verdicts_with_timeouts_survive_the_store(tmp_path, monkeypatch):
     from capability_tests.benchmarks import load_problems
     from capability_tests.config import RunConfig
     from capability_tests.grading import Verdict
-    from capability_tests.sampling import SamplingRun
+    from capability_tests.orchestrator import RunOrchestrator
 
     monkeypatch.delenv("FAKE_ENGINE_LOG", raising=False)
 
-    class TimingOut(SamplingRun):
+    class TimingOut(RunOrchestrator):
         def _grade(self, problem, completions):
             return [Verdict(False, None, "timeout", 5.0, timed_out=True) for _ in completions]
 
@@ -397,7 +397,7 @@ def test_verdicts_with_timeouts_survive_the_store(tmp_path, monkeypatch):
     def no_engine(name, settings):
         raise AssertionError("everything is stored")
 
-    again = SamplingRun(config, log=lambda _: None, engine_factory=no_engine)
+    again = RunOrchestrator(config, log=lambda _: None, engine_factory=no_engine)
     assert [again.result_for(p, lambda: problems) for p in problems] == results
     again.close()
 
@@ -427,10 +427,10 @@ class _OldStyleEngine:
 def test_an_engine_without_stream_gets_a_clear_error(tmp_path):
     from capability_tests.benchmarks import load_problems
     from capability_tests.config import RunConfig
-    from capability_tests.sampling import SamplingError, SamplingRun
+    from capability_tests.orchestrator import SamplingError, RunOrchestrator
 
     problems = load_problems("demo", None, 1)
-    run = SamplingRun(RunConfig(model="fake/model", engine="old", k=1, store=None),
+    run = RunOrchestrator(RunConfig(model="fake/model", engine="old", k=1, store=None),
                       log=lambda _: None, engine_factory=lambda n, s: _OldStyleEngine(s))
     with pytest.raises(SamplingError, match="has no stream.*replaced generate"):
         run.result_for(problems[0], lambda: problems)

@@ -50,7 +50,7 @@ def test_identity_covers_grading_and_what_it_imports_not_the_cli():
             "capability_tests.grading.extract", "capability_tests.grading.latex_parse",
             "capability_tests.latex", "capability_tests.problems"} <= set(modules)
     assert "capability_tests.grading.command" not in modules
-    assert "capability_tests.benchmarks" not in modules and "capability_tests.sampling" not in modules
+    assert "capability_tests.benchmarks" not in modules and "capability_tests.orchestrator" not in modules
     assert grader_identity().startswith("grader-") and grader_identity() == grader_identity()
     assert grader_identity(timeout=1.0) != grader_identity(), "the time limit is part of it"
 
@@ -76,8 +76,8 @@ def test_any_edit_to_a_grading_module_changes_the_identity(tmp_path):
     root = _copy_package(tmp_path)
     before = _identity_of(root)
     assert before == grader_identity(), "computed from the source: the same for a copy"
-    (root / "capability_tests" / "sampling.py").write_text(
-        (root / "capability_tests" / "sampling.py").read_text() + "\n# not grading\n")
+    (root / "capability_tests" / "orchestrator.py").write_text(
+        (root / "capability_tests" / "orchestrator.py").read_text() + "\n# not grading\n")
     assert _identity_of(root) == before
     for name in ("grading/normalise.py", "latex.py"):
         path = root / "capability_tests" / name
@@ -154,7 +154,7 @@ def test_worker_crash_on_one_sample_is_stored_ungraded_and_graded_next_run(tmp_p
 
     from capability_tests.benchmarks import load_problems
     from capability_tests.config import RunConfig
-    from capability_tests.sampling import SamplingRun
+    from capability_tests.orchestrator import RunOrchestrator
 
     monkeypatch.delenv("FAKE_ENGINE_LOG", raising=False)
     monkeypatch.setenv("FAKE_ENGINE_SCRIPT", json.dumps({"demo/add": ["\\boxed{19}",
@@ -162,7 +162,7 @@ def test_worker_crash_on_one_sample_is_stored_ungraded_and_graded_next_run(tmp_p
     problems = load_problems("demo", None, 2)
     store = tmp_path / "s.sqlite"
     config = RunConfig(model="fake/model", engine="fake", k=2, store=store)
-    first = SamplingRun(config, log=lambda _: None, engine_factory=lambda n, s: FakeEngine(s))
+    first = RunOrchestrator(config, log=lambda _: None, engine_factory=lambda n, s: FakeEngine(s))
     first._grading_pool = GradingPool(workers=1, grade_fn=crash_on_marker)
     add, sub = [first.result_for(p, lambda: problems) for p in problems]
     first.close()
@@ -180,7 +180,7 @@ def test_worker_crash_on_one_sample_is_stored_ungraded_and_graded_next_run(tmp_p
         raise AssertionError("everything is stored")
 
     lines = []
-    again = SamplingRun(config, log=lines.append, engine_factory=no_engine)
+    again = RunOrchestrator(config, log=lines.append, engine_factory=no_engine)
     add2 = again.result_for(problems[0], lambda: problems)
     again.close()
     assert add2.error is None and add2.correct == 2 and add2.grading_errors == 0
@@ -192,9 +192,9 @@ def test_worker_crash_on_one_sample_is_stored_ungraded_and_graded_next_run(tmp_p
 OLD_GRADER_CONFTEST = '''
 import os
 from capability_tests.grading import Verdict
-from capability_tests.sampling import SamplingRun
+from capability_tests.orchestrator import RunOrchestrator
 
-_original = SamplingRun._grade
+_original = RunOrchestrator._grade
 
 
 def _grade(self, problem, completions):
@@ -209,7 +209,7 @@ def _grade(self, problem, completions):
     return out
 
 
-SamplingRun._grade = _grade
+RunOrchestrator._grade = _grade
 '''
 
 

@@ -6,8 +6,10 @@ Adding a benchmark means adding one `Benchmark` to `catalog.py` (or registering 
 
 from capability_tests.benchmarks.base import Benchmark, BenchmarkError, HubSource
 from capability_tests.benchmarks.registry import (
+    LoadedBenchmark,
     available_benchmarks,
     get_benchmark,
+    load_benchmark,
     load_problems,
 )
 
@@ -15,7 +17,9 @@ __all__ = [
     "Benchmark",
     "BenchmarkError",
     "HubSource",
+    "LoadedBenchmark",
     "available_benchmarks",
     "get_benchmark",
+    "load_benchmark",
     "load_problems",
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from pathlib import Path
 
@@ -40,22 +41,50 @@ def get_benchmark(name: str) -> Benchmark:
         ) from None
 
 
+@dataclass(frozen=True)
+class LoadedBenchmark:
+    """One benchmark's problems as loaded, with where they came from: the data fingerprints of
+    a run's reports are made from this (at load time), never by reading the data again."""
+
+    name: str
+    problems: list[Problem] = field(repr=False)
+    source: str  # the local file, or "hub:<repo>:<split>"
+    file_sha256: str | None  # local files only
+
+    def fingerprint_source(self) -> dict:
+        return {"source": self.source, "file_sha256": self.file_sha256,
+                "answers": {p.problem_id: p.answer for p in self.problems if p.error is None}}
+
+
 def load_problems(
     name: str, data_dir: Path | None = None, limit: int | None = None
 ) -> list[Problem]:
-    """All problems of one benchmark, from `<data_dir>/<name>/test.jsonl` or else the Hub.
+    """All problems of one benchmark, from `<data_dir>/<name>/test.jsonl` or else the Hub."""
+    return load_benchmark(name, data_dir, limit).problems
+
+
+def load_benchmark(
+    name: str, data_dir: Path | None = None, limit: int | None = None
+) -> LoadedBenchmark:
+    """One benchmark's problems (from `<data_dir>/<name>/test.jsonl`, a packaged file, or else
+    the Hub) and their source.
 
     `limit` keeps the first N rows. A row that cannot be read is returned as a problem with
     `error` set, so one bad line never hides the others.
     """
     benchmark = get_benchmark(name)
     local = benchmark.local_file(Path(data_dir) if data_dir is not None else None)
+    file_sha256 = None
     if local is not None:
+        from capability_tests.fingerprints import file_sha256 as sha256_of
+
         rows = read_jsonl(local)
+        source, file_sha256 = str(local), sha256_of(local)
     elif benchmark.hub is not None:
         from capability_tests.benchmarks.hub import read_hub_rows
 
         rows = read_hub_rows(benchmark.hub, benchmark.name)
+        source = f"hub:{benchmark.hub.repo}:{benchmark.hub.split}"
     else:
         raise BenchmarkError(f"benchmark {name!r} has no Hub source: pass --data-dir=DIR")
     problems = []
@@ -77,4 +106,4 @@ def load_problems(
             )
         else:
             seen[problem.problem_id] = problem.source
-    return problems
+    return LoadedBenchmark(name, problems, source, file_sha256)

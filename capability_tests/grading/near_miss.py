@@ -16,7 +16,7 @@ proves it differs from the reference:
   within the documented tolerance of the reference (it would be accepted on purpose).
 
 Text the evaluator does not understand (symbols, functions, units it cannot strip) gives no near
-misses: nothing is kept unless it is proven wrong. Used by `benchmarks/grading_near_miss.py` and
+misses: nothing is kept unless it is proven wrong. Used by `perf/grading_near_miss.py` and
 by the property tests.
 """
 

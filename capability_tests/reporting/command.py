@@ -42,7 +42,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     from capability_tests.reporting.bootstrap import BootstrapSettings
     from capability_tests.reporting.compare import write_comparison
-    from capability_tests.reporting.run_folder import RunNotFound, load_run
+    from capability_tests.reporting.recorded_runs import RunNotFound, load_run
 
     report_dir = Path(args.report_dir)
     if len(args.runs) < 2:

@@ -38,7 +38,7 @@ from capability_tests.reporting.curves import (
     format_value,
     problem_curve,
 )
-from capability_tests.reporting.run_folder import RecordedRun
+from capability_tests.reporting.recorded_runs import RecordedRun
 from capability_tests.reporting.run_settings import difference_text, setting_differences
 from capability_tests.results import ProblemResult
 

@@ -208,7 +208,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from capability_tests.reporting.run_folder import RunNotFound, load_run
+    from capability_tests.reporting.recorded_runs import RunNotFound, load_run
 
     try:
         recorded = load_run(args.run, Path(args.report_dir))

@@ -20,11 +20,9 @@ from capability_tests.reporting.gates import (
     check_baseline,
     check_fail_under,
 )
-from capability_tests.reporting.run_folder import (
-    RecordedRun,
-    RunNotFound,
+from capability_tests.reporting.recorded_runs import RecordedRun, RunNotFound, load_run
+from capability_tests.reporting.run_writer import (
     data_fingerprints,
-    load_run,
     new_run_id,
     package_versions,
     utc_now,
@@ -88,10 +86,12 @@ class ReportSession:
         return [g for g in self.gates if not g["passed"]]
 
     def finish(self, results: Sequence[ProblemResult], complete: bool, exit_status: int, xml=None,
-               samples=None, sampling_provenance: Mapping[str, Any] | None = None) -> int:
+               samples=None, sampling_provenance: Mapping[str, Any] | None = None,
+               data_sources: Mapping[str, Mapping[str, Any]] | None = None) -> int:
         """Write everything; return the session's exit status (GATE_FAILED when a gate failed).
         `samples`: the per-sample records received (a `reporting.samples.SampleSpool`);
-        `sampling_provenance`: what the sampling processes report (reporting/provenance.py)."""
+        `sampling_provenance`: what the sampling processes report (reporting/provenance.py);
+        `data_sources`: per benchmark, what was loaded (`LoadedBenchmark.fingerprint_source`)."""
         from capability_tests.reporting import provenance as prov
         from capability_tests.reporting.curves import compute_curves
 
@@ -103,9 +103,7 @@ class ReportSession:
             if self.allowed_differences:
                 self.gates.append(allowed_differences_note(self.baseline, self.allowed_differences))
             self.gates += check_baseline(results, self.baseline, self.baseline_gate, self.settings)
-        data = data_fingerprints(
-            self.run_config.benchmarks, results, self.run_config.data_dir, self.run_config.limit
-        )
+        data = data_fingerprints(self.run_config.benchmarks, results, data_sources)
         provenance = prov.build(sampling_provenance or {}, self.run, package_versions(), data)
         if xml is not None:
             add_junit_properties(xml, self.run_id, curves, complete, self.gates)
@@ -130,7 +128,7 @@ class ReportSession:
             self.baseline_differences = setting_differences(self.report.document, self.baseline.document)
         if self.compare_with:
             from capability_tests.reporting.compare import write_comparison
-            from capability_tests.reporting.run_folder import load_run as _load
+            from capability_tests.reporting.recorded_runs import load_run as _load
 
             this = _load(self.report.path)
             self.comparison_dir = self.report.path / "compare"

@@ -1,7 +1,7 @@
 """Aggregate per-problem results into per-benchmark pass@k, and write them out.
 
 Writers: the terminal table, `summary.json` (schema 2: schema 1's keys plus run metadata and
-bootstrap intervals) and the Markdown report. The run folder (`run_folder.py`) calls these.
+bootstrap intervals) and the Markdown report. The run folder writer (`run_writer.py`) calls these.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ answers, outcomes and reasons), feeds them to the controller's SampleSpool and w
 samples.jsonl, measuring the size of one problem's record, the spool's peak RSS growth and the
 time to write the file.
 
-    PYTHONPATH=. python benchmarks/sample_records.py --problems 500 --k 4096 --out /tmp/records
+    PYTHONPATH=. python perf/sample_records.py --problems 500 --k 4096 --out /tmp/records
 """
 
 from __future__ import annotations

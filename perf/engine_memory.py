@@ -7,7 +7,7 @@ processes) every 0.25 s. Bounded submission (VLLMEngine.stream) should keep it f
 every request of a batch was added to vLLM before the first step.
 
     flock /tmp/engine.lock env CAPABILITY_TESTS_CACHE=... HF_HUB_OFFLINE=1 PYTHONPATH=. \\
-        python benchmarks/engine_memory.py --problems 10 --ks 100,1000,10000 --out /tmp/enginemem
+        python perf/engine_memory.py --problems 10 --ks 100,1000,10000 --out /tmp/enginemem
 
 `--source DIR` runs the capability_tests package found in DIR instead (e.g. an export of an
 older commit, for the comparison). RSS summed over processes counts shared pages once per

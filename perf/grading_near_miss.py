@@ -1,6 +1,6 @@
 """The near-miss negative benchmark: the grader's false-positive rate on almost-right answers.
 
-    python benchmarks/grading_near_miss.py --data-dir ../shared/benchmarks [--workers 2]
+    python perf/grading_near_miss.py --data-dir ../shared/benchmarks [--workers 2]
 
 For every reference answer of the six benchmarks, `capability_tests.grading.near_miss` makes
 wrong answers close to it (off by one, sign flipped, digits transposed, a factor dropped, tuple

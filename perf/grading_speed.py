@@ -1,6 +1,6 @@
 """Grading speed over real completions kept in a completion store (not a timed test).
 
-    python benchmarks/grading_speed.py --store reports/completions.sqlite --data-dir ../shared/benchmarks
+    python perf/grading_speed.py --store reports/completions.sqlite --data-dir ../shared/benchmarks
 
 Reads every stored completion (`problem` is `benchmark/problem_id`), grades them all on the
 `GradingPool` (one worker per core) and in-process, and prints samples per second, the slowest

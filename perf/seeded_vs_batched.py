@@ -1,7 +1,7 @@
 """What per-request seeds cost vLLM: one SamplingParams(n=1, seed=s) request per sample against
 one SamplingParams(n=k) request per prompt, same engine, same prompts, same machine.
 
-    CAPABILITY_TESTS_CACHE=/tmp/ctcache python benchmarks/seeded_vs_batched.py \
+    CAPABILITY_TESTS_CACHE=/tmp/ctcache python perf/seeded_vs_batched.py \
         --prompts 20 --k 8 --max-tokens 64
 
 Both modes run on one engine started with `enable_chunked_prefill=False` (what seeded sampling

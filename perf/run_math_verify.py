@@ -1,6 +1,6 @@
 """Run Math-Verify on cases.jsonl ({"gold", "pred"} per line); print {"mv": bool} per line.
 
-Runs under the separate Math-Verify venv: /tmp/mv/bin/python benchmarks/run_math_verify.py FILE
+Runs under the separate Math-Verify venv: /tmp/mv/bin/python perf/run_math_verify.py FILE
 """
 import json
 import sys

@@ -1,6 +1,6 @@
 """Variant self-check: rewrite every reference the way a model might, and grade the rewrite.
 
-    PYTHONPATH=. python benchmarks/grading_variants.py math500 minerva_math olympiadbench
+    PYTHONPATH=. python perf/grading_variants.py math500 minerva_math olympiadbench
 
 Rewrites: `\\dfrac` for `\\frac`, an `x = ` prefix, spaces between tokens (no macros),
 `$...$`, a trailing period, `\\left(`/`\\right)`, fractions as decimals and as `a/b`, integers as

@@ -1,5 +1,6 @@
-"""The sampling plan: which problems this process samples, what the completion store already
-holds of them, one batched submission of the rest to a lazily started engine, and grading.
+"""The run orchestrator (`RunOrchestrator`): for the problems this process runs, the sampling
+plan (what the completion store already holds, what is missing), one batched submission of the
+rest to a lazily started engine, grading, storing, and the per-problem results the tests read.
 
 Serial runs plan and sample every selected problem in a phase of their own, after collection and
 before the first test (the plugin's `pytest_runtestloop` wrapper calls `sample`). Under xdist
@@ -155,7 +156,7 @@ class _Tally:
 
 
 @dataclass
-class SamplingRun:
+class RunOrchestrator:
     """One per pytest process: holds the engine, the store, the results, and the batches done.
 
     `log` writes a line where the user sees it; `live_output` suspends output capture while the

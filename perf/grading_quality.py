@@ -1,6 +1,6 @@
 """Measure the grader: gold self-check, cross-problem negatives, Math-Verify agreement, speed.
 
-    PYTHONPATH=. python benchmarks/grading_quality.py --data-dir /work/shared/benchmarks \
+    PYTHONPATH=. python perf/grading_quality.py --data-dir /work/shared/benchmarks \
         [--mv-python /tmp/mv/bin/python] [--out docs/grading_figures.md]
 
 Writes a Markdown report of the figures (the figures section of docs/GRADING.md is pasted from it).

@@ -1,10 +1,10 @@
 """Peak memory of the suite's process at large k, and the store's size and write throughput.
 
 Runs the real suite (pytest, the plugin, the store, the grader) in a child process with the
-synthetic engine (benchmarks/synthetic_engine.py: ~64 KB of varied text per sample, generated
+synthetic engine (perf/synthetic_engine.py: ~64 KB of varied text per sample, generated
 in-process and cheaply), on the first N problems of MATH-500, and reads the child's peak RSS.
 
-    CAPABILITY_TESTS_CACHE=/tmp/ctcache PYTHONPATH=. python benchmarks/store_memory.py \
+    CAPABILITY_TESTS_CACHE=/tmp/ctcache PYTHONPATH=. python perf/store_memory.py \
         --problems 500 --k 128 --out /tmp/storebench
 
 The engine runs inside the measured process here (a real vLLM engine runs in its own process);

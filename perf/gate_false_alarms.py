@@ -1,7 +1,7 @@
 """Measure the --baseline gate on simulated reruns: false-alarm rate of an unchanged model
 resampled with another seed, with and without Holm's correction, and power against real drops.
 
-    PYTHONPATH=. python benchmarks/gate_false_alarms.py
+    PYTHONPATH=. python perf/gate_false_alarms.py
 
 The simulation is the one of tests/test_reports_baseline_gate.py (three benchmarks of 30, 40 and
 120 problems, n = 16, realistic per-problem solve rates); the figures are in docs/REPORTS.md.

@@ -1,5 +1,5 @@
 """How long a model fingerprint takes: first (every byte read and hashed) and again (cached by
-path, size and mtime). Usage: python benchmarks/fingerprint_cost.py [--model SPEC] (default: the
+path, size and mtime). Usage: python perf/fingerprint_cost.py [--model SPEC] (default: the
 embedded model's GGUF). Figures in docs/PERFORMANCE.md."""
 
 from __future__ import annotations

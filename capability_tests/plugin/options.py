@@ -1,0 +1,254 @@
+"""Options and run configuration: the suite's command-line options, their validation into the
+frozen `RunConfig` (before anything heavy starts), the checks that make bad values usage errors
+naming the option, and the session header."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from capability_tests import config as cfg
+from capability_tests.benchmarks import BenchmarkError, get_benchmark
+from capability_tests.models import EMBEDDED_ALIAS, ModelError, resolve_model
+from capability_tests.plugin.state import RUN_KEY
+
+PATH_OPTIONS = ("--model", "--data-dir", "--report-dir")
+VALUE_OPTIONS = PATH_OPTIONS + (
+    "--k", "--engine", "--engine-arg", "--temperature", "--top-p", "--max-tokens", "--seed",
+    "--template", "--limit", "--benchmarks", "--min-correct", "--unsolved", "--store", "--sampling",
+)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("capability", "capability tests: pass@k of a language model")
+    group.addoption("--model", default=None, metavar="MODEL",
+                    help="Hub id, local Hugging Face folder, local .gguf file, or "
+                    f"'{EMBEDDED_ALIAS}' (the embedded default, used when --model is not given). "
+                    "Write local paths as --model=PATH.")
+    group.addoption("--k", type=cfg.positive_int, default=cfg.DEFAULT_K, metavar="N",
+                    help=f"samples per problem (default {cfg.DEFAULT_K}); not pytest's -k")
+    group.addoption("--engine", default=cfg.DEFAULT_ENGINE,
+                    help="vllm (default), transformers, an engine plugin's name, or module:Class")
+    group.addoption("--engine-arg", type=cfg.engine_arg, action="append", default=[],
+                    metavar="KEY=VALUE",
+                    help="extra engine argument, e.g. tensor_parallel_size=2 (repeatable; "
+                    "VALUE is read as JSON when it parses)")
+    group.addoption("--temperature", type=cfg.temperature, default=cfg.DEFAULT_TEMPERATURE,
+                    help=f"sampling temperature (default {cfg.DEFAULT_TEMPERATURE})")
+    group.addoption("--top-p", type=cfg.probability, default=cfg.DEFAULT_TOP_P,
+                    help=f"nucleus sampling top-p (default {cfg.DEFAULT_TOP_P})")
+    group.addoption("--max-tokens", type=cfg.positive_int, default=cfg.DEFAULT_MAX_TOKENS,
+                    metavar="N", help=f"new tokens per sample (default {cfg.DEFAULT_MAX_TOKENS})")
+    group.addoption("--seed", type=cfg.run_seed, default=cfg.DEFAULT_SEED,
+                    help=f"run seed, seeds the engine (default {cfg.DEFAULT_SEED})")
+    group.addoption("--template", type=cfg.template_name, default=cfg.DEFAULT_TEMPLATE,
+                    help=f"prompt template (default {cfg.DEFAULT_TEMPLATE}; "
+                    "also chat, abel)")
+    group.addoption("--data-dir", default=None, metavar="DIR",
+                    help="local benchmark files DIR/<benchmark>/test.jsonl "
+                    "(default: the Hugging Face Hub). Write it as --data-dir=DIR.")
+    group.addoption("--limit", type=cfg.positive_int, default=None, metavar="N",
+                    help="only the first N problems of each benchmark")
+    group.addoption("--benchmarks", type=cfg.benchmark_list, default=None, metavar="NAMES",
+                    help="comma-separated benchmarks to collect (default: the study's six)")
+    group.addoption("--min-correct", type=cfg.positive_int, default=1, metavar="C",
+                    help="a problem's test passes when at least C of its k samples are correct")
+    group.addoption("--unsolved", choices=("fail", "xfail"), default="fail",
+                    help="what an unsolved problem's test does: fail (default), or xfail to "
+                    "measure pass@k without failing the session")
+    group.addoption("--grading-workers", type=cfg.non_negative_int, default=None, metavar="N",
+                    help="grading processes (default: one per core; 0 grades in the test "
+                    "process, without the hard kill of a stuck comparison)")
+    group.addoption("--report-dir", default=cfg.DEFAULT_REPORT_DIR, metavar="DIR",
+                    help="where summary.json and summary.md go (default ./reports)")
+    from capability_tests.reporting.options import add_options as add_report_options
+
+    add_report_options(group)
+    _add_store_options(group)
+
+
+def _add_store_options(group) -> None:
+    """The completion store (capability_tests.store, docs/STORE.md)."""
+    group.addoption("--store", default=None, metavar="PATH",
+                    help=f"the completion store, a SQLite file (default <report-dir>/"
+                    f"{cfg.DEFAULT_STORE_NAME}); 'none' disables it. Stored samples are reused: "
+                    "a raised --k generates only the missing ones")
+    group.addoption("--sampling", choices=cfg.SAMPLING_MODES, default=cfg.DEFAULT_SAMPLING,
+                    help="seeded (default): one request per sample with a seed derived from "
+                    "--seed, benchmark, problem and index, so the first k samples are the same "
+                    "for any k; batched: one n=k request per prompt, seeded from the indices it "
+                    "fills (a raised --k draws new samples)")
+    group.addoption("--batch-invariant", action="store_true", default=False,
+                    help="ask the engine for batch-invariant kernels, so sample i is the same "
+                    "text whatever else is batched with it (vLLM's VLLM_BATCH_INVARIANT mode on "
+                    "GPUs; a usage error where the installed engine has none)")
+    group.addoption("--fresh", action="store_true", default=False,
+                    help="ignore stored samples: generate anew and replace them in the store")
+    group.addoption("--regrade", action="store_true", default=False,
+                    help="grade the stored samples again and report, without an engine "
+                    "(a problem with fewer than k stored samples is an error)")
+
+
+def _store_config(config: pytest.Config, base: Path, report_dir: Path) -> dict[str, Any]:
+    option = config.getoption
+    value = option("store")
+    if value is not None and value.lower() == "none":
+        store = None
+    elif value is None:
+        store = report_dir / cfg.DEFAULT_STORE_NAME
+    else:
+        store = Path(value).expanduser()
+        store = store if store.is_absolute() else base / store
+    if option("fresh") and option("regrade"):
+        raise pytest.UsageError("--fresh and --regrade contradict each other: choose one")
+    if option("regrade") and store is None:
+        raise pytest.UsageError("--regrade reads the completion store: it needs --store")
+    if option("regrade") and store is not None and not store.is_file():
+        raise pytest.UsageError(f"--regrade: there is no completion store at {store}")
+    if store is not None and store.is_dir():
+        raise pytest.UsageError(f"--store={value}: {store} is a folder; name a file in it")
+    return {"store": store, "sampling": option("sampling"), "fresh": option("fresh"),
+            "regrade": option("regrade"), "batch_invariant": option("batch_invariant")}
+
+
+def build_run_config(config: pytest.Config) -> cfg.RunConfig:
+    base = config.invocation_params.dir
+    option = config.getoption
+    try:
+        data_dir = cfg.existing_dir("--data-dir", option("data_dir"), base)
+    except cfg.ConfigError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    model = option("model")
+    if model is not None:
+        try:
+            resolve_model(model)
+        except ModelError as exc:
+            raise pytest.UsageError(str(exc)) from None
+    benchmarks = option("benchmarks") or cfg.benchmark_list("study")
+    for name in benchmarks:
+        try:
+            get_benchmark(name)
+        except BenchmarkError as exc:
+            raise pytest.UsageError(f"--benchmarks: {exc}") from None
+    from capability_tests.engines import engine_names, is_known_engine
+
+    if not is_known_engine(option("engine")):
+        raise pytest.UsageError(
+            f"--engine: unknown engine {option('engine')!r}; known: {', '.join(engine_names())}"
+        )
+    report_dir = Path(option("report_dir")).expanduser()
+    report_dir = report_dir if report_dir.is_absolute() else base / report_dir
+    return cfg.RunConfig(
+        model=model,
+        k=option("k"),
+        engine=option("engine"),
+        engine_args=dict(option("engine_arg")),
+        temperature=option("temperature"),
+        top_p=option("top_p"),
+        max_tokens=option("max_tokens"),
+        seed=option("seed"),
+        template=option("template"),
+        data_dir=data_dir,
+        limit=option("limit"),
+        benchmarks=tuple(benchmarks),
+        report_dir=report_dir,
+        **_store_config(config, base, report_dir),
+    )
+
+
+def check_batch_invariant(run_config: cfg.RunConfig) -> None:
+    """--batch-invariant where the engine cannot provide it is a usage error naming the option
+    (not under --regrade, which starts no engine and only needs the option for the store key)."""
+    if not run_config.batch_invariant or run_config.regrade:
+        return
+    from capability_tests.engines import EngineError, EngineSettings, engine_class
+
+    settings = EngineSettings(model="", seed=run_config.seed, engine_args=run_config.engine_args,
+                              seeded=run_config.sampling == "seeded", batch_invariant=True)
+    try:
+        check = getattr(engine_class(run_config.engine), "batch_invariant_problem", None)
+    except EngineError as exc:
+        raise pytest.UsageError(f"--engine: {exc}") from None
+    problem = (check(settings) if callable(check) else
+               f"engine {run_config.engine!r} declares no batch-invariant mode "
+               "(no batch_invariant_problem); drop the option")
+    if problem is not None:
+        raise pytest.UsageError(f"--batch-invariant: {problem}")
+
+
+def check_store(run_config: cfg.RunConfig) -> None:
+    """Refuse a corrupt, foreign or other-version store before anything runs (without creating
+    a store that does not exist yet: --collect-only writes nothing)."""
+    if run_config.store is None or not run_config.store.exists():
+        return
+    from capability_tests.store import CompletionStore, StoreError
+
+    try:
+        CompletionStore(run_config.store).close()
+    except StoreError as exc:
+        raise pytest.UsageError(f"--store: {exc}") from None
+
+
+def check_space_separated_paths(config: pytest.Config) -> None:
+    """Stop when `--model PATH` (with a space) made pytest pick another rootdir or config file.
+
+    pytest decides its rootdir from a first pass over the arguments that does not know plugin
+    options, so an existing PATH after a space counts as a test path there (pytest issues 6904,
+    8846, 9749). Recompute the setup without those values; if it differs, the run would use the
+    wrong configuration, so refuse it.
+    """
+    args = [str(a) for a in config.invocation_params.args]
+    base = config.invocation_params.dir
+    suspicious = [
+        (opt, args[i + 1])
+        for i, opt in enumerate(args[:-1])
+        if opt in VALUE_OPTIONS and (base / args[i + 1]).exists()
+    ]
+    if not suspicious:
+        return
+    values = {v for _, v in suspicious}
+    rest = [a for a in args if a not in values]
+    try:
+        from _pytest.config.findpaths import determine_setup
+
+        rootpath, inipath, *_ = determine_setup(
+            inifile=config.getoption("inifilename"),
+            override_ini=config.getoption("override_ini"),
+            args=rest,
+            rootdir_cmd_arg=config.getoption("rootdir") or None,
+            invocation_dir=base,
+        )
+        same = rootpath == config.rootpath and inipath == config.inipath
+    except Exception:  # private API moved: be safe and refuse
+        same = False
+    if not same:
+        fixes = " ".join(f"{opt}={value}" for opt, value in suspicious)
+        raise pytest.UsageError(
+            f"write {fixes} (with '='): pytest took {suspicious[0][1]!r} for a test path while "
+            f"choosing its rootdir and config file, which changed them "
+            f"(rootdir {config.rootpath}, config {config.inipath})"
+        )
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    state = config.stash.get(RUN_KEY, None)
+    if state is None:
+        return []
+    c = state.run_config
+    return [
+        f"capability-tests: model={c.model or 'smollm2-135m (embedded)'} engine={c.engine} "
+        f"k={c.k} temperature={c.temperature} top_p={c.top_p} max_tokens={c.max_tokens} "
+        f"seed={c.seed} template={c.template} sampling={c.sampling} "
+        f"store={c.store or 'none'}{' (fresh)' if c.fresh else ''}"
+        f"{' (regrade: no engine)' if c.regrade else ''} data={_data_source(c)}"
+    ]
+
+
+def _data_source(c: cfg.RunConfig) -> str:
+    if c.data_dir is not None:
+        return f"--data-dir={c.data_dir}"
+    packaged = [name for name in c.benchmarks if get_benchmark(name).packaged_file is not None]
+    return "packaged" if len(packaged) == len(c.benchmarks) else "Hugging Face Hub"
+

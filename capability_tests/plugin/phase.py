@@ -1,0 +1,73 @@
+"""The sampling phase: every selected problem is sampled, graded and stored after collection and
+before the tests (serial run), or just before a batch's first test outside any test's
+setup/call/teardown (xdist worker), so a test only reads its result."""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+
+from capability_tests.plugin.collection import problem_of
+from capability_tests.plugin.state import RUN_KEY, CapabilityState
+from capability_tests.problems import Problem
+
+
+def _sample_reporting_warnings(config: pytest.Config, state: CapabilityState,
+                               problems: list[Problem]) -> None:
+    """`state.sampling.sample(problems)` outside any test: pytest attributes warnings only to
+    tests, collection and configuration, so the ones raised here go to its warnings summary
+    through the public hook (xdist forwards it from workers) rather than raw to stderr."""
+    with warnings.catch_warnings(record=True) as caught:
+        try:
+            state.sampling.sample(problems)
+        finally:
+            for message in caught:
+                config.hook.pytest_warning_recorded.call_historic(kwargs=dict(
+                    warning_message=message, when="runtest", nodeid="", location=None))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtestloop(session: pytest.Session):
+    """Serial run: sample, grade and store every selected problem after collection and before
+    the first test, so each test only reads its result (JUnit durations, --durations and per-test
+    timeouts measure the test). Never under --collect-only or --setup-plan, nor after collection
+    errors. A Ctrl-C
+    here stops the session with the finished problems reported (incomplete run)."""
+    state = session.config.stash.get(RUN_KEY, None)
+    option = session.config.option
+    if (state is not None and not state.is_worker and state.selected
+            and not option.collectonly and not getattr(option, "setupplan", False)
+            and not (session.testsfailed and not option.continue_on_collection_errors)):
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None and session.config.get_verbosity() >= 0:
+            reporter.ensure_newline()
+            reporter.write_sep("-", f"capability-tests: sampling {len(state.selected)} problems")
+        try:
+            _sample_reporting_warnings(session.config, state, state.selected)
+        except KeyboardInterrupt:
+            state.sampling_interrupted = True
+            state._log(
+                f"capability-tests: interrupted while sampling: {len(state.sampling.results)} of "
+                f"{len(state.selected)} problems finished; every sample received is stored"
+            )
+            raise
+    return (yield)
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem):
+    """xdist worker: a worker learns its tests a batch at a time, so it samples a problem's
+    batch (its whole benchmark under loadgroup) just before that problem's first test, outside
+    the test's setup/call/teardown (and, as the outermost wrapper, before a per-test timeout
+    starts)."""
+    state = item.config.stash.get(RUN_KEY, None)
+    if state is not None and state.is_worker:
+        problem = problem_of(item)
+        if problem is not None and problem.error is None and not state.sampling.done(problem):
+            batch = list(state.batch_for(problem))
+            if all(p.key != problem.key for p in batch):
+                batch.append(problem)
+            _sample_reporting_warnings(item.config, state, batch)
+    return (yield)
+
