@@ -110,6 +110,7 @@ class VLLMEngine:
     seeded_sampling = True
     batched_seeds = True  # an n=m request is seeded with its first index's seed (see stream)
     speed_only_args = SPEED_ONLY_ARGS
+    local_devices = True  # runs on this machine's GPUs: one engine per GPU under xdist
 
     @classmethod
     def batch_invariant_problem(cls, settings: EngineSettings) -> str | None:
