@@ -57,17 +57,22 @@ def pytest_configure_node(node) -> None:
     if plan is not None:
         visible, per_engine = plan
         workers = int(node.workerinput.get("workercount") or len(visible))
-        index = devices.worker_index(node.gateway.id)
-        node.workerinput[DEVICES_INPUT] = ",".join(
-            devices.worker_devices(index, workers, visible, per_engine))
+        try:
+            assigned = devices.worker_devices(devices.worker_index(node.gateway.id), workers,
+                                              visible, per_engine)
+        except devices.DeviceError as exc:  # e.g. --tx specs, which -n's check does not see
+            raise pytest.UsageError(str(exc)) from None
+        node.workerinput[DEVICES_INPUT] = ",".join(assigned)
 
 
 def device_plan(config: pytest.Config) -> tuple[list[str], int] | None:
     """(visible devices, devices per engine) when this run's engine runs on this machine's GPUs
     (its class sets `local_devices`) and there are some; None otherwise (no GPU, a server
-    engine): workers stay as they are."""
+    engine, --regrade): workers stay as they are."""
     from capability_tests.engines import EngineError, engine_class
 
+    if config.getoption("regrade", False):  # no engine starts
+        return None
     try:
         local = bool(getattr(engine_class(config.getoption("engine", "")), "local_devices", False))
     except EngineError:  # an unknown engine is reported where the run config is built
