@@ -269,7 +269,7 @@ class GradingPool:
 
 def grade_many(pairs: Iterable[tuple[str, Problem]], workers: int | None = None,
                timeout: float = DEFAULT_TIMEOUT_S) -> list[Verdict]:
-    """Grade (completion, problem) pairs on `workers` processes (default: all cores), in order."""
+    """Grade (completion, problem) pairs on `workers` processes (default: `default_workers()`, the usable CPUs), in order."""
     with GradingPool(workers=workers, timeout=timeout) as pool:
         return pool.map(pairs)
 
