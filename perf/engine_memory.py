@@ -51,7 +51,8 @@ def measure(cmd: list[str], env: dict, log: Path, interval: float = 0.25,
     with open(log, "w") as out:
         # SIGINT at its default (a background shell starts jobs with it ignored): --stop-after
         # stops the run with a Ctrl-C.
-        proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT,
+        # cwd: not the repository, whose folder `python -m` would put before PYTHONPATH
+        proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=log.parent,
                                 preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     root = psutil.Process(proc.pid)
     peak = {"total": 0, "pytest": 0, "children": 0, "processes": 0}
