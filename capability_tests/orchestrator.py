@@ -169,7 +169,7 @@ class RunOrchestrator:
     live_output: Callable[[], ContextManager[None]] = contextlib.nullcontext
     progress: bool = True
     engine_factory: Callable[[str, EngineSettings], Engine] = create_engine
-    grading_workers: int | None = None  # None: all cores; 0: grade in this process
+    grading_workers: int | None = None  # None: this process's share of its CPUs; 0: here
     _grading_pool: "GradingPool | None" = field(default=None, init=False, repr=False)
     results: dict[str, ProblemResult] = field(default_factory=dict)
     records: dict[str, str] = field(default_factory=dict)  # per-sample records; the fixture pops
@@ -391,8 +391,9 @@ class RunOrchestrator:
     def _grade(self, problem: Problem, completions: Sequence[Completion]) -> list[Verdict]:
         """Verdicts for some completions of one problem, in order: the one place grading happens.
 
-        With `grading_workers` > 0 (default: all cores) they go to a `GradingPool`, whose worker
-        processes run on every core and are killed past the hard time limit; the vLLM engine
+        With `grading_workers` > 0 (default: one per usable CPU, shared among xdist workers)
+        they go to a `GradingPool`, whose worker processes are killed past the hard time
+        limit; the vLLM engine
         core keeps generating in its own process meanwhile. 0 grades in this process.
         """
         if self.grading_workers == 0:

@@ -38,7 +38,8 @@ class FakeEngine:
         self.settings = settings
         self.script = json.loads(os.environ.get("FAKE_ENGINE_SCRIPT", "{}"))
         _log({"event": "start", "pid": os.getpid(), "worker": os.environ.get("PYTEST_XDIST_WORKER"),
-              "model": settings.model, "seed": settings.seed})
+              "model": settings.model, "seed": settings.seed,
+              "devices": os.environ.get("CUDA_VISIBLE_DEVICES")})
 
     def chat_prompt(self, messages: Sequence[Mapping[str, str]]) -> str:
         return "".join(f"<{m['role']}>{m['content']}" for m in messages) + "<assistant>"
@@ -88,6 +89,13 @@ class BrokenEngine(FakeEngine):
 
 
 # -- helpers for the tests that drive the plugin with this engine ---------------------------------
+
+class GpuFakeEngine(FakeEngine):
+    """The fake engine as an engine on this machine's GPUs: under xdist each worker gets its own
+    devices (it logs the CUDA_VISIBLE_DEVICES it started with)."""
+
+    local_devices = True
+
 
 FAKE = ["--engine=fake_engine:FakeEngine", "--model=fake/model", "-p", "no:cacheprovider"]
 SUITE = ["-p", "capability_tests.plugin", "--pyargs", "capability_tests.suite"]

@@ -16,7 +16,6 @@ from conftest import TEST_DATA
 from fake_engine import FAKE, SUITE, engine_log, generate_calls
 
 
-
 def test_ids_markers_and_no_engine_at_collection(pytester, fake_engine_env):
     result = pytester.runpytest(*SUITE, *FAKE, "--benchmarks=demo", "--collect-only", "-q")
     assert result.ret == 0
@@ -261,28 +260,6 @@ def test_header_shows_k_and_sampling(pytester, fake_engine_env):
     result.stdout.fnmatch_lines(["capability-tests: model=fake/model engine=* k=16 temperature=0.6*"])
 
 
-def test_xdist_workers_sample_only_their_benchmark(pytester, fake_engine_env, small_benchmarks):
-    result = pytester.runpytest_subprocess(
-        *SUITE, *FAKE, f"--data-dir={small_benchmarks}", "--benchmarks=aime24,amc23,gsm8k",
-        "--limit=3", "--k=2", "-n", "2", "--junitxml=junit.xml",
-    )
-    result.assert_outcomes(failed=9)
-    assert "a --dist other than loadgroup" not in "\n".join(result.outlines + result.errlines)
-    calls = generate_calls(fake_engine_env)
-    keys = [key for call in calls for key in call["keys"]]
-    assert sorted(keys) == sorted(
-        f"{b}/{i}" for b, ids in {"aime24": (60, 61, 62), "amc23": (0, 1, 2), "gsm8k": (0, 1, 2)}.items()
-        for i in ids
-    ), "every selected problem sampled exactly once across workers"
-    assert len(calls) == 3, "one submission per benchmark (an xdist group goes to one worker)"
-    for call in calls:
-        assert len({key.split("/")[0] for key in call["keys"]}) == 1, "one benchmark per batch"
-        assert call["worker"] in ("gw0", "gw1")
-    summary = json.loads((pytester.path / "reports" / "summary.json").read_text())
-    assert sorted(summary["benchmarks"]) == ["aime24", "amc23", "gsm8k"]
-    assert all(b["problems"] == 3 for b in summary["benchmarks"].values())
-
-
 def test_plugin_import_pulls_no_engine():
     """--help and --collect-only stay fast: importing the plugin imports no torch, vLLM or
     datasets."""
@@ -306,17 +283,6 @@ def test_console_command_runs_suite_from_any_directory(pytester, fake_engine_env
         code = main(["run", *FAKE, "--benchmarks=demo", "-k", "add", "--k=1", "-q"])
     assert code == pytest.ExitCode.TESTS_FAILED
     assert generate_calls(fake_engine_env)[0]["keys"] == ["demo/add"]
-
-
-def test_scheduler_groups_by_benchmark_without_group_suffix():
-    """pytest >= 9.1 dropped the `@group` node-id suffix xdist's loadgroup relies on."""
-    from capability_tests.plugin.xdist_support import scope_of
-
-    known = {"aime24", "math500"}
-    assert scope_of("suite/test_math.py::test_math[aime24/60]", known) == "capability:aime24"
-    assert scope_of("test_math.py::test_math[math500/test/algebra/1.json]", known) == "capability:math500"
-    assert scope_of("test_x.py::test_y[a-b]@grp", known) == "grp"
-    assert scope_of("test_x.py::test_y[other/1]", known) == "test_x.py::test_y[other/1]"
 
 
 def test_progress_shows_samples_tokens_rate_and_eta(tmp_path, capsys, monkeypatch):
@@ -420,20 +386,3 @@ def test_ctrl_c_during_sampling_keeps_samples_and_writes_incomplete_report(
     assert again.ret == pytest.ExitCode.TESTS_FAILED
     asked = generate_calls(fake_engine_env)[-1]["indices"]
     assert "demo/add" not in asked and "demo/sub" not in asked and asked["demo/mul"] == [1]
-
-
-def test_xdist_workers_sample_before_their_first_test_not_inside_it(
-        pytester, fake_engine_env, monkeypatch):
-    """Under -n 2 a worker samples its benchmark just before that benchmark's first test runs,
-    outside the test's phases: JUnit durations stay the tests' own."""
-    monkeypatch.setenv("FAKE_ENGINE_DELAY", "0.05")
-    result = pytester.runpytest_subprocess(*SUITE, *FAKE, "--benchmarks=demo", "--k=3",
-                                           "--store=none", "--unsolved=xfail", "-n", "2",
-                                           "--junitxml=junit.xml")
-    assert result.ret == 0, result.stdout.str()
-    cases = [float(case.get("time")) for case in
-             ET.parse(pytester.path / "junit.xml").getroot().iter("testcase")]
-    assert len(cases) == 10
-    sampling = 10 * 3 * 0.05
-    assert max(cases) < 0.5 * sampling, cases
-    assert len({call["pid"] for call in generate_calls(fake_engine_env)}) == 1  # one worker

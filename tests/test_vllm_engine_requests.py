@@ -12,29 +12,40 @@ from types import SimpleNamespace
 import pytest
 
 from capability_tests.engines import EngineError, EngineSettings, GenerationRequest, SamplingSettings
-from capability_tests.engines import vllm_engine
+from capability_tests.engines import lifetime, vllm_engine
 from capability_tests.seeds import sample_seeds
 
 
 class _FakeLLM:
-    """Answers each request with texts naming the seed vLLM would give each child."""
+    """Answers each request with texts naming the seed vLLM would give each child; finishes the
+    oldest request first and records the most sequences it ever held."""
 
     started_with_env: dict = {}
+    max_num_seqs = 256
 
     def __init__(self, model, **args):
         _FakeLLM.started_with_env = {"VLLM_BATCH_INVARIANT": os.environ.get("VLLM_BATCH_INVARIANT")}
         self.args, self.llm_engine, self.params = args, self, []
+        self.vllm_config = SimpleNamespace(
+            scheduler_config=SimpleNamespace(max_num_seqs=_FakeLLM.max_num_seqs))
+        self.pending, self.counter, self.most_in_flight = {}, 0, 0
 
     def enqueue(self, prompts, params, use_tqdm=False):
-        self.params = list(params)
-        self.pending = {str(i): p for i, p in enumerate(params)}
-        return [f"{i}-x" for i in self.pending]
+        ids = []
+        for p in params:
+            self.params.append(p)
+            self.pending[str(self.counter)] = p
+            ids.append(f"{self.counter}-x")
+            self.counter += 1
+        self.most_in_flight = max(self.most_in_flight, sum(p.n for p in self.pending.values()))
+        return ids
 
     def has_unfinished_requests(self):
         return bool(self.pending)
 
     def step(self):
-        rid, p = self.pending.popitem()
+        rid = next(iter(self.pending))
+        p = self.pending.pop(rid)
         outs = [SimpleNamespace(index=j, text=str(p.seed + j), token_ids=[1], finish_reason="stop")
                 for j in range(p.n)]
         return [SimpleNamespace(request_id=rid, finished=True, outputs=outs)]
@@ -47,6 +58,7 @@ def fake_vllm(monkeypatch):
     module.SamplingParams = lambda **kw: SimpleNamespace(**kw)
     monkeypatch.setitem(sys.modules, "vllm", module)
     monkeypatch.setattr(vllm_engine, "is_cpu_build", lambda: False)
+    monkeypatch.setattr(lifetime, "_wrap_vllm_engine_core", lambda: None)  # no engine core here
     monkeypatch.delenv("VLLM_BATCH_INVARIANT", raising=False)
     return module
 
@@ -92,3 +104,30 @@ def test_stop_sequences_reach_vllm_per_request(fake_vllm):
     list(engine.stream(requests, SamplingSettings(2, 0.6, 0.95, 8, 0, seeded=True)))
     stops = sorted(getattr(p, "stop", None) or [] for p in engine._llm.params)
     assert stops == [[], ["\ndef", "\nif"], ["\ndef", "\nif"]]
+
+
+@pytest.mark.parametrize("seeded", [True, False])
+def test_submission_is_bounded_and_every_sample_keeps_its_seed(fake_vllm, monkeypatch, seeded):
+    """At most IN_FLIGHT_BATCHES x max_num_seqs sequences are in the engine at once, however many
+    samples are asked for; each sample still comes back once, with its own index's seed."""
+    monkeypatch.setattr(_FakeLLM, "max_num_seqs", 3)
+    engine = vllm_engine.VLLMEngine(EngineSettings("m", 0, {}))
+    assert engine.in_flight_limit() == vllm_engine.IN_FLIGHT_BATCHES * 3
+    k = 4
+    requests = [GenerationRequest(f"demo/p{i}", f"prompt {i}", tuple(range(k)),
+                                  sample_seeds(0, "demo", f"p{i}", range(k))) for i in range(25)]
+    out = list(engine.stream(requests, SamplingSettings(k, 0.6, 0.95, 8, 0, seeded=seeded)))
+    assert engine._llm.most_in_flight <= engine.in_flight_limit()
+    assert len(engine._llm.params) == (100 if seeded else 25)
+    texts = {(key, index): c.text for key, index, c in out}
+    assert len(out) == len(texts) == 100
+    assert texts == {(r.key, i): str(s) for r in requests for i, s in zip(r.indices, r.seeds)}
+
+
+def test_a_request_larger_than_the_limit_goes_in_alone(fake_vllm, monkeypatch):
+    monkeypatch.setattr(_FakeLLM, "max_num_seqs", 1)
+    engine = vllm_engine.VLLMEngine(EngineSettings("m", 0, {}))
+    requests = [GenerationRequest(f"demo/p{i}", "p", tuple(range(5)),
+                                  sample_seeds(0, "demo", f"p{i}", range(5))) for i in range(3)]
+    out = list(engine.stream(requests, SamplingSettings(5, 0.6, 0.95, 8, 0, seeded=False)))
+    assert len(out) == 15 and engine._llm.most_in_flight == 5

@@ -139,6 +139,8 @@ class Engine(Protocol):
     batched store and says what to run instead.
 
     Optional, class level (called before the engine starts, must not import its library):
+    `local_devices = True` when it runs on this machine's GPUs (under xdist each worker's engine
+    then gets its own, `capability_tests.devices`);
     `identity(settings) -> EngineIdentity`; `batch_invariant_problem(settings) -> str | None`
     (None when --batch-invariant can hold; an engine without it refuses the option).
     `remote_model = True` for an engine whose model lives elsewhere (a server): the suite then

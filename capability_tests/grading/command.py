@@ -49,7 +49,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--data-dir", type=Path, default=None,
                         help="folder holding <benchmark>/test.jsonl (default: packaged files, "
                              "else the Hub)")
-    parser.add_argument("--workers", type=int, default=None, help="grading processes (default: all cores)")
+    parser.add_argument("--workers", type=int, default=None, help="grading processes (default: one per usable CPU)")
     parser.add_argument("--timeout", type=positive_seconds, default=DEFAULT_TIMEOUT_S,
                         help="seconds allowed for one comparison (default %(default)s)")
     parser.add_argument("file", metavar="FILE", help="JSONL file of completions, or - for stdin")

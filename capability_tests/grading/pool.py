@@ -1,4 +1,7 @@
-"""Grade many completions on all cores, with a hard per-sample time limit.
+"""Grade many completions on the usable CPUs, with a hard per-sample time limit.
+
+By default the pool has one worker per CPU this process may use (`os.sched_getaffinity`), shared
+with the other xdist workers of the run (`default_workers`).
 
 `GradingPool` owns worker processes (started lazily, on the first `submit`). Each worker grades one
 sample at a time with `grade_here` (SIGALRM limit inside the worker). A dispatcher thread in the
@@ -39,6 +42,30 @@ STARTUP_LIMIT_S = 120.0  # a worker that is not ready by then is replaced
 MAX_START_FAILURES = 5  # failed starts in a row before the waiting samples fail as errors
 
 
+def usable_cpus() -> int:
+    """How many CPUs this process may run on (its affinity mask: taskset, cgroups cpusets,
+    a batch scheduler's allocation), not how many the machine has."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return os.cpu_count() or 1
+
+
+def default_workers(cpus: int | None = None, environ=os.environ) -> int:
+    """Grading processes for this process when `--grading-workers` is not given: its share of
+    the usable CPUs. Under pytest-xdist the N workers of a run (PYTEST_XDIST_WORKER_COUNT) split
+    them: worker gwI gets cpus // N, plus one for I < cpus % N, so together they start one grading
+    process per CPU; every worker gets at least one."""
+    cpus = usable_cpus() if cpus is None else max(1, cpus)
+    try:
+        count = int(environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+        index = int(environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
+    except ValueError:
+        count, index = 1, 0
+    if count <= 1:
+        return cpus
+    return max(1, cpus // count + (1 if index % count < cpus % count else 0))
+
+
 def _failure(reason: str, seconds: float = 0.0) -> Verdict:
     return Verdict(False, None, f"grading error: {reason}", seconds, error=True)
 
@@ -49,14 +76,6 @@ def _context():
         ctx.set_forkserver_preload([_WORKER_MODULE])
         return ctx
     return multiprocessing.get_context("spawn")
-
-
-def usable_cores() -> int:
-    """The cores this process may run on (its CPU affinity, e.g. under taskset or a container's
-    cpuset), not the machine's count."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0)) or 1
-    return os.cpu_count() or 1
 
 
 class _Worker:
@@ -87,7 +106,7 @@ class GradingPool:
         """`grade_fn(completion, problem, timeout) -> Verdict` replaces `grade_here` in the
         workers (a module-level function; for tests)."""
         self._grade_fn = grade_fn
-        self.size = max(1, workers or usable_cores())
+        self.size = max(1, workers or default_workers())
         self.timeout = timeout
         self.hard_limit = timeout + slack
         self._pending: collections.deque = collections.deque()
@@ -299,8 +318,7 @@ class GradingPool:
 
 def grade_many(pairs: Iterable[tuple[str, Problem]], workers: int | None = None,
                timeout: float = DEFAULT_TIMEOUT_S) -> list[Verdict]:
-    """Grade (completion, problem) pairs on `workers` processes (default: the usable cores), in
-    order."""
+    """Grade (completion, problem) pairs on `workers` processes (default: `default_workers()`, the usable CPUs), in order."""
     with GradingPool(workers=workers, timeout=timeout) as pool:
         return pool.map(pairs)
 

@@ -42,8 +42,8 @@ from capability_tests.plugin.options import (
 from capability_tests.plugin.phase import pytest_runtest_protocol, pytest_runtestloop
 from capability_tests.plugin.state import RUN_KEY, CapabilityState
 from capability_tests.plugin.xdist_support import (
-    default_to_loadgroup, pytest_configure_node, pytest_xdist_make_scheduler,
-    send_worker_provenance,
+    check_devices, default_to_loadgroup, pytest_configure_node, pytest_xdist_auto_num_workers,
+    pytest_xdist_make_scheduler, send_worker_provenance,
 )
 
 __all__ = [
@@ -54,7 +54,7 @@ __all__ = [
     "pytest_collection_modifyitems",
     "pytest_collection_finish", "pytest_runtestloop", "pytest_runtest_protocol",
     "pytest_runtest_makereport", "pytest_sessionfinish", "pytest_xdist_make_scheduler",
-    "pytest_configure_node", "capability_run", "capability_samples", "capability_check",
+    "pytest_configure_node", "pytest_xdist_auto_num_workers", "capability_run", "capability_samples", "capability_check",
 ]
 
 
@@ -103,6 +103,7 @@ def pytest_configure(config: pytest.Config) -> None:
             stacklevel=2,
         )
     default_to_loadgroup(config)
+    check_devices(config)  # before any engine: one engine per GPU under xdist
     if "VLLM_LOGGING_LEVEL" not in os.environ and config.get_verbosity() < 1:
         os.environ["VLLM_LOGGING_LEVEL"] = "ERROR"  # -v shows vLLM's warnings and info
         config.add_cleanup(lambda: os.environ.pop("VLLM_LOGGING_LEVEL", None))

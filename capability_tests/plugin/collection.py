@@ -9,6 +9,8 @@ import pytest
 from capability_tests.benchmarks import BenchmarkError
 from capability_tests.problems import Problem
 from capability_tests.plugin.state import RUN_KEY
+from capability_tests.shards import problem_of as problem_of_nodeid
+from capability_tests.shards import shard_map
 
 FAMILY_MARKER = "capability"
 SUITE_PACKAGE = "capability_tests.suite"
@@ -64,7 +66,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         pytest.param(
             p,
             id=p.key,
-            marks=[getattr(pytest.mark, p.benchmark), pytest.mark.xdist_group(p.benchmark)],
+            marks=[getattr(pytest.mark, p.benchmark)],  # xdist scope: its shard (xdist_support)
         )
         for p in problems
     ]
@@ -98,4 +100,13 @@ def pytest_collection_finish(session: pytest.Session) -> None:
             seen.add(problem.key)
             selected.append(problem)
     state.selected = selected
+    workerinput = getattr(session.config, "workerinput", None)
+    if workerinput is not None:  # the shards the controller's scheduler computes too
+        shards = shard_map([item.nodeid for item in session.items],
+                           int(workerinput.get("workercount", 1)))
+        for item in session.items:
+            problem = problem_of(item)
+            shard = shards.get(problem_of_nodeid(item.nodeid) or "")
+            if problem is not None and shard is not None:
+                state.shards[problem.key] = shard
 

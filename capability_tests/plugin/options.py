@@ -78,7 +78,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="what an unsolved problem's test does: fail (default), or xfail to "
                     "measure pass@k without failing the session")
     group.addoption("--grading-workers", type=cfg.non_negative_int, default=None, metavar="N",
-                    help="grading processes (default: one per core; 0 grades in the test "
+                    help="grading processes (default: one per CPU this process may use, split among "
+                    "xdist workers; 0 grades in the test "
                     "process, without the hard kill of a stuck comparison)")
     group.addoption("--report-dir", default=cfg.DEFAULT_REPORT_DIR, metavar="DIR",
                     help="where summary.json and summary.md go (default ./reports)")

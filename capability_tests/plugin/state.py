@@ -24,6 +24,7 @@ class CapabilityState:
         self.pytest_config = pytest_config
         self.loaded: dict[str, LoadedBenchmark] = {}
         self.selected: list[Problem] = []
+        self.shards: dict[str, int] = {}  # problem key -> shard (xdist workers, loadgroup)
         self.sampling = RunOrchestrator(
             run_config,
             log=self._log,
@@ -87,13 +88,16 @@ class CapabilityState:
         return out
 
     def batch_for(self, problem: Problem) -> list[Problem]:
-        """What to sample together with `problem`: see capability_tests.orchestrator."""
+        """What to sample together with `problem`: every selected problem (serial run), or
+        its shard (xdist worker under loadgroup: the scheduler sends the shard to this worker
+        whole, see capability_tests.shards)."""
         if not self.is_worker:
             return self.selected
         # Workers re-parse the command line, so the controller's --dist (possibly switched to
         # loadgroup by default_to_loadgroup) reaches them through workerinput.
         if self.pytest_config.workerinput.get("capability_dist") == "loadgroup":
-            return [p for p in self.selected if p.benchmark == problem.benchmark]
+            shard = self.shards.get(problem.key)
+            return [p for p in self.selected if self.shards.get(p.key) == shard]
         if not self.warned_batching:
             self.warned_batching = True
             warnings.warn(

@@ -200,7 +200,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     parser.add_argument("--data-dir", default=None, metavar="DIR",
                         help="benchmark files (default: as the run had them)")
     parser.add_argument("--workers", type=int, default=None,
-                        help="grading processes (default: all cores)")
+                        help="grading processes (default: one per usable CPU)")
     parser.add_argument("--json", default=None, metavar="FILE",
                         help="also write the diff as JSON to FILE")
     parser.set_defaults(func=run)
