@@ -4,8 +4,8 @@ rest to a lazily started engine, grading, storing, and the per-problem results t
 
 Serial runs plan and sample every selected problem in a phase of their own, after collection and
 before the first test (the plugin's `pytest_runtestloop` wrapper calls `sample`). Under xdist
-with `--dist loadgroup` (which the plugin makes the default) a benchmark is one group and goes to
-one worker whole, so a worker samples the whole group before its first test of that group runs
+the default distribution sends each shard of problems (`shards.py`: balanced, mixing benchmarks)
+to one worker whole, so a worker samples the whole shard before its first test of that shard runs
 (outside the test's phases); it never samples problems another worker runs.
 
 The plan subtracts what the store holds (same model, prompt, sampling parameters, sample index):

@@ -58,7 +58,7 @@ def pytest_runtestloop(session: pytest.Session):
 @pytest.hookimpl(wrapper=True, tryfirst=True)
 def pytest_runtest_protocol(item: pytest.Item, nextitem):
     """xdist worker: a worker learns its tests a batch at a time, so it samples a problem's
-    batch (its whole benchmark under loadgroup) just before that problem's first test, outside
+    batch (its whole shard under the default distribution, `shards.py`) just before that problem's first test, outside
     the test's setup/call/teardown (and, as the outermost wrapper, before a per-test timeout
     starts)."""
     state = item.config.stash.get(RUN_KEY, None)
