@@ -11,7 +11,7 @@ pytest_plugins = ["pytester"]
 
 TESTS_DIR = Path(__file__).resolve().parent
 REPO_ROOT = TESTS_DIR.parent
-TEST_DATA = TESTS_DIR / "data"  # small files for the tests: a broken benchmark, Hub layouts
+TEST_DATA = TESTS_DIR / "data"  # a broken benchmark file, Hub layouts
 
 
 def _shared_benchmarks() -> Path:
@@ -31,11 +31,48 @@ def shared_benchmarks() -> Path:
     return path
 
 
+def _small_rows() -> dict[str, list[dict]]:
+    """Five hand-written problems in each study benchmark's schema (not the study's rows)."""
+    subjects = ["Algebra", "Precalculus", "Number Theory", "Geometry", "Prealgebra"]
+    return {
+        "aime24": [{"id": str(60 + i), "problem": f"Find the remainder when $7^{{{i + 2}}}$ is "
+                    "divided by $1000$.", "solution": "Compute directly.",
+                    "answer": str(pow(7, i + 2, 1000))} for i in range(5)],
+        "amc23": [{"id": str(i), "question": f"What is ${i + 3} \\times {i + 4}$?",
+                   "answer": float((i + 3) * (i + 4))} for i in range(5)],
+        "math500": [{"problem": f"Simplify $\\frac{{{2 * (i + 1)}}}{{{4 * (i + 1)}}}$.",
+                     "solution": "Divide by the common factor: $\\boxed{\\frac{1}{2}}$.",
+                     "answer": "\\frac{1}{2}", "subject": subjects[i], "level": str(1 + i),
+                     "unique_id": f"test/{subjects[i].lower().replace(' ', '_')}/{100 + i}.json"}
+                    for i in range(5)],
+        "minerva_math": [{"problem": f"A body moves at ${i + 2}$ m/s for $10$ s. How far does it "
+                          "go, in metres?", "solution": f"Distance is speed times time: "
+                          f"$\\boxed{{{(i + 2) * 10}}}$.", "type": "Introduction to Physics",
+                          "idx": str(i)} for i in range(5)],
+        "olympiadbench": [{"id": str(1000 + i), "subfield": "Algebra", "context": None,
+                           "question": f"Find all real $x$ with $x^2={(i + 1) ** 2}$.",
+                           "solution": ["Take square roots."],
+                           "final_answer": [f"${-(i + 1)}, {i + 1}$"], "is_multiple_answer": True,
+                           "unit": None, "answer_type": "Numerical", "error": None}
+                          for i in range(5)],
+        "gsm8k": [{"question": f"Sam has {i + 5} apples and buys {i + 2} more. How many apples "
+                   "does he have?", "answer": f"He has {i + 5} + {i + 2} = "
+                   f"<<{i + 5}+{i + 2}={2 * i + 7}>>{2 * i + 7} apples.\n#### {2 * i + 7}",
+                   "idx": i} for i in range(5)],
+    }
+
+
 @pytest.fixture(scope="session")
-def small_benchmarks() -> Path:
-    """Five hand-written problems in each study benchmark's schema (tests/data/small), for tests
-    that need a few rows, not the study's files."""
-    return TEST_DATA / "small"
+def small_benchmarks(tmp_path_factory) -> Path:
+    """A --data-dir with five hand-written problems in each study benchmark's schema, written
+    for this session, for tests that need a few rows, not the study's files."""
+    import json
+
+    root = tmp_path_factory.mktemp("small-benchmarks")
+    for name, rows in _small_rows().items():
+        (root / name).mkdir()
+        (root / name / "test.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return root
 
 
 @pytest.fixture
