@@ -6,6 +6,7 @@ from importlib.metadata import entry_points
 
 from capability_tests.engines.base import (
     Completion,
+    RequestFailure,
     Engine,
     EngineError,
     EngineIdentity,

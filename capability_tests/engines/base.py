@@ -54,6 +54,18 @@ class Completion:
 
 
 @dataclass(frozen=True)
+class RequestFailure:
+    """A wanted sample the engine could not produce, yielded by `Engine.stream` in place of a
+    `Completion` (once per wanted index of the failed request), so that one bad request fails
+    its own problem only: a prompt longer than the model's context (found before submission;
+    the message gives its token count and the model's limit), a request whose retries ran out,
+    an engine error for one sequence. `message` names the cause (the engine's or server's own
+    words, and the URL for a server); never stored as a sample."""
+
+    message: str
+
+
+@dataclass(frozen=True)
 class ServerSettings:
     """How a server engine (`--engine openai`) reaches its servers: `--base-url` (repeatable),
     `--concurrency` (requests in flight per URL), `--request-timeout` (seconds per request) and
@@ -164,9 +176,11 @@ class Engine(Protocol):
 
     def stream(
         self, requests: Sequence[GenerationRequest], sampling: SamplingSettings
-    ) -> Iterator[tuple[str, int, Completion]]:
+    ) -> Iterator[tuple[str, int, Completion | RequestFailure]]:
         """Yield (request key, sample index, completion) for every wanted sample of every request,
-        as each finishes, in any order. The caller may stop iterating early (an interrupted run):
+        as each finishes, in any order; a `RequestFailure` in place of the completion for a
+        sample of a request that failed on its own (the stream goes on with the other requests;
+        raise `EngineError` only when the engine as a whole cannot go on). The caller may stop iterating early (an interrupted run):
         then abort what is still running. Keep no list of finished texts: the caller stores them."""
         ...
 
