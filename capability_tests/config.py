@@ -16,6 +16,7 @@ from typing import Any, Mapping
 from capability_tests.benchmarks.catalog import STUDY_BENCHMARKS
 from capability_tests.engines.base import ServerSettings
 from capability_tests.models import EMBEDDED_ALIAS
+from capability_tests.selection import DEFAULT_BENCHMARKS
 from capability_tests.templates import DEFAULT_TEMPLATE, TEMPLATES
 
 DEFAULT_K = 8
@@ -49,7 +50,7 @@ class RunConfig:
     template: str = DEFAULT_TEMPLATE
     data_dir: Path | None = None
     limit: int | None = None
-    benchmarks: tuple[str, ...] = STUDY_BENCHMARKS
+    benchmarks: tuple[str, ...] = DEFAULT_BENCHMARKS  # selection.py: the study's six and humaneval
     report_dir: Path = Path(DEFAULT_REPORT_DIR)
     store: Path | None = None  # the completion store file; None: no store (--store none)
     sampling: str = DEFAULT_SAMPLING  # "seeded" (per-sample seeds) or "batched" (n=k requests)

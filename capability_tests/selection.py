@@ -15,7 +15,10 @@ import itertools
 import re
 from typing import Callable, Iterable
 
+from capability_tests.benchmarks.catalog import STUDY_BENCHMARKS
+
 DEFAULT_CODE = ("humaneval",)  # the code benchmark every machine has offline
+DEFAULT_BENCHMARKS = STUDY_BENCHMARKS + DEFAULT_CODE  # without --benchmarks (less what -k/-m cannot select)
 MAX_UNDECIDED = 10  # identifiers tried both ways; beyond this nothing is left out
 
 _IDENT = re.compile(r"(?::?\w|:|\+|-|\.|\[|\]|\\|/)+")
@@ -23,9 +26,7 @@ _OPERATORS = {"and", "or", "not", "True", "False", "None"}
 
 
 def default_benchmarks(keyword: str | None, markexpr: str | None) -> tuple[str, ...]:
-    from capability_tests.benchmarks.catalog import STUDY_BENCHMARKS
-
-    return selectable(STUDY_BENCHMARKS + DEFAULT_CODE, keyword, markexpr)
+    return selectable(DEFAULT_BENCHMARKS, keyword, markexpr)
 
 
 def selectable(names: Iterable[str], keyword: str | None, markexpr: str | None) -> tuple[str, ...]:

@@ -90,7 +90,7 @@ def test_timeout_must_be_a_positive_finite_number(data_dir, bad, capsys):
 
 
 def test_timeout_checked_when_run_is_called_directly(data_dir):
-    args = argparse.Namespace(data_dir=data_dir, workers=1, timeout=float("nan"), file="-")
+    args = argparse.Namespace(data_dir=data_dir, grading_workers=1, timeout=float("nan"), file="-")
     with pytest.raises(SystemExit, match="--timeout"):
         command.run(args)
 
@@ -151,7 +151,7 @@ def test_grade_streams_in_bounded_batches(data_dir, monkeypatch):
     lines = _LazyLines(5000, out)
     monkeypatch.setattr(sys, "stdin", lines)
     monkeypatch.setattr(sys, "stdout", out)
-    args = argparse.Namespace(data_dir=data_dir, workers=1, timeout=3.0, file="-")
+    args = argparse.Namespace(data_dir=data_dir, grading_workers=1, timeout=3.0, file="-")
     assert command.run(args) == 0
     verdicts = [json.loads(l) for l in out.getvalue().splitlines()]
     assert len(verdicts) == 5000

@@ -46,10 +46,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "grade", help="grade JSONL completions against benchmark references",
         description=__doc__.split("\n\n")[0],
     )
-    parser.add_argument("--data-dir", type=Path, default=None,
-                        help="folder holding <benchmark>/test.jsonl (default: packaged files, "
-                             "else the Hub)")
-    parser.add_argument("--workers", type=int, default=None, help="grading processes (default: one per usable CPU)")
+    from capability_tests.options import add_arguments
+
+    add_arguments(parser, "grade")  # --data-dir, --grading-workers (--workers)
     parser.add_argument("--timeout", type=positive_seconds, default=DEFAULT_TIMEOUT_S,
                         help="seconds allowed for one comparison (default %(default)s)")
     parser.add_argument("file", metavar="FILE", help="JSONL file of completions, or - for stdin")
@@ -66,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
     def lookup(benchmark: str, problem_id: str):
         if benchmark not in problems:
             try:
-                problems[benchmark] = {p.problem_id: p for p in load_problems(benchmark, args.data_dir)}
+                problems[benchmark] = {p.problem_id: p for p in load_problems(benchmark, Path(args.data_dir) if args.data_dir else None)}
             except BenchmarkError as exc:
                 problems[benchmark] = str(exc)
         table = problems[benchmark]
@@ -86,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
         raise SystemExit(f"capability-tests grade: error: argument --timeout: {exc}") from None
     handle = sys.stdin if args.file == "-" else open(args.file, encoding="utf-8")
     out = sys.stdout
-    pool = GradingPool(workers=getattr(args, "workers", None), timeout=timeout)
+    pool = GradingPool(workers=args.grading_workers, timeout=timeout)
     pending: deque[tuple[int, dict | None, Any]] = deque()
 
     def flush(keep: int = 0) -> None:

@@ -15,7 +15,7 @@ from capability_tests.perplexity.scoring import DEFAULT_BATCH
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
-    from capability_tests.config import engine_arg, positive_int
+    from capability_tests.config import positive_int
 
     parser = sub.add_parser(
         "perplexity",
@@ -25,20 +25,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
         "run's completion store, so a rerun scores nothing again.",
     )
     parser.add_argument("runs", nargs="+", metavar="RUN", help="recorded runs to score")
-    parser.add_argument("--model", required=True, metavar="BASE",
-                        help="the scoring model: Hub id, local folder, .gguf file or "
-                        "smollm2-135m (write local paths with =)")
-    parser.add_argument("--engine", default="vllm",
-                        help="vllm (prompt log-probabilities, default), transformers, or "
-                        "module:Class of an engine with token_ids/completion_logprobs")
-    parser.add_argument("--engine-arg", action="append", default=[], type=engine_arg,
-                        metavar="KEY=VALUE", help="passed to the engine (repeatable)")
-    parser.add_argument("--report-dir", default="reports", metavar="DIR",
-                        help="where run ids are looked up (default ./reports)")
-    parser.add_argument("--store", default=None, metavar="PATH",
-                        help="the completion store (default: the one each run's summary.json names)")
-    parser.add_argument("--data-dir", default=None, metavar="DIR",
-                        help="benchmark files, to render the prompts (default: as the run had them)")
+    from capability_tests.options import add_arguments
+
+    add_arguments(parser, "perplexity")  # --model, --engine, --engine-arg, --report-dir, --store, --data-dir
     parser.add_argument("--batch-size", type=positive_int, default=DEFAULT_BATCH, metavar="N",
                         help=f"samples per engine call (default {DEFAULT_BATCH})")
     parser.add_argument("--no-plot", action="store_true", help="skip perplexity.png")

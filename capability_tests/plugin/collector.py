@@ -34,7 +34,7 @@ class ResultCollector:
     send results here inside `report.user_properties`. Reports: capability_tests.reporting."""
 
     def __init__(self, state: CapabilityState) -> None:
-        from capability_tests.reporting.session import ReportOptionError, ReportSession
+        from capability_tests.reporting.session import ReportConfig, ReportOptionError, ReportSession
 
         self.state = state
         from capability_tests.reporting.samples import SampleSpool
@@ -49,7 +49,9 @@ class ResultCollector:
         config = state.pytest_config
         try:
             self.reports = ReportSession(
-                state.run_config, config.getoption, config.invocation_params.dir
+                state.run_config,
+                ReportConfig.from_options(config.getoption, state.run_config.benchmarks),
+                config.invocation_params.dir,
             )
         except ReportOptionError as exc:
             raise pytest.UsageError(str(exc)) from None

@@ -15,100 +15,13 @@ from capability_tests.benchmarks import BenchmarkError, get_benchmark
 from capability_tests.models import EMBEDDED_ALIAS, ModelError, resolve_model
 from capability_tests.plugin.state import RUN_KEY
 
-PATH_OPTIONS = ("--model", "--data-dir", "--report-dir")
-VALUE_OPTIONS = PATH_OPTIONS + (
-    "--k", "--engine", "--engine-arg", "--temperature", "--top-p", "--max-tokens", "--seed",
-    "--template", "--limit", "--benchmarks", "--min-correct", "--unsolved", "--store", "--sampling",
-)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("capability", "capability tests: pass@k of a language model")
-    group.addoption("--model", default=None, metavar="MODEL",
-                    help="Hub id, local Hugging Face folder, local .gguf file, or "
-                    f"'{EMBEDDED_ALIAS}' (the embedded default, used when --model is not given). "
-                    "Write local paths as --model=PATH.")
-    group.addoption("--k", type=cfg.positive_int, default=cfg.DEFAULT_K, metavar="N",
-                    help=f"samples per problem (default {cfg.DEFAULT_K}); not pytest's -k")
-    group.addoption("--engine", default=cfg.DEFAULT_ENGINE,
-                    help="vllm (default), transformers, an engine plugin's name, or module:Class")
-    group.addoption("--base-url", type=cfg.base_url, action="append", default=[],
-                    metavar="URL",
-                    help="--engine openai: an OpenAI-compatible server, http(s)://HOST[:PORT][/v1] "
-                    "(repeatable: all serve the same model); a token comes from the environment "
-                    "variable CAPABILITY_TESTS_API_KEY (or OPENAI_API_KEY), never the command line")
-    group.addoption("--concurrency", type=cfg.positive_int,
-                    default=ServerSettings.concurrency, metavar="N",
-                    help="--engine openai: requests in flight per --base-url "
-                    f"(default {ServerSettings.concurrency})")
-    group.addoption("--request-timeout", type=cfg.positive_seconds,
-                    default=ServerSettings.request_timeout, metavar="SECONDS",
-                    help="--engine openai: seconds one request may take, queueing included "
-                    f"(default {ServerSettings.request_timeout:g}); a timeout is retried")
-    group.addoption("--retries", type=cfg.non_negative_int, default=ServerSettings.retries,
-                    metavar="N",
-                    help="--engine openai: further attempts of a request after a timeout, "
-                    f"connection error, 429 or 5xx (default {ServerSettings.retries}); other "
-                    "4xx stop the run")
-    group.addoption("--engine-arg", type=cfg.engine_arg, action="append", default=[],
-                    metavar="KEY=VALUE",
-                    help="extra engine argument, e.g. tensor_parallel_size=2 (repeatable; "
-                    "VALUE is read as JSON when it parses)")
-    group.addoption("--temperature", type=cfg.temperature, default=cfg.DEFAULT_TEMPERATURE,
-                    help=f"sampling temperature (default {cfg.DEFAULT_TEMPERATURE})")
-    group.addoption("--top-p", type=cfg.probability, default=cfg.DEFAULT_TOP_P,
-                    help=f"nucleus sampling top-p (default {cfg.DEFAULT_TOP_P})")
-    group.addoption("--max-tokens", type=cfg.positive_int, default=cfg.DEFAULT_MAX_TOKENS,
-                    metavar="N", help=f"new tokens per sample (default {cfg.DEFAULT_MAX_TOKENS})")
-    group.addoption("--seed", type=cfg.run_seed, default=cfg.DEFAULT_SEED,
-                    help=f"run seed, seeds the engine (default {cfg.DEFAULT_SEED})")
-    group.addoption("--template", type=cfg.template_name, default=cfg.DEFAULT_TEMPLATE,
-                    help=f"prompt template (default {cfg.DEFAULT_TEMPLATE}; "
-                    "also chat, abel)")
-    group.addoption("--data-dir", default=None, metavar="DIR",
-                    help="local benchmark files DIR/<benchmark>/test.jsonl "
-                    "(default: the Hugging Face Hub). Write it as --data-dir=DIR.")
-    group.addoption("--limit", type=cfg.positive_int, default=None, metavar="N",
-                    help="only the first N problems of each benchmark")
-    group.addoption("--benchmarks", type=cfg.benchmark_list, default=None, metavar="NAMES",
-                    help="comma-separated benchmarks to collect (default: the study's six)")
-    group.addoption("--min-correct", type=cfg.positive_int, default=1, metavar="C",
-                    help="a problem's test passes when at least C of its k samples are correct")
-    group.addoption("--unsolved", choices=("fail", "xfail"), default="fail",
-                    help="what an unsolved problem's test does: fail (default), or xfail to "
-                    "measure pass@k without failing the session")
-    group.addoption("--grading-workers", type=cfg.non_negative_int, default=None, metavar="N",
-                    help="grading processes (default: one per CPU this process may use, split among "
-                    "xdist workers; 0 grades in the test "
-                    "process, without the hard kill of a stuck comparison)")
-    group.addoption("--report-dir", default=cfg.DEFAULT_REPORT_DIR, metavar="DIR",
-                    help="where summary.json and summary.md go (default ./reports)")
-    from capability_tests.reporting.options import add_options as add_report_options
+    """The plugin's options, from the one options table (`capability_tests/options.py`)."""
+    from capability_tests.options import add_pytest_options
 
-    add_report_options(group)
-    _add_store_options(group)
-
-
-def _add_store_options(group) -> None:
-    """The completion store (capability_tests.store, docs/STORE.md)."""
-    group.addoption("--store", default=None, metavar="PATH",
-                    help=f"the completion store, a SQLite file (default <report-dir>/"
-                    f"{cfg.DEFAULT_STORE_NAME}); 'none' disables it. Stored samples are reused: "
-                    "a raised --k generates only the missing ones")
-    group.addoption("--sampling", choices=cfg.SAMPLING_MODES, default=cfg.DEFAULT_SAMPLING,
-                    help="seeded (default): one request per sample with a seed derived from "
-                    "--seed, benchmark, problem and index, so the first k samples are the same "
-                    "for any k; batched: one n=k request per prompt, seeded from the indices it "
-                    "fills (a raised --k draws new samples)")
-    group.addoption("--batch-invariant", action="store_true", default=False,
-                    help="ask the engine for batch-invariant kernels, so sample i is the same "
-                    "text whatever else is batched with it (vLLM's VLLM_BATCH_INVARIANT mode on "
-                    "GPUs; a usage error where the installed engine has none)")
-    group.addoption("--fresh", action="store_true", default=False,
-                    help="ignore stored samples: generate anew and replace them in the store")
-    group.addoption("--regrade", action="store_true", default=False,
-                    help="grade the stored samples again and report, without an engine "
-                    "(a problem with fewer than k stored samples is an error)")
+    add_pytest_options(parser.getgroup("capability", "capability tests: pass@k of a language model"))
 
 
 def _store_config(config: pytest.Config, base: Path, report_dir: Path) -> dict[str, Any]:
@@ -245,12 +158,14 @@ def check_space_separated_paths(config: pytest.Config) -> None:
     8846, 9749). Recompute the setup without those values; if it differs, the run would use the
     wrong configuration, so refuse it.
     """
+    from capability_tests.options import value_options
+
     args = [str(a) for a in config.invocation_params.args]
     base = config.invocation_params.dir
     suspicious = [
         (opt, args[i + 1])
         for i, opt in enumerate(args[:-1])
-        if opt in VALUE_OPTIONS and (base / args[i + 1]).exists()
+        if opt in value_options() and (base / args[i + 1]).exists()
     ]
     if not suspicious:
         return

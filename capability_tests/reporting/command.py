@@ -6,13 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from capability_tests.reporting.bootstrap import DEFAULT_RESAMPLES, DEFAULT_SEED
-
-
-def _positive_int(text: str) -> int:
-    from capability_tests.config import positive_int
-
-    return positive_int(text)
+from capability_tests.options import add_arguments
+from capability_tests.reporting.bootstrap import DEFAULT_SEED
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
@@ -25,16 +20,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
         "compare.png, compare.md and compare.json and prints the Markdown.",
     )
     parser.add_argument("runs", nargs="+", metavar="RUN", help="two or more recorded runs")
-    parser.add_argument("--report-dir", default="reports", metavar="DIR",
-                        help="where run ids are looked up (default ./reports)")
-    parser.add_argument("--at-k", type=_positive_int, default=None, metavar="K",
-                        help="k for the solved-by-A-only/B-only/both/neither sets and, with three "
-                        "or more runs, the N-way coverage table (default: the largest k the runs "
-                        "have)")
+    add_arguments(parser, "compare")  # --report-dir, --at-k, --bootstrap-resamples (--resamples)
     parser.add_argument("--output", "-o", default=None, metavar="DIR",
                         help="output folder (default <report-dir>/compare-<run ids>)")
-    parser.add_argument("--resamples", type=_positive_int, default=DEFAULT_RESAMPLES, metavar="N",
-                        help=f"bootstrap resamples (default {DEFAULT_RESAMPLES})")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="bootstrap seed (default 0)")
     parser.add_argument("--no-plot", action="store_true", help="skip the PNG")
     parser.set_defaults(handler=run)
@@ -58,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     output = Path(args.output) if args.output else report_dir / (
         "compare-" + "-vs-".join(r.run_id for r in runs)
     )[:200]
-    settings = BootstrapSettings(resamples=args.resamples, seed=args.seed)
+    settings = BootstrapSettings(resamples=args.bootstrap_resamples, seed=args.seed)
     result = write_comparison(runs, output, args.at_k, settings, plot=not args.no_plot)
     sys.stdout.write((output / "compare.md").read_text(encoding="utf-8"))
     print(f"\nwritten: {output}/compare.md, compare.json"

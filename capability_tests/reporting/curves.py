@@ -11,13 +11,12 @@ same bootstrap draw of problems.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
-from capability_tests.majority import AnswerClasses, majority_at_k_curve, method_for
-from capability_tests.passk import pass_all_k_curve, pass_at_k_curve, report_ks
+from capability_tests.majority import method_for
+from capability_tests.passk import report_ks
 from capability_tests.reporting.bootstrap import (
     BootstrapSettings,
     grouped_weights,
@@ -31,33 +30,13 @@ from capability_tests.reporting.guessing import (
     guessing_curve,
     is_rare_solve,
 )
+from capability_tests.reporting.metrics import MAJ_AT_K, PASS_ALL_K, PASS_AT_K, secondary_metrics
 from capability_tests.results import ProblemResult
-
-
-@lru_cache(maxsize=4096)
-def _curve(n: int, c: int, max_k: int) -> np.ndarray:
-    curve = pass_at_k_curve(n, c, max_k)
-    curve.setflags(write=False)
-    return curve
 
 
 def problem_curve(n: int, c: int, max_k: int) -> np.ndarray:
     """pass@1..max_k of one problem (cached: benchmarks repeat the same (n, c) a lot)."""
-    return _curve(int(n), int(c), int(max_k))
-
-
-@lru_cache(maxsize=4096)
-def _all_curve(n: int, c: int, max_k: int) -> np.ndarray:
-    curve = pass_all_k_curve(n, c, max_k)
-    curve.setflags(write=False)
-    return curve
-
-
-@lru_cache(maxsize=4096)
-def _majority(classes: AnswerClasses) -> np.ndarray:
-    curve = majority_at_k_curve(classes)
-    curve.setflags(write=False)
-    return curve
+    return PASS_AT_K.problem_curve(n, c, None, max_k)
 
 
 @dataclass
@@ -119,8 +98,9 @@ class BenchmarkCurve:
     curve: np.ndarray = field(default_factory=lambda: np.zeros(0))  # index k-1 is pass@k
     low: np.ndarray = field(default_factory=lambda: np.zeros(0))
     high: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    pass_all: Band | None = None  # pass^k: all k samples right
-    majority: Band | None = None  # maj@k; None when some problem's answers were not recorded
+    # every registered metric but pass@k, by name (`metrics.py`): maj@k, pass^k, ...; a metric
+    # that needs answer classes is missing when some problem's answers were not recorded
+    bands: dict[str, Band] = field(default_factory=dict)
     majority_method: str | None = None  # "exact", "resampled" or "exact+resampled"
     majority_missing: int = 0  # sampled problems without recorded answers
     adequacy: dict[str, Any] | None = None  # last_doubling()
@@ -150,6 +130,20 @@ class BenchmarkCurve:
     def interval(self, k: int) -> tuple[float, float]:
         return float(self.low[k - 1]), float(self.high[k - 1])
 
+    def band_of(self, metric_name: str) -> Band | None:
+        """The named metric's band (pass@k included); None when it was not computed."""
+        if metric_name == PASS_AT_K.name:
+            return Band(self.curve, self.low, self.high) if self.problems else None
+        return self.bands.get(metric_name)
+
+    @property
+    def majority(self) -> Band | None:
+        return self.bands.get(MAJ_AT_K.name)
+
+    @property
+    def pass_all(self) -> Band | None:
+        return self.bands.get(PASS_ALL_K.name)
+
 
 def compute_curve(
     name: str,
@@ -175,7 +169,6 @@ def compute_curve(
     weights = resample_weights(len(keys), settings)
     passk = band(weights, keys, lambda key: problem_curve(key[0], key[1], k_max), k_max, settings)
     bench.curve, bench.low, bench.high = passk.curve, passk.low, passk.high
-    bench.pass_all = band(weights, keys, lambda key: _all_curve(key[0], key[1], k_max), k_max, settings)
     bench.adequacy = last_doubling(weights, keys, k_max, settings)
     bench.answer_range = answer_range_of(name)
     if bench.answer_range is not None:
@@ -183,9 +176,19 @@ def compute_curve(
         bench.guessing = guessing_curve(high - low + 1, k_max)
     classes = [r.answer_classes() for r in sampled]
     bench.majority_missing = sum(c is None for c in classes)
+    for metric in secondary_metrics():
+        if metric.needs_classes and bench.majority_missing:
+            continue
+        rows = [metric.row_key(n, c, cls) for (n, c), cls in zip(keys, classes)]
+        by_row = dict(zip(rows, zip(keys, classes)))
+
+        def curve_of(row, metric=metric, by_row=by_row):
+            (n, c), cls = by_row[row]
+            return metric.problem_curve(n, c, cls if metric.needs_classes else None, k_max)
+
+        bench.bands[metric.name] = band(weights, rows, curve_of, k_max, settings)
     if bench.majority_missing:
         return bench
-    bench.majority = band(weights, classes, _majority, k_max, settings)
     methods = sorted({method_for(c) for c in classes if 0 < c.correct < c.n})
     bench.majority_method = "+".join(methods) or "exact"
     bench.distinct = distinct_summary(classes)
@@ -215,15 +218,16 @@ def analyses_json(bench: BenchmarkCurve) -> dict[str, Any]:
         return {}
     ks = bench.ks
     out: dict[str, Any] = {}
+    for metric in secondary_metrics():
+        found = bench.bands.get(metric.name)
+        if found is not None:
+            out.update(found.table_json(ks, metric.key))
+        else:
+            out[metric.key] = None
+            out[metric.key + "_note"] = (f"{bench.majority_missing} problem(s) have no recorded answers "
+                                         "(per-sample records did not reach the report)")
     if bench.majority is not None:
-        out.update(bench.majority.table_json(ks, "maj_at_k"))
         out["maj_at_k_method"] = bench.majority_method
-    else:
-        out["maj_at_k"] = None
-        out["maj_at_k_note"] = (f"{bench.majority_missing} problem(s) have no recorded answers "
-                                "(per-sample records did not reach the report)")
-    if bench.pass_all is not None:
-        out.update(bench.pass_all.table_json(ks, "pass_all_k"))
     if bench.adequacy is not None:
         out["last_doubling"] = dict(bench.adequacy)
     if bench.guessing is not None:
@@ -241,14 +245,20 @@ def analyses_json(bench: BenchmarkCurve) -> dict[str, Any]:
     return out
 
 
-CSV_COLUMNS = ("benchmark", "k", "pass_at_k", "ci_low", "ci_high", "problems", "n",
-               "maj_at_k", "maj_ci_low", "maj_ci_high", "pass_all_k", "pass_all_ci_low",
-               "pass_all_ci_high", "pass_at_k_without_rare", "guessing_pass_at_k")
+PRIMARY_CSV_COLUMNS = ("benchmark", "k", "pass_at_k", "ci_low", "ci_high", "problems", "n")
+ANALYSES_CSV_COLUMNS = ("pass_at_k_without_rare", "guessing_pass_at_k")
+
+
+def csv_columns() -> tuple[str, ...]:
+    """pass@k's columns, three per registered metric (value, interval), then the analyses."""
+    return (PRIMARY_CSV_COLUMNS + tuple(c for m in secondary_metrics() for c in m.csv_columns())
+            + ANALYSES_CSV_COLUMNS)
 
 
 def curves_csv_rows(curves: Mapping[str, BenchmarkCurve]) -> Iterator[list[Any]]:
     """`pass_at_k.csv` rows: every k from 1 to n, one value column per curve (empty: not known)."""
-    yield list(CSV_COLUMNS)
+    yield list(csv_columns())
+    extra = secondary_metrics()
 
     def cells(b: Band | None, k: int) -> list[str]:
         if b is None:
@@ -260,7 +270,7 @@ def curves_csv_rows(curves: Mapping[str, BenchmarkCurve]) -> Iterator[list[Any]]
         for k in range(1, bench.n + 1):
             low, high = bench.interval(k)
             yield [name, k, f"{bench.at(k):.6f}", f"{low:.6f}", f"{high:.6f}", bench.problems, bench.n,
-                   *cells(bench.majority, k), *cells(bench.pass_all, k),
+                   *(cell for m in extra for cell in cells(bench.bands.get(m.name), k)),
                    "" if bench.without_rare is None else f"{bench.without_rare.at(k):.6f}",
                    "" if bench.guessing is None else f"{bench.guessing[k - 1]:.6f}"]
 

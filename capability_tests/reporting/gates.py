@@ -2,7 +2,7 @@
 
 Rules (also in docs/REPORTS.md):
 - `--fail-under BENCH:pass@K>=X` fails when the point estimate of pass@K on BENCH is below X (or
-  not above X for `>`). X is a fraction (0.25) or a percentage (25%). BENCH `*` means every
+  not above X for `>`); any registered metric gates the same way (`maj@K`, `pass^K`, metrics.py). X is a fraction (0.25) or a percentage (25%). BENCH `*` means every
   benchmark of the run. A gate whose benchmark is missing from the run, or whose K exceeds the
   run's n, fails (it cannot be checked). The interval is printed for the reader, not used.
 - `--baseline RUN` compares with a recorded run on the problems both sampled (paired by problem
@@ -29,6 +29,7 @@ import numpy as np
 from capability_tests.passk import report_ks
 from capability_tests.reporting.bootstrap import BootstrapSettings
 from capability_tests.reporting.curves import BenchmarkCurve
+from capability_tests.reporting.metrics import PASS_AT_K, metric_for_symbol
 from capability_tests.results import ProblemResult
 
 GATE_FAILED = 6
@@ -39,7 +40,7 @@ DEFAULT_BASELINE_KS = (1,)
 DEFAULT_ALPHA = 0.05  # family-wise false-alarm rate of --baseline
 ALL_KS = "all"
 _SPEC = re.compile(
-    r"^\s*(?P<bench>[A-Za-z0-9_.\-*]+)\s*:\s*pass@(?P<k>\d+)\s*(?P<op>>=|>)\s*"
+    r"^\s*(?P<bench>[A-Za-z0-9_.\-*]+)\s*:\s*(?P<metric>[A-Za-z][A-Za-z0-9_]*[@^])(?P<k>\d+)\s*(?P<op>>=|>)\s*"
     r"(?P<value>[0-9]*\.?[0-9]+(?:[eE][-+]?\d+)?)\s*(?P<pct>%?)\s*$"
 )
 
@@ -51,18 +52,25 @@ class FailUnder:
     op: str
     threshold: float
     spec: str
+    metric: str = PASS_AT_K.name  # a registered metric's name (metrics.py): pass@k, maj@k, pass^k, ...
 
     def holds(self, value: float) -> bool:
         return value >= self.threshold if self.op == ">=" else value > self.threshold
 
 
 def fail_under(text: str) -> FailUnder:
-    """argparse `type=` for --fail-under: `BENCH:pass@K>=X` (X a fraction or NN%)."""
+    """argparse `type=` for --fail-under: `BENCH:METRIC@K>=X` (X a fraction or NN%), METRIC a
+    registered metric's symbol (`pass@`, `maj@`, `pass^`, or one a plugin registered)."""
     match = _SPEC.match(text)
     if not match:
         raise argparse.ArgumentTypeError(
-            f"expected BENCH:pass@K>=X (e.g. aime24:pass@1>=0.25 or math500:pass@8>=60%), got {text!r}"
+            f"expected BENCH:pass@K>=X (e.g. aime24:pass@1>=0.25, math500:pass@8>=60%, "
+            f"gsm8k:maj@8>=0.4, demo:pass^4>0.1), got {text!r}"
         )
+    try:
+        metric = metric_for_symbol(match["metric"])
+    except KeyError as exc:
+        raise argparse.ArgumentTypeError(f"{exc.args[0]} in {text!r}") from None
     k = int(match["k"])
     value = float(match["value"])
     if match["pct"]:
@@ -73,7 +81,7 @@ def fail_under(text: str) -> FailUnder:
         raise argparse.ArgumentTypeError(
             f"threshold must be within [0, 1] (or 0%..100%) in {text!r}"
         )
-    return FailUnder(match["bench"], k, match["op"], value, text.strip())
+    return FailUnder(match["bench"], k, match["op"], value, text.strip(), metric.name)
 
 
 def max_drop(text: str) -> float:
@@ -142,12 +150,20 @@ def check_fail_under(
                             "message": f"--fail-under {gate.spec}: {name} has n={bench.n} samples per "
                             f"problem, fewer than k={gate.k}; run with --k {gate.k} or more"})
                 continue
-            value = bench.at(gate.k)
-            low, high = bench.interval(gate.k)
+            found = bench.band_of(gate.metric)
+            if found is None:
+                out.append({**base, "passed": False,
+                            "message": f"--fail-under {gate.spec}: {gate.metric} was not computed for "
+                            f"{name} (its per-sample answers did not reach the report)"})
+                continue
+            value = found.at(gate.k)
+            low, high = found.interval(gate.k)
             passed = gate.holds(value)
             verdict = "meets" if passed else "is below"
-            out.append({**base, "passed": passed, "value": value, "interval": [low, high],
-                        "message": f"{name} pass@{gate.k} = {_pct(value)} ({_interval(low, high, level)}, "
+            label = gate.metric[:-1] + str(gate.k)
+            out.append({**base, "metric": gate.metric, "passed": passed, "value": value,
+                        "interval": [low, high],
+                        "message": f"{name} {label} = {_pct(value)} ({_interval(low, high, level)}, "
                         f"{bench.problems} problems) {verdict} the threshold {gate.op} "
                         f"{_pct(gate.threshold)} (--fail-under {gate.spec})"})
     return out

@@ -14,6 +14,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from capability_tests.reporting.curves import Band, BenchmarkCurve
+from capability_tests.reporting.metrics import secondary_metrics
 
 COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf")
 
@@ -62,13 +63,14 @@ def _draw_band(ax, band: Band, n: int, color: str, label: str) -> None:
 
 
 def _draw_analyses(ax, bench: BenchmarkCurve) -> None:
-    """maj@k, pass^k, pass@k without rare solves, the uniform guesser (docs/ANALYSES.md)."""
+    """Every registered metric (maj@k, pass^k, ...), pass@k without rare solves, the uniform
+    guesser (docs/ANALYSES.md)."""
     n = bench.n
     ks = np.arange(1, n + 1)
-    if bench.majority is not None:
-        _draw_band(ax, bench.majority, n, COLORS[2], "maj@k (95% band)")
-    if bench.pass_all is not None:
-        _draw_band(ax, bench.pass_all, n, COLORS[3], "pass^k: all k right (95% band)")
+    for metric in secondary_metrics():
+        found = bench.bands.get(metric.name)
+        if found is not None:
+            _draw_band(ax, found, n, metric.color, f"{metric.title} (95% band)")
     if bench.without_rare is not None and bench.rare_solves:
         ax.plot(ks, 100 * bench.without_rare.curve[:n], color=COLORS[0], linestyle=":", linewidth=1.4,
                 label="pass@k without rare solves")

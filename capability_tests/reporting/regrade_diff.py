@@ -193,14 +193,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
         "id), a path to a run folder or its summary.json, or 'latest'.",
     )
     parser.add_argument("run", metavar="RUN", help="the recorded run")
-    parser.add_argument("--report-dir", default="reports", metavar="DIR",
-                        help="where run ids are looked up (default ./reports)")
-    parser.add_argument("--store", default=None, metavar="PATH",
-                        help="the completion store (default: the one summary.json names)")
-    parser.add_argument("--data-dir", default=None, metavar="DIR",
-                        help="benchmark files (default: as the run had them)")
-    parser.add_argument("--workers", type=int, default=None,
-                        help="grading processes (default: one per usable CPU)")
+    from capability_tests.options import add_arguments
+
+    add_arguments(parser, "regrade-diff")  # --report-dir, --store, --data-dir, --grading-workers
     parser.add_argument("--json", default=None, metavar="FILE",
                         help="also write the diff as JSON to FILE")
     parser.set_defaults(func=run)
@@ -213,7 +208,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         recorded = load_run(args.run, Path(args.report_dir))
         diff = regrade_run(recorded.path, Path(args.store) if args.store else None,
-                           Path(args.data_dir) if args.data_dir else None, args.workers)
+                           Path(args.data_dir) if args.data_dir else None, args.grading_workers)
     except (RunNotFound, DiffError) as exc:
         print(f"capability-tests regrade-diff: error: {exc}", file=sys.stderr)
         return 2

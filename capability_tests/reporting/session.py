@@ -8,8 +8,9 @@ controller received, so `-n 0` and `-n N` produce the same numbers.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from capability_tests.reporting.bootstrap import BootstrapSettings
 from capability_tests.reporting.gates import (
@@ -39,37 +40,66 @@ class ReportOptionError(ValueError):
     """A reporting option names something that does not exist (the plugin raises UsageError)."""
 
 
+@dataclass(frozen=True)
+class ReportConfig:
+    """What the reports of a run do beyond writing the numbers: gates, the baseline, comparisons
+    and the bootstrap (the report options of `capability_tests/options.py`, validated)."""
+
+    fail_under: tuple = ()
+    baseline: str | None = None
+    baseline_gate: BaselineGate = BaselineGate()
+    allowed_settings: frozenset[str] = frozenset()
+    compare: tuple[str, ...] = ()
+    at_k: int | None = None
+    bootstrap: BootstrapSettings = BootstrapSettings()
+
+    @classmethod
+    def from_options(cls, option: Callable[..., Any], selected: Sequence[str] = ()) -> "ReportConfig":
+        """From an option getter (pytest's `config.getoption`); `selected`: --benchmarks."""
+        allowed = option("baseline_allow_different", None) or []
+        return cls(
+            fail_under=tuple(option("fail_under", None) or ()),
+            baseline=option("baseline", None) or None,
+            baseline_gate=BaselineGate(
+                ks=option("baseline_k", DEFAULT_BASELINE_KS),
+                max_drop=option("max_drop", 0.0),
+                rule=option("drop_rule", "significant"),
+                alpha=option("baseline_alpha", DEFAULT_ALPHA),
+                selected=tuple(selected) or None,
+            ),
+            allowed_settings=frozenset().union(*allowed) if allowed else frozenset(),
+            compare=tuple(option("compare", None) or ()),
+            at_k=option("at_k", None),
+            bootstrap=BootstrapSettings(resamples=option("bootstrap_resamples", 2000)),
+        )
+
+
 class ReportSession:
     def __init__(self, run_config, option, invocation_dir: Path) -> None:
         self.run_config = run_config
         self.run = run_config.report_run_section()
         self.started_at = utc_now()
         self.run_id = new_run_id(self.run, self.started_at)
-        self.settings = BootstrapSettings(resamples=option("bootstrap_resamples", 2000))
-        self.fail_under = list(option("fail_under", None) or [])
-        self.baseline_gate = BaselineGate(
-            ks=option("baseline_k", DEFAULT_BASELINE_KS),
-            max_drop=option("max_drop", 0.0),
-            rule=option("drop_rule", "significant"),
-            alpha=option("baseline_alpha", DEFAULT_ALPHA),
-            selected=tuple(self.run.get("benchmarks") or ()) or None,
-        )
-        allowed = option("baseline_allow_different", None) or []
-        self.allowed_settings = frozenset().union(*allowed) if allowed else frozenset()
+        self.config = (option if isinstance(option, ReportConfig)
+                       else ReportConfig.from_options(option, self.run.get("benchmarks") or ()))
+        self.settings = self.config.bootstrap
+        self.fail_under = list(self.config.fail_under)
+        self.baseline_gate = self.config.baseline_gate
+        self.allowed_settings = self.config.allowed_settings
         self.allowed_differences: list[dict[str, Any]] = []  # sampling settings that differ, allowed
         self.baseline_differences: list[dict[str, Any]] | None = None  # every setting, after the run
-        self.at_k = option("at_k", None)
+        self.at_k = self.config.at_k
         report_dir = Path(run_config.report_dir)
         self.baseline: RecordedRun | None = None
         self.compare_with: list[RecordedRun] = []
         try:
-            spec = option("baseline", None)
+            spec = self.config.baseline
             if spec:
                 self.baseline = load_run(spec, report_dir, invocation_dir)
-            for spec in option("compare", None) or []:
+            for spec in self.config.compare:
                 self.compare_with.append(load_run(spec, report_dir, invocation_dir))
         except RunNotFound as exc:
-            which = "--baseline" if spec == option("baseline", None) else "--compare"
+            which = "--baseline" if spec == self.config.baseline else "--compare"
             raise ReportOptionError(f"{which}: {exc}") from None
         if self.baseline is not None:
             self.allowed_differences = check_baseline_usable(

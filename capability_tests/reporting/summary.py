@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from capability_tests.reporting.curves import BenchmarkCurve, analyses_json, format_value
+from capability_tests.reporting.metrics import MAJ_AT_K, secondary_metrics
 
 SCHEMA_VERSION = 2
 RUN_SETTINGS = ("model", "engine", "k", "temperature", "top_p", "max_tokens", "seed", "template")
@@ -104,10 +105,11 @@ def terminal_lines(summaries: Mapping[str, BenchmarkSummary]) -> list[str]:
         lines += [header, values]
         level = level or bool(s.pass_at_k_ci)
         lines.append(f"  samples: {s.outcome_line()}")
-        for key, label in (("maj_at_k", "maj@"), ("pass_all_k", "pass^")):
-            values = s.analyses.get(key)
+        for metric in secondary_metrics():
+            values = s.analyses.get(metric.key)
             if values:
-                lines.append(f"  {label}k: " + ", ".join(f"{label}{k} {100 * v:.1f}%" for k, v in values.items()))
+                label = metric.symbol
+                lines.append(f"  {metric.name}: " + ", ".join(f"{label}{k} {100 * v:.1f}%" for k, v in values.items()))
         note = adequacy_note(s)
         if note:
             lines.append(f"  {note}")
@@ -149,22 +151,18 @@ def _curve_table(summaries: Mapping[str, BenchmarkSummary], key: str, label: str
 def analyses_markdown(summaries: Mapping[str, BenchmarkSummary]) -> list[str]:
     """maj@k, pass^k, sampling adequacy, guessing and rare solves (docs/ANALYSES.md)."""
     out: list[str] = []
-    majority = _curve_table(summaries, "maj_at_k", "maj@")
-    if majority:
-        methods = sorted({s.analyses.get("maj_at_k_method") for s in summaries.values()} - {None})
-        out += ["## maj@k: the majority answer of k samples is right", "", *majority, "",
-                "Answers grouped as the grader compares them (all correct answers one class, wrong "
-                "ones by normalised form); no-answer samples do not vote; a tie with the correct "
-                f"answer counts 1/(tied classes). Estimate: {', '.join(methods)} "
-                "(docs/ANALYSES.md).", ""]
-    missing = [f"- {s.name}: maj@k not computed: {s.analyses['maj_at_k_note']}"
-               for s in summaries.values() if s.analyses.get("maj_at_k_note")]
-    if missing:
-        out += missing + [""]
-    pass_all = _curve_table(summaries, "pass_all_k", "pass^")
-    if pass_all:
-        out += ["## pass^k: all k samples are right", "", *pass_all, "",
-                "Unbiased estimate C(c, k) / C(n, k) per problem, averaged.", ""]
+    for metric in secondary_metrics():
+        table = _curve_table(summaries, metric.key, metric.symbol)
+        if table:
+            description = metric.description
+            if metric is MAJ_AT_K:
+                methods = sorted({s.analyses.get("maj_at_k_method") for s in summaries.values()} - {None})
+                description += f" Estimate: {', '.join(methods)} (docs/ANALYSES.md)."
+            out += [f"## {metric.title}", "", *table, "", description, ""]
+        missing = [f"- {s.name}: {metric.name} not computed: {s.analyses[metric.key + '_note']}"
+                   for s in summaries.values() if s.analyses.get(metric.key + "_note")]
+        if missing:
+            out += missing + [""]
     adequacy = [s for s in summaries.values() if s.analyses.get("last_doubling")]
     if adequacy:
         out += ["## Sampling adequacy", "",
