@@ -87,6 +87,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
     add_report_options(group)
     _add_store_options(group)
+    _add_selftest_option(group)
 
 
 def _add_store_options(group) -> None:
@@ -310,3 +311,11 @@ def _data_source(c: cfg.RunConfig) -> str:
     packaged = [name for name in c.benchmarks if get_benchmark(name).packaged_file is not None]
     return "packaged" if len(packaged) == len(c.benchmarks) else "Hugging Face Hub"
 
+
+
+def _add_selftest_option(group) -> None:
+    """The graders' known-answer self-test before sampling (capability_tests/selftest/)."""
+    group.addoption("--selftest", choices=("cached", "always"), default="cached",
+                    help="the graders' known-answer self-test that runs before sampling: cached "
+                    "(default: a pass is remembered per grader identity and environment) or "
+                    "always (run the cases again)")
