@@ -149,3 +149,14 @@ def test_the_selftest_command_prints_a_table(capsys, tmp_path, monkeypatch):
                                            "seconds"]
     assert "boxed-wrong [demo]" in out and "grader self-test passed: 9" in out
     assert main(["selftest", "--benchmarks=nosuch"]) == 4
+
+
+def test_under_xdist_the_controller_checks_before_any_worker_samples(pytester, fake_engine_env,
+                                                                     broken):
+    broken("math-yes")
+    result = pytester.runpytest_subprocess(*SUITE, *FAKE, "--benchmarks=demo", "--limit=2",
+                                           "--k=1", "-n", "2")
+    output = "\n".join(result.outlines + result.errlines)
+    assert result.ret == EXIT_SELFTEST_FAILED, output[-3000:]
+    assert "verifier 'math', case boxed-wrong [demo]: expected wrong, got correct" in output
+    assert engine_log(fake_engine_env) == [], "no worker may start an engine"
