@@ -112,7 +112,7 @@ OPTIONS: tuple[Option, ...] = (
            help=f"run seed, seeds the engine and every sample (default {cfg.DEFAULT_SEED})"),
     Option("--template", type=cfg.template_name, default=cfg.DEFAULT_TEMPLATE,
            help=f"prompt template (default {cfg.DEFAULT_TEMPLATE}; also chat, abel, completion)"),
-    Option("--data-dir", metavar="DIR", commands=(RUN, "grade", "regrade-diff", "perplexity"),
+    Option("--data-dir", metavar="DIR", commands=(RUN, "grade", "regrade-diff", "perplexity", "selftest"),
            help="local benchmark files DIR/<benchmark>/test.jsonl (default: the Hugging Face "
            "Hub). Write it as --data-dir=DIR.",
            per_command={"regrade-diff": {"help": "benchmark files (default: as the run had them)"},
@@ -120,7 +120,9 @@ OPTIONS: tuple[Option, ...] = (
                                        "(default: as the run had them)"}}),
     Option("--limit", type=cfg.positive_int, metavar="N",
            help="only the first N problems of each benchmark"),
-    Option("--benchmarks", type=cfg.benchmark_list, metavar="NAMES",
+    Option("--benchmarks", type=cfg.benchmark_list, metavar="NAMES", commands=(RUN, "selftest"),
+           per_command={"selftest": {"help": "check the verifiers (and code test kinds) these "
+                        "benchmarks use (default: every registered verifier, every code test kind)"}},
            help="comma-separated benchmarks to collect (default: the study's six and humaneval, "
            "less what -k/-m cannot select; 'study' is the six, 'demo' the packaged set)"),
     # -- pass/fail of a problem's test ----------------------------------------------------------
@@ -131,10 +133,14 @@ OPTIONS: tuple[Option, ...] = (
            "pass@k without failing the session"),
     # -- grading ---------------------------------------------------------------------------------
     Option("--grading-workers", type=cfg.non_negative_int, metavar="N",
-           commands=(RUN, "grade", "regrade-diff"), aliases=("--workers",),
+           commands=(RUN, "grade", "regrade-diff", "selftest"), aliases=("--workers",),
            help="grading processes (default: one per CPU this process may use, split among "
            "xdist workers; 0 grades in the test process, without the hard kill of a stuck "
            "comparison)"),
+    Option("--selftest", choices=("cached", "always"), default="cached",
+           help="the graders' known-answer self-test that runs before sampling: cached (default: "
+           "a pass is remembered per grader identity and environment) or always (run the cases "
+           "again)"),
     # -- where things go ------------------------------------------------------------------------
     Option("--report-dir", default=cfg.DEFAULT_REPORT_DIR, metavar="DIR",
            commands=(RUN, "compare", "regrade-diff", "perplexity"),

@@ -7,6 +7,7 @@ import pytest
 
 from capability_tests.plugin.state import CapabilityState
 from capability_tests.results import ProblemResult, result_from_properties, samples_from_properties
+from capability_tests.selftest.gate import with_selftest
 
 
 def junit_xml(config: pytest.Config):
@@ -127,7 +128,8 @@ class ResultCollector:
             session.exitstatus = self.reports.finish(
                 list(self.results.values()), self.complete, int(exitstatus),
                 xml=junit_xml(self.state.pytest_config), samples=self.samples,
-                sampling_provenance=self._sampling_provenance(),
+                sampling_provenance=with_selftest(self._sampling_provenance(),
+                                                  self.state.pytest_config),
                 data_sources=self.state.data_sources(),
             )
         except Exception as exc:  # never lose the session over a report; say so and fail

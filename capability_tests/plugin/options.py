@@ -224,4 +224,3 @@ def _data_source(c: cfg.RunConfig) -> str:
         return f"--data-dir={c.data_dir}"
     packaged = [name for name in c.benchmarks if get_benchmark(name).packaged_file is not None]
     return "packaged" if len(packaged) == len(c.benchmarks) else "Hugging Face Hub"
-

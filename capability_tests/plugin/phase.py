@@ -11,6 +11,7 @@ import pytest
 from capability_tests.plugin.collection import problem_of
 from capability_tests.plugin.state import RUN_KEY, CapabilityState
 from capability_tests.problems import Problem
+from capability_tests.selftest.gate import run_selftest_or_stop
 
 
 def _sample_reporting_warnings(config: pytest.Config, state: CapabilityState,
@@ -36,9 +37,16 @@ def pytest_runtestloop(session: pytest.Session):
     here stops the session with the finished problems reported (incomplete run)."""
     state = session.config.stash.get(RUN_KEY, None)
     option = session.config.option
+    if (state is not None and not state.is_worker and not state.selected
+            and session.config.pluginmanager.has_plugin("dsession")
+            and not option.collectonly and not getattr(option, "setupplan", False)):
+        # xdist controller: its workers sample only once it schedules; the graders' self-test
+        # runs here first, on every loaded problem (exit status 8 on a mismatch)
+        run_selftest_or_stop(session.config, [p for b in state.loaded.values() for p in b.problems])
     if (state is not None and not state.is_worker and state.selected
             and not option.collectonly and not getattr(option, "setupplan", False)
             and not (session.testsfailed and not option.continue_on_collection_errors)):
+        run_selftest_or_stop(session.config, state.selected)  # before any engine (exit status 8)
         reporter = session.config.pluginmanager.get_plugin("terminalreporter")
         if reporter is not None and session.config.get_verbosity() >= 0:
             reporter.ensure_newline()

@@ -129,8 +129,26 @@ def flat(provenance: Mapping[str, Any]) -> dict[str, str]:
         "git_commit": (harness_.get("git_commit") or "")
         + (" (dirty)" if harness_.get("git_dirty") else "") or None,
         "grader": provenance.get("grader"),
+        **_selftest_rows(provenance.get("selftest")),
     }
     return {k: _text(v) for k, v in rows.items() if v is not None and _text(v) != ""}
+
+
+def _selftest_rows(entry: Any) -> dict[str, Any]:
+    """The graders' self-test before sampling (capability_tests/selftest/): a summary, the
+    sandbox backend it ran under, what it cost and whether a cached pass was used."""
+    if not isinstance(entry, dict):
+        return {}
+    verifiers = ", ".join(f"{k} {v}" for k, v in (entry.get("verifiers") or {}).items())
+    state = "passed" if entry.get("passed") else f"FAILED ({len(entry.get('failed') or [])})"
+    skipped = len(entry.get("skipped") or [])
+    return {
+        "selftest": f"{state}: {entry.get('cases')} cases ({verifiers or 'none'})"
+                    + (f", {skipped} skipped" if skipped else ""),
+        "selftest_backend": entry.get("backend"),
+        "selftest_seconds": entry.get("seconds"),
+        "selftest_cached": entry.get("cached"),
+    }
 
 
 def markdown(provenance: Mapping[str, Any] | None) -> str:
