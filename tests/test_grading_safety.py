@@ -16,6 +16,7 @@ import pytest
 from capability_tests.grading import GradingPool, Verdict, grade, grade_many
 from capability_tests.grading.timeouts import GradingTimeout, time_limit
 from capability_tests.problems import Problem
+from grading_problems import policy_of
 
 LIMIT = 3.0  # the default per-comparison limit
 SLACK = 5.0
@@ -27,7 +28,7 @@ def P(answer: str = "1", benchmark: str = "math500", **meta) -> Problem:
         meta.setdefault("final_answer", [answer])
         meta.setdefault("is_multiple_answer", False)
     return Problem(benchmark=benchmark, problem_id="t", question="q", answer=answer, source="t",
-                   meta=meta)
+                   meta=meta, policy=policy_of(benchmark))
 
 
 PATHOLOGICAL = [

@@ -2,7 +2,8 @@ r"""Find the final answer a completion commits to.
 
 Order (the first rule that finds something wins):
 
-1. GSM8K only: the last `#### <answer>` line (the GSM8K few-shot format).
+1. Under the extraction mode "hashes_first" (GSM8K's grading policy): the last `#### <answer>`
+   line (the GSM8K few-shot format).
 2. A final-answer statement written after the last box wins over the box: Minerva's "Final Answer:
    The final answer is $42$. I hope it is correct." or an `Answer:` line after an intermediate
    `\boxed{}`.
@@ -13,7 +14,7 @@ Order (the first rule that finds something wins):
 4. The last `Answer: ...` label (the `abel` template; also after other text on the line:
    "Thus, Answer: 7", or directly before math: "Answer $9$"). A sentence in it is read for its
    value: "The smallest $n$ is 17." gives 17.
-5. Other benchmarks: the last `#### <answer>`.
+5. Otherwise: the last `#### <answer>`.
 6. The last "final answer is ..." then the last "the answer is ...": the answer runs to the end of
    the sentence: a period followed by a space or the end of the text, so "0.75." gives `0.75`.
 7. A completion that is only one math expression (`$x \in [-2,7]$`) is its own answer.
@@ -160,10 +161,11 @@ def _mentions_answer(text: str) -> bool:
     return "answer" in text or "Answer" in text or "ANSWER" in text
 
 
-def extract_answer(text: str, benchmark: str = "") -> Extraction:
+def extract_answer(text: str, extraction: str = "standard") -> Extraction:
+    """The final answer of `text`; `extraction` is the problem's `GradingPolicy.extraction`."""
     if not text or not text.strip():
         return Extraction(None, "no answer: empty completion")
-    if benchmark == "gsm8k":
+    if extraction == "hashes_first":
         hits = _HASHES.findall(text[-TAIL_CHARS:])
         if hits:
             return _done(hits[-1], "####")

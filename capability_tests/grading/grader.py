@@ -44,7 +44,7 @@ def grade_math(completion: str, problem: Problem, timeout: float = DEFAULT_TIMEO
     answer = None
     try:
         with time_limit(timeout):
-            found = extract_answer(completion, problem.benchmark)
+            found = extract_answer(completion, problem.policy.extraction)
             if found.answer is None:
                 return Verdict(False, None, found.how, time.perf_counter() - start)
             answer = found.answer
