@@ -144,6 +144,7 @@ class _Tally:
             wrong=outcomes["wrong"],
             no_answer=outcomes["no_answer"],
             grading_errors=errors,
+            grader_errors=outcomes["grader_error"],
             regraded=self.regraded,
             grader=self.grader,
         )

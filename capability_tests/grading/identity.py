@@ -12,8 +12,8 @@ computed, not declared, so no version number has to be remembered:
   worker loop (scheduling), the `grade` subcommand, this module; test data generators live
   outside the package (`fixtures/`). Editing the pool therefore regrades nothing; editing
   extraction regrades everything;
-- the grading time limit in force (a verdict can be "timeout" under one limit and "equal" under
-  another);
+- the effective time limits in force: the grading limit, the recheck's factor and the clock
+  they count (a verdict can be "timeout" under one limit and "equal" under another);
 - the version of sympy, whose simplification decides equivalence.
 
 Any edit to one of those files, a comment included, gives a new identity: a regrade is cheap
@@ -28,7 +28,7 @@ import importlib.util
 from functools import lru_cache
 from pathlib import Path
 
-from capability_tests.grading.timeouts import DEFAULT_TIMEOUT_S
+from capability_tests.grading.timeouts import DEFAULT_TIMEOUT_S, RECHECK_FACTOR
 from capability_tests.grading.verifiers import verifier_targets
 
 PACKAGE = "capability_tests"
@@ -108,5 +108,6 @@ def grader_identity(timeout: float = DEFAULT_TIMEOUT_S) -> str:
         sympy_version = metadata.version("sympy")
     except metadata.PackageNotFoundError:
         sympy_version = "absent"
-    h.update(f"timeout={float(timeout)!r}\0sympy={sympy_version}".encode())
+    h.update(f"timeout={float(timeout)!r}\0recheck={RECHECK_FACTOR!r}\0clock=cpu-in-workers\0"
+             f"sympy={sympy_version}".encode())
     return PREFIX + h.hexdigest()[:16]
