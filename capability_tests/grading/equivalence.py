@@ -419,7 +419,55 @@ def reference_tuple_size(problem: Problem) -> int:
     return len(value.items) if isinstance(value, Seq) and value.kind == "()" else 0
 
 
+def _same_curve(got: str, want: str, unit: str | None) -> bool:
+    """`y = -\\frac{1}{2}x + \\frac{3}{4}` and `2x + 4y - 3 = 0`: two equations in the same two
+    or more unknowns, equal up to a nonzero constant factor (a `y =` here is part of the equation,
+    not a label to drop)."""
+    if got.count("=") != 1 or want.count("=") != 1:
+        return False
+    try:
+        g = parse(normalise(got, unit=unit, keep_labels=True).math)
+        w = parse(normalise(want, unit=unit, keep_labels=True).math)
+    except ParseError:
+        return False
+    if not (isinstance(g, Relation) and isinstance(w, Relation) and g.op == w.op == "="):
+        return False
+    sides = (g.lhs, g.rhs, w.lhs, w.rhs)
+    if not all(isinstance(v, sympy.Expr) for v in sides):
+        return False
+    free = (g.lhs - g.rhs).free_symbols
+    if len(free) < 2 or free != (w.lhs - w.rhs).free_symbols:
+        return False
+    return _proportional(g.lhs - g.rhs, w.lhs - w.rhs)
+
+
+def assignment_tuples(text: str) -> str | None:
+    """`p=5, q=2; p=7, q=2` -> `(5, 2), (7, 2)`: groups separated by `;`, each assigning the same
+    names in the same order, read as the tuples of their values; else None."""
+    if ";" not in text:
+        return None
+    groups = [g.strip() for g in text.split(";")]
+    tuples, names = [], None
+    for group in groups:
+        items = [i.strip() for i in group.split(",")]
+        values = [labelled_value(i) for i in items]
+        if len(items) < 2 or not all(values):
+            return None
+        labels = [i.split("=", 1)[0].replace(" ", "") for i in items]
+        if names is None:
+            names = labels
+        elif labels != names or len(set(labels)) != len(labels):
+            return None
+        tuples.append("(" + ", ".join(values) + ")")
+    return ", ".join(tuples) if len(tuples) > 1 else None
+
+
 def answers_match(extracted: str, problem: Problem) -> tuple[bool, str]:
+    assigned = assignment_tuples(extracted)
+    if assigned is not None:
+        same, reason = answers_match(assigned, problem)
+        if same:
+            return True, f"{reason} (assignments read as tuples)"
     refs, multi, unit = reference_of(problem)
     ref_norms = [normalise(r, unit=unit, thousands=not multi) for r in refs]
     ref_items: list[str] = []
@@ -457,6 +505,8 @@ def answers_match(extracted: str, problem: Problem) -> tuple[bool, str]:
         return False, f"{len(got_items)} answers where the reference has {len(ref_items)}"
     if len(ref_items) == 1:
         same = _item_equal(got_items[0], ref_items[0], tol, percent_shift)
+        if not same and _same_curve(extracted, refs[0], unit):
+            return True, "equal as equations"
         return same, "equal" if same else "different"
     if problem.policy.lists == "ordered":
         for got, want in zip(got_items, ref_items):

@@ -66,6 +66,10 @@ _VERB = re.compile(r"(?i)\b(?:is|are|equals|was|be|gives?|get)\b\s*[:：]?\s*")
 _VALUE_START = re.compile(r"[\d$\\(\[{+-]|[A-Za-z](?![A-Za-z])|[A-Z][a-z]*\b|pi\b|sqrt")
 # "12 dollars, which is less than 15": the value ends where a new clause starts
 _CLAUSE = re.compile(r",\s+(?!and\b|or\b)(?=[A-Za-z]{2,})|\s+(?:which|because|since|so|as)\b")
+# chat-template debris a model writes past its answer: the statement ends there
+_DEBRIS = re.compile(r"<\|[A-Za-z_]+\|>|</s>|<eos>|<end_of_turn>|<start_of_turn>|\[/?INST\]")
+# "42. I hope it is correct.": a value, then a new sentence (a capital, then a lower-case word)
+_THEN_SENTENCE = re.compile(r"^(?P<value>.+?)\.\s+(?=(?:[A-Z][a-z]*\s+)?[a-z]{2,})")
 # text between two boxes of one statement: short, no paragraph break, no new sentence
 _NEW_SENTENCE = re.compile(r"[.!?]\s+[A-Z]|\n\s*\n")
 
@@ -88,10 +92,15 @@ def _clean(answer: str) -> str:
 
 
 def _statement_value(line: str) -> str:
-    """The answer an `Answer:` line states: Minerva's sentence, a prose sentence, or the line."""
+    """The answer an `Answer:` line states: Minerva's sentence, a prose sentence, or the line,
+    each up to chat-template debris and without a sentence that follows the value."""
+    line = _DEBRIS.split(line, maxsplit=1)[0].strip()
     inner = _FINAL_ANSWER_IS.findall(line) or _ANSWER_IS.findall(line)
     if inner:
-        return inner[-1]
+        return _CLAUSE.split(inner[-1], maxsplit=1)[0]
+    then = _THEN_SENTENCE.match(line)
+    if then and "\\boxed" not in line and not _PROSE.match(line):
+        line = then.group("value")
     if "\\boxed" in line or "\\fbox" in line or not _PROSE.match(line):
         return line
     sentence = _SENTENCE.match(line).group(1)
