@@ -17,7 +17,7 @@ from capability_tests.grading.timeouts import (
     DEFAULT_TIMEOUT_S, RECHECK_FACTOR, GradingTimeout, signals_usable, time_limit,
 )
 from capability_tests.grading.verdict import Verdict, grader_error_verdict
-from capability_tests.grading.verifiers import verify
+from capability_tests.grading.verifiers import UnknownVerifier, verify
 from capability_tests.problems import Problem
 
 MAX_COMPLETION_CHARS = 2_000_000
@@ -33,8 +33,10 @@ def grade_here(completion: str, problem: Problem, timeout: float = DEFAULT_TIMEO
         return verify(completion, problem, timeout)
     except GradingTimeout:  # a verifier that let the limit's exception through
         return Verdict(False, None, "timeout", time.perf_counter() - start, timed_out=True)
-    except MemoryError:
-        raise  # the machine, not the verifier: the pool retries it as a failure (never a verdict)
+    except (MemoryError, UnknownVerifier):
+        # the machine or the configuration, not a verifier's bug: never a verdict (the pool
+        # retries a failure; an unknown verifier is the benchmark's error)
+        raise
     except Exception as exc:  # a verifier bug: a verdict of its own, the worker lives on
         return grader_error_verdict(exc, None, time.perf_counter() - start)
 
