@@ -144,6 +144,7 @@ class _Tally:
             wrong=outcomes["wrong"],
             no_answer=outcomes["no_answer"],
             grading_errors=errors,
+            grader_errors=outcomes["grader_error"],
             regraded=self.regraded,
             grader=self.grader,
         )
@@ -458,7 +459,8 @@ class RunOrchestrator:
             digest = self.prompt_key(template, p)
             tally = tallies[p.key] = _Tally(
                 p, k, digest,
-                grading_digest(p.verifier, p.answer, p.meta, benchmark=p.benchmark, grader=grader),
+                grading_digest(p.verifier, p.answer, p.meta, benchmark=p.benchmark, grader=grader,
+                               policy=p.policy),
                 grader, store_key,
             )
             stored = store.stored(generation, digest) if store is not None else {}

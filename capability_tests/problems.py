@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from capability_tests.grading.policy import DEFAULT_POLICY, GradingPolicy
+
 
 @dataclass(frozen=True, eq=False)
 class Problem:
@@ -16,6 +18,7 @@ class Problem:
     `answer` is the reference final answer as the benchmark writes it (LaTeX or a number, as text).
     `meta` holds benchmark-specific grading hints (OlympiadBench: `final_answer` list,
     `is_multiple_answer`, `unit`, `answer_type`; MATH-500: `subject`, `level`).
+    `policy` is the grading policy its benchmark declares (`Benchmark.grading_policy`).
     `error` is set when the source row could not be read: the problem then becomes a failing test
     that names `source`, and is never sent to an engine.
     """
@@ -29,6 +32,7 @@ class Problem:
     meta: Mapping[str, Any] = field(default_factory=dict)
     keywords: tuple[str, ...] = ()
     error: str | None = None
+    policy: GradingPolicy = DEFAULT_POLICY
 
     @property
     def key(self) -> str:

@@ -14,7 +14,8 @@ from typing import Any, Iterable, Iterator, Mapping
 
 RESULT_PROPERTY = "capability_result"
 SAMPLES_PROPERTY = "capability_samples"  # per-sample records: on the setup report only, not JUnit
-OUTCOME_LETTERS = {"correct": "C", "wrong": "W", "no_answer": "N", "timeout": "T", "error": "E"}
+OUTCOME_LETTERS = {"correct": "C", "wrong": "W", "no_answer": "N", "timeout": "T", "error": "E",
+                   "grader_error": "G"}
 LETTER_OUTCOMES = {v: k for k, v in OUTCOME_LETTERS.items()}
 
 
@@ -36,6 +37,7 @@ class ProblemResult:
     grading_errors: int = 0  # not graded (grading failed outside the completion; graded next run)
     regraded: int = 0  # stored verdicts made under another grader identity, regraded this run
     grader: str | None = None  # the grader identity every verdict here was made under
+    grader_errors: int = 0  # verdicts of a verifier that raised (counted not correct)
     # sizes of the wrong-answer classes (reporting/answer_classes.py), known when the per-sample
     # records reached the report; what maj@k and the distinct-answer counts need
     wrong_classes: tuple[int, ...] | None = None
@@ -61,6 +63,7 @@ class ProblemResult:
             "wrong": self.wrong,
             "no_answer": self.no_answer,
             "grading_errors": self.grading_errors,
+            "grader_errors": self.grader_errors,
             "regraded": self.regraded,
             "grader": self.grader,
             "error": self.error,
@@ -84,6 +87,7 @@ class ProblemResult:
             wrong=int(data.get("wrong", 0)),
             no_answer=int(data.get("no_answer", 0)),
             grading_errors=int(data.get("grading_errors", 0)),
+            grader_errors=int(data.get("grader_errors", 0)),
             regraded=int(data.get("regraded", 0)),
             grader=data.get("grader"),
             wrong_classes=None if data.get("wrong_classes") is None

@@ -61,9 +61,10 @@ def prompt_digest(prompt: str | Sequence[Mapping[str, str]],
 
 
 def grading_digest(verifier: str, answer: str, meta: Mapping[str, Any], *, benchmark: str = "",
-                   grader: str | None = None) -> str:
+                   grader: str | None = None, policy: Any = None) -> str:
     """What a stored verdict depends on besides the text: `<grader identity>/<16 hex>`, the hex
-    over verifier, benchmark (extraction and tolerances depend on it), reference answer and meta.
+    over verifier, benchmark, reference answer, meta and the benchmark's grading policy
+    (`GradingPolicy`: extraction and tolerances depend on it; `policy.as_key()`).
 
     A verdict stored under another digest is regraded from its text (no engine). The grader
     identity (`grading.identity.grader_identity`, default: the running grader's) is kept readable
@@ -73,7 +74,10 @@ def grading_digest(verifier: str, answer: str, meta: Mapping[str, Any], *, bench
         from capability_tests.grading.identity import grader_identity
 
         grader = grader_identity()
-    data = json.dumps([verifier, benchmark, answer, dict(meta)], sort_keys=True, default=str)
+    fields = [verifier, benchmark, answer, dict(meta)]
+    if policy is not None:
+        fields.append(policy.as_key())
+    data = json.dumps(fields, sort_keys=True, default=str)
     return f"{grader}/{hashlib.sha256(data.encode()).hexdigest()[:16]}"
 
 

@@ -2,7 +2,7 @@
 
     python perf/grading_near_miss.py --data-dir ../shared/benchmarks [--workers 2]
 
-For every reference answer of the six benchmarks, `capability_tests.grading.near_miss` makes
+For every reference answer of the six benchmarks, `fixtures/near_miss.py` makes
 wrong answers close to it (off by one, sign flipped, digits transposed, a factor dropped, tuple
 entries swapped, a unit scaled, a decimal truncated, a thousands separator misplaced, a list member
 changed, ...), each proven wrong by exact arithmetic. Each is put in a completion the way models
@@ -20,9 +20,11 @@ import sys
 import time
 from pathlib import Path
 
-from capability_tests.benchmarks import load_problems
-from capability_tests.grading import GradingPool
-from capability_tests.grading.near_miss import near_misses
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repository root: fixtures/
+
+from capability_tests.benchmarks import load_problems  # noqa: E402
+from capability_tests.grading import GradingPool  # noqa: E402
+from fixtures.near_miss import near_misses  # noqa: E402
 
 BENCHMARKS = ("aime24", "amc23", "gsm8k", "math500", "minerva_math", "olympiadbench")
 FRAMES = (
@@ -62,7 +64,7 @@ def main() -> int:
         for problem in load_problems(name, args.data_dir):
             if problem.error:
                 continue
-            misses = near_misses(problem.answer, name, limit=args.limit)
+            misses = near_misses(problem.answer, problem.policy, limit=args.limit)
             if not misses:
                 skipped[name] += 1
                 continue

@@ -6,7 +6,7 @@ import pytest
 
 from capability_tests.grading import Verdict, grade
 from capability_tests.grading.extract import extract_answer
-from grading_problems import reference
+from grading_problems import policy_of, reference
 
 
 P = reference
@@ -30,7 +30,7 @@ P = reference
     ],
 )
 def test_extraction(text, benchmark, expected):
-    assert extract_answer(text, benchmark).answer == expected
+    assert extract_answer(text, policy_of(benchmark).extraction).answer == expected
 
 
 @pytest.mark.parametrize("text", ["", "I think we need to compute the sum of", r"so \boxed{\frac{1}{2"])

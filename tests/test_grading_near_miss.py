@@ -13,10 +13,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from capability_tests.grading import grade
-from capability_tests.grading.near_miss import (
+from fixtures.near_miss import (
     Items, NotExact, Number, Tuple, differs, exact_value, near_misses,
 )
 from capability_tests.problems import Problem
+from grading_problems import policy_of
 
 
 def P(benchmark: str, answer: str) -> Problem:
@@ -25,7 +26,7 @@ def P(benchmark: str, answer: str) -> Problem:
         meta = {"final_answer": [answer], "is_multiple_answer": "," in answer and answer[0] not in "([",
                 "unit": None, "answer_type": "Numerical"}
     return Problem(benchmark=benchmark, problem_id="t", question="q", answer=answer, source="t",
-                   meta=meta)
+                   meta=meta, policy=policy_of(benchmark))
 
 
 FRAMES = (
@@ -85,7 +86,7 @@ def test_the_reference_itself_is_correct(answer, benchmark, frame):
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(answers(), benchmarks, st.randoms(use_true_random=False))
 def test_a_near_miss_is_never_correct(answer, benchmark, rnd):
-    misses = near_misses(answer, benchmark)
+    misses = near_misses(answer, policy_of(benchmark))
     problem = P(benchmark, answer)
     for miss in rnd.sample(misses, min(len(misses), 25)):
         completion = FRAMES[rnd.randrange(len(FRAMES))].format(a=miss.text)
@@ -131,18 +132,18 @@ def test_exact_arithmetic_decides_equality():
 
 def test_rewrites_that_keep_the_value_are_dropped():
     # 121 with its digits transposed is 121; 0 with its sign flipped is 0; 1, 2 swapped is 2, 1
-    assert all(m.text != "121" for m in near_misses("121", "math500"))
-    assert all(m.text not in ("-0", "0") for m in near_misses("0", "math500"))
-    assert all(m.text != "2, 1" for m in near_misses("1, 2", "math500"))
-    kinds = {m.kind for m in near_misses("(12, 3.25)", "math500")}
+    assert all(m.text != "121" for m in near_misses("121", policy_of("math500")))
+    assert all(m.text not in ("-0", "0") for m in near_misses("0", policy_of("math500")))
+    assert all(m.text != "2, 1" for m in near_misses("1, 2", policy_of("math500")))
+    kinds = {m.kind for m in near_misses("(12, 3.25)", policy_of("math500"))}
     assert {"tuple entries swapped", "bracket changed"} <= kinds
-    kinds = {m.kind.split(" (")[0] for m in near_misses("12345", "gsm8k")}
+    kinds = {m.kind.split(" (")[0] for m in near_misses("12345", policy_of("gsm8k"))}
     assert {"off by 1", "sign flipped", "digits transposed", "factor dropped",
             "thousands separator misplaced", "unit scaled x10"} <= kinds
-    assert {m.kind for m in near_misses("3.14159", "math500")} >= {"decimal truncated"}
+    assert {m.kind for m in near_misses("3.14159", policy_of("math500"))} >= {"decimal truncated"}
     # Minerva: a rewrite within the written precision is not a near miss
-    assert all(m.text != "4.51e33" for m in near_misses("4.5e33", "minerva_math"))
-    assert near_misses(r"x^2 + 1", "math500") == []  # not provable exactly: nothing made
+    assert all(m.text != "4.51e33" for m in near_misses("4.5e33", policy_of("minerva_math")))
+    assert near_misses(r"x^2 + 1", policy_of("math500")) == []  # not provable exactly: nothing made
 
 
 def test_every_benchmark_family_of_near_miss_is_rejected():
@@ -151,7 +152,7 @@ def test_every_benchmark_family_of_near_miss_is_rejected():
         "-3, 5": "math500", "4.5e33": "minerva_math", "62.5": "olympiadbench", "2024": "aime24",
     }
     for reference, benchmark in cases.items():
-        misses = near_misses(reference, benchmark)
+        misses = near_misses(reference, policy_of(benchmark))
         assert len(misses) >= 10, reference
         problem = P(benchmark, reference)
         for miss in misses:

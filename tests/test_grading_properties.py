@@ -9,11 +9,12 @@ from hypothesis import given, settings, strategies as st
 from capability_tests.grading import grade
 from capability_tests.grading.equivalence import answers_match
 from capability_tests.problems import Problem
+from grading_problems import policy_of
 
 
 def P(answer: str, benchmark: str = "math500", **meta) -> Problem:
     return Problem(benchmark=benchmark, problem_id="t", question="q", answer=answer, source="t",
-                   meta=meta)
+                   meta=meta, policy=policy_of(benchmark))
 
 
 ints = st.integers(min_value=-60, max_value=60)

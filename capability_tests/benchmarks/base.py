@@ -5,11 +5,15 @@ from __future__ import annotations
 import gzip
 import json
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping
 
+from capability_tests.grading.policy import GradingPolicy
 from capability_tests.problems import Problem
+
+__all__ = ["Benchmark", "BenchmarkError", "GradingPolicy", "HubSource", "ParsedRow", "RowError",
+           "read_jsonl"]
 
 
 class BenchmarkError(Exception):
@@ -43,7 +47,9 @@ class Benchmark:
 
     `parse_row` turns one source row (any of the schemas the benchmark is published in) into a
     `ParsedRow` or raises `RowError`. `id_fields` are tried in order for the problem id; without
-    one the 0-based row number is the id.
+    one the 0-based row number is the id. `grading_policy` says how its answers are graded
+    (tolerance, extraction, list semantics, answer range: `GradingPolicy`); every problem carries
+    it. `answer_range` and `grading_policy.answer_range` are one setting: give either.
     """
 
     name: str
@@ -57,8 +63,25 @@ class Benchmark:
     # every reference answer is an integer in [low, high] (AIME: 0-999): the report draws a
     # uniform guesser's pass@k for it (reporting/guessing.py)
     answer_range: tuple[int, int] | None = None
+    grading_policy: GradingPolicy = GradingPolicy()
 
     def __post_init__(self) -> None:
+        if not isinstance(self.grading_policy, GradingPolicy):
+            raise ValueError(f"benchmark {self.name!r}: grading_policy must be a GradingPolicy, "
+                             f"got {type(self.grading_policy).__name__}")
+        declared = self.grading_policy.answer_range
+        if self.answer_range is None and declared is not None:
+            object.__setattr__(self, "answer_range", declared)
+        elif self.answer_range is not None and declared is None:
+            try:
+                object.__setattr__(self, "grading_policy", replace(
+                    self.grading_policy, answer_range=tuple(self.answer_range)))
+            except ValueError as exc:
+                raise ValueError(f"benchmark {self.name!r}: answer_range must be two integers "
+                                 f"low <= high, got {self.answer_range!r}") from exc
+        elif self.answer_range is not None and tuple(self.answer_range) != declared:
+            raise ValueError(f"benchmark {self.name!r}: answer_range {self.answer_range!r} and "
+                             f"grading_policy.answer_range {declared!r} differ")
         if self.answer_range is not None:
             low, high = self.answer_range
             if not (isinstance(low, int) and isinstance(high, int) and low <= high):
@@ -102,7 +125,8 @@ class Benchmark:
                 if row.get(name) is not None:
                     problem_id = str(row[name])
                     break
-        base = dict(benchmark=self.name, problem_id=problem_id, source=source, verifier=self.verifier)
+        base = dict(benchmark=self.name, problem_id=problem_id, source=source, verifier=self.verifier,
+                    policy=self.grading_policy)
         if isinstance(row, Exception):
             return Problem(question="", answer="", error=f"{source}: {row}", **base)
         if not isinstance(row, Mapping):

@@ -10,7 +10,9 @@ import re
 from pathlib import Path
 from typing import Any, Mapping
 
-from capability_tests.benchmarks.base import Benchmark, HubSource, ParsedRow, RowError
+from capability_tests.benchmarks.base import (
+    Benchmark, GradingPolicy, HubSource, ParsedRow, RowError,
+)
 from capability_tests.latex import last_boxed
 
 
@@ -153,6 +155,10 @@ BUILTIN_BENCHMARKS: tuple[Benchmark, ...] = (
         id_fields=("idx",),
         hub=HubSource("math-ai/minervamath", split="test"),
         description="Minerva's MIT OCW problems, 272, answers with units and tolerances",
+        # measured quantities rounded to 2-4 significant figures: what rounds to the reference
+        # at its written precision, within [0.1%, 2%] (docs/GRADING.md, "Tolerances")
+        grading_policy=GradingPolicy(tolerance="relative", tolerance_value=0.001,
+                                     written_precision="numbers", written_precision_cap=0.02),
     ),
     Benchmark(
         name="olympiadbench",
@@ -161,6 +167,12 @@ BUILTIN_BENCHMARKS: tuple[Benchmark, ...] = (
         id_fields=("id",),
         hub=HubSource("Hothan/OlympiadBench", split="train", config="OE_TO_maths_en_COMP"),
         description="OlympiadBench, English text-only open-ended math, 675",
+        # the OlympiadBench judge's own 1e-8; a decimal reference: half its last digit, <= 1%
+        grading_policy=GradingPolicy(tolerance="relative", tolerance_value=1e-8,
+                                     written_precision="decimals", written_precision_cap=0.01,
+                                     reference_list_field="final_answer",
+                                     multiple_answer_field="is_multiple_answer",
+                                     unit_field="unit"),
     ),
     Benchmark(
         name="gsm8k",
@@ -169,6 +181,7 @@ BUILTIN_BENCHMARKS: tuple[Benchmark, ...] = (
         id_fields=("idx",),
         hub=HubSource("openai/gsm8k", split="test", config="main"),
         description="GSM8K test split, 1319 grade-school word problems",
+        grading_policy=GradingPolicy(extraction="hashes_first"),  # its few-shot "#### 42" format
     ),
 )
 

@@ -6,11 +6,27 @@ Modules: `extract` (find the final answer), `normalise` (canonical strings), `la
 LaTeX-subset parser building sympy objects), `equivalence` (cheap-to-expensive comparison),
 `timeouts` and `pool` (bounded time, dead workers replaced), `verdict` (the typed outcome),
 `identity` (the grader identity stored verdicts depend on), `command` (the `grade`
-subcommand). Importing this package imports neither vLLM nor torch. See docs/GRADING.md.
+subcommand), `policy` (a benchmark's declared grading policy). Importing this package imports
+neither vLLM, torch nor sympy: the names below load their modules on first use (`Problem`
+imports `policy` with the package). See docs/GRADING.md.
 """
 
-from capability_tests.grading.verdict import Verdict
-from capability_tests.grading.grader import grade
-from capability_tests.grading.pool import GradingPool, grade_many
+from __future__ import annotations
 
-__all__ = ["Verdict", "grade", "grade_many", "GradingPool"]
+import importlib
+
+_EXPORTS = {
+    "Verdict": "capability_tests.grading.verdict",
+    "grade": "capability_tests.grading.grader",
+    "grade_many": "capability_tests.grading.pool",
+    "GradingPool": "capability_tests.grading.pool",
+    "GradingPolicy": "capability_tests.grading.policy",
+}
+
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -4,7 +4,8 @@ From cheap to expensive:
 
 1. normalised strings equal (`normalise.py`);
 2. both sides parsed by the safe parser (`latex_parse.py`) and compared as values:
-   * numbers: exactly (rationals) or within the benchmark's tolerance (`tolerance_for`);
+   * numbers: exactly (rationals) or within the tolerance the problem's grading policy declares
+     (`GradingPolicy.tolerance_for`);
    * expressions with symbols: equal at several fixed sample points (a polynomial-identity style
      test, 1e-9 relative), falling back to `sympy.simplify(a - b) == 0` when the points give no
      verdict;
@@ -33,62 +34,11 @@ from capability_tests.grading.latex_parse import (
 from capability_tests.grading.normalise import (
     Normalised, expand_pm, labelled_value, normalise, reference_parts, split_answer_list,
 )
+from capability_tests.grading.policy import EXACT, Tolerance
 from capability_tests.problems import Problem
 
-EXACT_BENCHMARKS = {"aime24", "amc23", "gsm8k", "math500", "demo"}
 MAX_ITEMS = 64
 _NUMERIC_NOISE = 1e-12  # relative: two exact values evaluated to 30 digits
-_DECIMAL = re.compile(r"^-?(?P<int>\d*)(?:\.(?P<frac>\d*))?(?:[eE](?P<exp>[+-]?\d+))?$")
-_TIMES10 = re.compile(
-    r"^-?(?P<int>\d+)(?:\.(?P<frac>\d*))?\s*\\times\s*10\s*\^\s*\{?\s*(?P<exp>[+-]?\d+)\s*\}?$"
-)
-
-
-def _half_ulp_relative(ref: str) -> float | None:
-    """Half a unit in the last written digit of a decimal reference, relative to its value."""
-    s = ref.replace(" ", "")
-    m = _DECIMAL.match(s) or _TIMES10.match(s)
-    if not m or not (m.group("int") or m.group("frac")):
-        return None
-    digits = (m.group("int") or "") + (m.group("frac") or "")
-    frac = len(m.group("frac") or "")
-    if not frac and "." not in s:
-        # trailing zeros of an integer are not significant: 15000 is 1.5e4
-        stripped = digits.rstrip("0")
-        frac = -(len(digits) - len(stripped)) if stripped else 0
-    try:
-        value = abs(float((m.group("int") or "0") + "." + (m.group("frac") or "0")))
-    except ValueError:
-        return None
-    if value == 0 or not digits.strip("0"):
-        return None
-    return 0.5 * 10.0 ** (-frac) / value
-
-
-def tolerance_for(benchmark: str, reference: str) -> float:
-    """Relative tolerance for comparing numbers against `reference` (0 means exact).
-
-    * aime24, amc23, gsm8k, math500: exact. Their answers are exact integers, fractions, surds.
-    * minerva_math: measured quantities written to a few significant figures. Accept what rounds
-      to the reference at the precision it is written with (half a unit in its last significant
-      digit; trailing zeros of an integer are not significant), never tighter than 0.1% (models
-      round physical constants differently) and never looser than 2% (so `1e11` accepts
-      1.02e11 but not 1.1e11).
-    * olympiadbench: exact values are compared to 1e-8 (the OlympiadBench judge's own default);
-      a reference written as a decimal accepts half a unit in its last digit, at most 1%.
-    """
-    if benchmark in EXACT_BENCHMARKS:
-        return 0.0
-    half = _half_ulp_relative(reference)
-    if benchmark == "minerva_math":
-        return min(max(half if half is not None else 0.0, 0.001), 0.02)
-    if benchmark == "olympiadbench":
-        if half is not None and "." in reference:
-            return max(min(half, 0.01), 1e-8)
-        return 1e-8
-    return 0.0
-
-
 @functools.lru_cache(maxsize=8192)
 def _parse_cached(text: str) -> Any:
     try:
@@ -143,10 +93,10 @@ def _close(got: complex, want: complex, rel: float) -> bool:
     return abs(got - want) <= rel * max(abs(want), 1e-300) or abs(got - want) <= 1e-28 * scale
 
 
-def scalar_equal(got: sympy.Expr, want: sympy.Expr, tol: float) -> bool:
+def scalar_equal(got: sympy.Expr, want: sympy.Expr, tol: Tolerance) -> bool:
     if got == want:
         return True
-    if got.is_Rational and want.is_Rational and tol == 0:
+    if got.is_Rational and want.is_Rational and tol.exact:
         return False
     if got.has(sympy.oo, -sympy.oo, sympy.zoo, sympy.nan) or want.has(
         sympy.oo, -sympy.oo, sympy.zoo, sympy.nan
@@ -157,7 +107,7 @@ def scalar_equal(got: sympy.Expr, want: sympy.Expr, tol: float) -> bool:
         g, w = _num(got), _num(want)
         if g is None or w is None:
             return False
-        return _close(g, w, max(tol, _NUMERIC_NOISE))
+        return _close(g, w, max(tol.relative, _NUMERIC_NOISE)) or abs(g - w) <= tol.absolute
     if got.free_symbols != want.free_symbols:
         return False
     symbols = sorted(free, key=lambda s: s.name)
@@ -186,7 +136,7 @@ def _symbolic_zero(diff: sympy.Expr) -> bool:
 
 # -- structures -------------------------------------------------------------------------------------
 
-def _unordered(got: list[Any], want: list[Any], tol: float) -> bool:
+def _unordered(got: list[Any], want: list[Any], tol: Tolerance) -> bool:
     if len(got) != len(want) or len(got) > MAX_ITEMS:
         return False
     used = [False] * len(got)
@@ -207,7 +157,7 @@ def _name_like(value: Any) -> bool:
           and all(isinstance(a, sympy.Symbol) for a in value.args))
 
 
-def values_equal(got: Any, want: Any, tol: float) -> bool:
+def values_equal(got: Any, want: Any, tol: Tolerance) -> bool:
     if isinstance(want, Relation) or isinstance(got, Relation):
         return _relations_equal(got, want, tol)
     if isinstance(want, Seq) or isinstance(got, Seq):
@@ -241,7 +191,7 @@ def values_equal(got: Any, want: Any, tol: float) -> bool:
     return False
 
 
-def _matrix_vs_seq(got: Any, want: Any, tol: float) -> bool:
+def _matrix_vs_seq(got: Any, want: Any, tol: Tolerance) -> bool:
     """A column vector written as a tuple `(1, 2, 3)` equals the matrix with that column."""
     matrix, seq = (got, want) if isinstance(got, Matrix) else (want, got)
     if not isinstance(seq, Seq) or seq.kind != "()" or not isinstance(matrix, Matrix):
@@ -310,12 +260,12 @@ def _intervals_equal(got: Seq, want: Seq) -> bool:
         if g.has(sympy.oo, -sympy.oo) or w.has(sympy.oo, -sympy.oo):
             if g != w:
                 return False
-        elif not scalar_equal(g, w, 0.0):
+        elif not scalar_equal(g, w, EXACT):
             return False
     return True
 
 
-def _relations_equal(got: Any, want: Any, tol: float) -> bool:
+def _relations_equal(got: Any, want: Any, tol: Tolerance) -> bool:
     got_set = as_interval(got) if isinstance(got, Relation) else None
     want_set = as_interval(want) if isinstance(want, Relation) else None
     if got_set and want_set:
@@ -383,7 +333,7 @@ def _items(norm: Normalised) -> list[str]:
     return items
 
 
-def _item_equal(got: str, want: str, tol: float, percent_shift: int) -> bool:
+def _item_equal(got: str, want: str, tol: Tolerance, percent_shift: int) -> bool:
     g = normalise(got)
     w = normalise(want)
     if g.key == w.key:
@@ -437,11 +387,16 @@ def _union_equal(items: list[str], reference: str) -> bool:
 def reference_of(problem: Problem) -> tuple[list[str], bool, str | None]:
     """(reference answers, whether they form an unordered list, unit)."""
     meta = problem.meta or {}
-    if problem.benchmark == "olympiadbench" and isinstance(meta.get("final_answer"), list):
-        parts = reference_parts(list(meta["final_answer"]))
-        multi = bool(meta.get("is_multiple_answer")) or len(parts) > 1
-        return parts or [problem.answer], multi, meta.get("unit")
-    return [problem.answer], False, None
+    policy = problem.policy
+    unit = meta.get(policy.unit_field) if policy.unit_field else None
+    unit = unit if isinstance(unit, str) else None
+    listed = meta.get(policy.reference_list_field) if policy.reference_list_field else None
+    if isinstance(listed, list):
+        parts = reference_parts(list(listed))
+        multi = (bool(meta.get(policy.multiple_answer_field)) if policy.multiple_answer_field
+                 else False) or len(parts) > 1
+        return parts or [problem.answer], multi, unit
+    return [problem.answer], False, unit
 
 
 def reference_is_list(problem: Problem) -> bool:
@@ -464,7 +419,55 @@ def reference_tuple_size(problem: Problem) -> int:
     return len(value.items) if isinstance(value, Seq) and value.kind == "()" else 0
 
 
+def _same_curve(got: str, want: str, unit: str | None) -> bool:
+    """`y = -\\frac{1}{2}x + \\frac{3}{4}` and `2x + 4y - 3 = 0`: two equations in the same two
+    or more unknowns, equal up to a nonzero constant factor (a `y =` here is part of the equation,
+    not a label to drop)."""
+    if got.count("=") != 1 or want.count("=") != 1:
+        return False
+    try:
+        g = parse(normalise(got, unit=unit, keep_labels=True).math)
+        w = parse(normalise(want, unit=unit, keep_labels=True).math)
+    except ParseError:
+        return False
+    if not (isinstance(g, Relation) and isinstance(w, Relation) and g.op == w.op == "="):
+        return False
+    sides = (g.lhs, g.rhs, w.lhs, w.rhs)
+    if not all(isinstance(v, sympy.Expr) for v in sides):
+        return False
+    free = (g.lhs - g.rhs).free_symbols
+    if len(free) < 2 or free != (w.lhs - w.rhs).free_symbols:
+        return False
+    return _proportional(g.lhs - g.rhs, w.lhs - w.rhs)
+
+
+def assignment_tuples(text: str) -> str | None:
+    """`p=5, q=2; p=7, q=2` -> `(5, 2), (7, 2)`: groups separated by `;`, each assigning the same
+    names in the same order, read as the tuples of their values; else None."""
+    if ";" not in text:
+        return None
+    groups = [g.strip() for g in text.split(";")]
+    tuples, names = [], None
+    for group in groups:
+        items = [i.strip() for i in group.split(",")]
+        values = [labelled_value(i) for i in items]
+        if len(items) < 2 or not all(values):
+            return None
+        labels = [i.split("=", 1)[0].replace(" ", "") for i in items]
+        if names is None:
+            names = labels
+        elif labels != names or len(set(labels)) != len(labels):
+            return None
+        tuples.append("(" + ", ".join(values) + ")")
+    return ", ".join(tuples) if len(tuples) > 1 else None
+
+
 def answers_match(extracted: str, problem: Problem) -> tuple[bool, str]:
+    assigned = assignment_tuples(extracted)
+    if assigned is not None:
+        same, reason = answers_match(assigned, problem)
+        if same:
+            return True, f"{reason} (assignments read as tuples)"
     refs, multi, unit = reference_of(problem)
     ref_norms = [normalise(r, unit=unit, thousands=not multi) for r in refs]
     ref_items: list[str] = []
@@ -485,9 +488,8 @@ def answers_match(extracted: str, problem: Problem) -> tuple[bool, str]:
     elif want_percent and not got_norm.percent:
         percent_shift = 1
     reference_text = ref_items[0] if len(ref_items) == 1 else ""
-    tol = tolerance_for(problem.benchmark, normalise(reference_text).math if reference_text else "")
-    if multi and len(ref_items) > 1:
-        tol = tolerance_for(problem.benchmark, "")  # per-item decimals are rare in lists
+    # per-item written precision is rare in lists: they get the declared tolerance alone
+    tol = problem.policy.tolerance_for(normalise(reference_text).math if reference_text else "")
     if len(got_items) != len(ref_items):
         if len(ref_items) == 1 and len(got_items) > 1:
             # "(1, 2)" written without brackets is still a list; compare as one value too
@@ -503,7 +505,14 @@ def answers_match(extracted: str, problem: Problem) -> tuple[bool, str]:
         return False, f"{len(got_items)} answers where the reference has {len(ref_items)}"
     if len(ref_items) == 1:
         same = _item_equal(got_items[0], ref_items[0], tol, percent_shift)
+        if not same and _same_curve(extracted, refs[0], unit):
+            return True, "equal as equations"
         return same, "equal" if same else "different"
+    if problem.policy.lists == "ordered":
+        for got, want in zip(got_items, ref_items):
+            if not _item_equal(got, want, tol, percent_shift):
+                return False, f"reference item {want!r} not in its place in the answer"
+        return True, "equal as ordered list"
     used = [False] * len(got_items)
     for want in ref_items:
         for j, got in enumerate(got_items):

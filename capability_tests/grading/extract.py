@@ -2,7 +2,8 @@ r"""Find the final answer a completion commits to.
 
 Order (the first rule that finds something wins):
 
-1. GSM8K only: the last `#### <answer>` line (the GSM8K few-shot format).
+1. Under the extraction mode "hashes_first" (GSM8K's grading policy): the last `#### <answer>`
+   line (the GSM8K few-shot format).
 2. A final-answer statement written after the last box wins over the box: Minerva's "Final Answer:
    The final answer is $42$. I hope it is correct." or an `Answer:` line after an intermediate
    `\boxed{}`.
@@ -13,7 +14,7 @@ Order (the first rule that finds something wins):
 4. The last `Answer: ...` label (the `abel` template; also after other text on the line:
    "Thus, Answer: 7", or directly before math: "Answer $9$"). A sentence in it is read for its
    value: "The smallest $n$ is 17." gives 17.
-5. Other benchmarks: the last `#### <answer>`.
+5. Otherwise: the last `#### <answer>`.
 6. The last "final answer is ..." then the last "the answer is ...": the answer runs to the end of
    the sentence: a period followed by a space or the end of the text, so "0.75." gives `0.75`.
 7. A completion that is only one math expression (`$x \in [-2,7]$`) is its own answer.
@@ -65,6 +66,10 @@ _VERB = re.compile(r"(?i)\b(?:is|are|equals|was|be|gives?|get)\b\s*[:：]?\s*")
 _VALUE_START = re.compile(r"[\d$\\(\[{+-]|[A-Za-z](?![A-Za-z])|[A-Z][a-z]*\b|pi\b|sqrt")
 # "12 dollars, which is less than 15": the value ends where a new clause starts
 _CLAUSE = re.compile(r",\s+(?!and\b|or\b)(?=[A-Za-z]{2,})|\s+(?:which|because|since|so|as)\b")
+# chat-template debris a model writes past its answer: the statement ends there
+_DEBRIS = re.compile(r"<\|[A-Za-z_]+\|>|</s>|<eos>|<end_of_turn>|<start_of_turn>|\[/?INST\]")
+# "42. I hope it is correct.": a value, then a new sentence (a capital, then a lower-case word)
+_THEN_SENTENCE = re.compile(r"^(?P<value>.+?)\.\s+(?=(?:[A-Z][a-z]*\s+)?[a-z]{2,})")
 # text between two boxes of one statement: short, no paragraph break, no new sentence
 _NEW_SENTENCE = re.compile(r"[.!?]\s+[A-Z]|\n\s*\n")
 
@@ -87,10 +92,15 @@ def _clean(answer: str) -> str:
 
 
 def _statement_value(line: str) -> str:
-    """The answer an `Answer:` line states: Minerva's sentence, a prose sentence, or the line."""
+    """The answer an `Answer:` line states: Minerva's sentence, a prose sentence, or the line,
+    each up to chat-template debris and without a sentence that follows the value."""
+    line = _DEBRIS.split(line, maxsplit=1)[0].strip()
     inner = _FINAL_ANSWER_IS.findall(line) or _ANSWER_IS.findall(line)
     if inner:
-        return inner[-1]
+        return _CLAUSE.split(inner[-1], maxsplit=1)[0]
+    then = _THEN_SENTENCE.match(line)
+    if then and "\\boxed" not in line and not _PROSE.match(line):
+        line = then.group("value")
     if "\\boxed" in line or "\\fbox" in line or not _PROSE.match(line):
         return line
     sentence = _SENTENCE.match(line).group(1)
@@ -160,10 +170,11 @@ def _mentions_answer(text: str) -> bool:
     return "answer" in text or "Answer" in text or "ANSWER" in text
 
 
-def extract_answer(text: str, benchmark: str = "") -> Extraction:
+def extract_answer(text: str, extraction: str = "standard") -> Extraction:
+    """The final answer of `text`; `extraction` is the problem's `GradingPolicy.extraction`."""
     if not text or not text.strip():
         return Extraction(None, "no answer: empty completion")
-    if benchmark == "gsm8k":
+    if extraction == "hashes_first":
         hits = _HASHES.findall(text[-TAIL_CHARS:])
         if hits:
             return _done(hits[-1], "####")

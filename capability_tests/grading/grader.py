@@ -7,16 +7,17 @@ lives here; `grade_here` dispatches through the registry in `verifiers.py`.
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 from capability_tests.grading.equivalence import (
     answers_match, reference_is_list, reference_tuple_size,
 )
 from capability_tests.grading.extract import extract_answer
 from capability_tests.grading.timeouts import (
-    DEFAULT_TIMEOUT_S, GradingTimeout, signals_usable, time_limit,
+    DEFAULT_TIMEOUT_S, RECHECK_FACTOR, GradingTimeout, signals_usable, time_limit,
 )
-from capability_tests.grading.verdict import Verdict
-from capability_tests.grading.verifiers import verify
+from capability_tests.grading.verdict import Verdict, grader_error_verdict
+from capability_tests.grading.verifiers import UnknownVerifier, verify
 from capability_tests.problems import Problem
 
 MAX_COMPLETION_CHARS = 2_000_000
@@ -27,7 +28,17 @@ def grade_here(completion: str, problem: Problem, timeout: float = DEFAULT_TIMEO
     thread only)."""
     if not isinstance(completion, str):
         return Verdict(False, None, "no answer: the completion is not text", 0.0)
-    return verify(completion, problem, timeout)
+    start = time.perf_counter()
+    try:
+        return verify(completion, problem, timeout)
+    except GradingTimeout:  # a verifier that let the limit's exception through
+        return Verdict(False, None, "timeout", time.perf_counter() - start, timed_out=True)
+    except (MemoryError, UnknownVerifier):
+        # the machine or the configuration, not a verifier's bug: never a verdict (the pool
+        # retries a failure; an unknown verifier is the benchmark's error)
+        raise
+    except Exception as exc:  # a verifier bug: a verdict of its own, the worker lives on
+        return grader_error_verdict(exc, None, time.perf_counter() - start)
 
 
 def grade_math(completion: str, problem: Problem, timeout: float = DEFAULT_TIMEOUT_S) -> Verdict:
@@ -44,7 +55,7 @@ def grade_math(completion: str, problem: Problem, timeout: float = DEFAULT_TIMEO
     answer = None
     try:
         with time_limit(timeout):
-            found = extract_answer(completion, problem.benchmark)
+            found = extract_answer(completion, problem.policy.extraction)
             if found.answer is None:
                 return Verdict(False, None, found.how, time.perf_counter() - start)
             answer = found.answer
@@ -69,17 +80,34 @@ def grade_math(completion: str, problem: Problem, timeout: float = DEFAULT_TIMEO
             return Verdict(False, None, "no answer: nested too deeply to extract",
                            time.perf_counter() - start)
         return Verdict(False, answer, "answer nested too deeply", time.perf_counter() - start)
+    except MemoryError:
+        raise
+    except Exception as exc:  # sympy's NotImplementedError, PolynomialError, ...: a grader bug
+        return grader_error_verdict(exc, answer, time.perf_counter() - start)
     return Verdict(correct, answer, f"{reason} ({found.how})", time.perf_counter() - start)
+
+
+def recheck_verdict(verdict: Verdict, limit: float) -> Verdict:
+    """The final verdict of a recheck: a second timeout says so in its reason."""
+    if verdict.timed_out and not verdict.error:
+        return replace(verdict, reason=f"{verdict.reason} (also with {limit:g} s)")
+    return verdict
 
 
 def grade(completion: str, problem: Problem, timeout: float = DEFAULT_TIMEOUT_S) -> Verdict:
     """Grade one completion against its problem's reference answer.
 
-    In a process's main thread this runs here under a SIGALRM limit; from any other thread it is
-    sent to a shared one-worker `GradingPool`, whose worker is killed if it overruns.
+    In a process's main thread this runs here under a signal-driven limit; from any other thread
+    it is sent to a shared one-worker `GradingPool`, whose worker is killed if it overruns. Either
+    way a timeout is provisional: the sample is graded again with `RECHECK_FACTOR` times the
+    limit, and only a second timeout is the verdict.
     """
     if signals_usable():
-        return grade_here(completion, problem, timeout)
+        verdict = grade_here(completion, problem, timeout)
+        if verdict.timed_out:  # provisional, as in a pool: rechecked once with a longer limit
+            verdict = recheck_verdict(grade_here(completion, problem, timeout * RECHECK_FACTOR),
+                                      timeout * RECHECK_FACTOR)
+        return verdict
     from capability_tests.grading.pool import shared_pool
 
     return shared_pool(timeout).submit(completion, problem).result()

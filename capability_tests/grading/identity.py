@@ -4,13 +4,16 @@ A stored verdict is reused only when it was made under the identity of the grade
 (see `store.grading_digest`); anything else is regraded from the stored text. The identity is
 computed, not declared, so no version number has to be remembered:
 
-- the source bytes of every module of `capability_tests.grading` (except `command.py`, the
-  `grade` subcommand, which feeds the grader and decides nothing) and of every project module
-  they import, found by following their `import` statements (today `capability_tests.latex` and
-  `capability_tests.problems`), and of every verifier in the registry (`verifiers.py`) with
-  what it imports;
-- the grading time limit in force (a verdict can be "timeout" under one limit and "equal" under
-  another);
+- the source bytes of every registered verifier's module (`verifiers.py`: the math verifier in
+  `grader.py`, the code verifier, third-party ones) and of every project module they import,
+  followed through their `import` statements (extraction, normalisation, the parser,
+  equivalence, `capability_tests.latex`, `capability_tests.problems`, the grading policy, ...),
+  but not the modules that only carry samples to a verifier and decide nothing: the pool and its
+  worker loop (scheduling), the `grade` subcommand, this module; test data generators live
+  outside the package (`fixtures/`). Editing the pool therefore regrades nothing; editing
+  extraction regrades everything;
+- the effective time limits in force: the grading limit, the recheck's factor and the clock
+  they count (a verdict can be "timeout" under one limit and "equal" under another);
 - the version of sympy, whose simplification decides equivalence.
 
 Any edit to one of those files, a comment included, gives a new identity: a regrade is cheap
@@ -25,12 +28,19 @@ import importlib.util
 from functools import lru_cache
 from pathlib import Path
 
-from capability_tests.grading.timeouts import DEFAULT_TIMEOUT_S
+from capability_tests.grading.timeouts import DEFAULT_TIMEOUT_S, RECHECK_FACTOR
 from capability_tests.grading.verifiers import verifier_targets
 
 PACKAGE = "capability_tests"
 ROOT = "capability_tests.grading"
-NOT_GRADING = frozenset({"capability_tests.grading.command"})
+# dispatch, not judgement: they hand samples to verifiers (grader.grade reaches the pool through a
+# function-level import when called off the main thread) and decide no verdict
+NOT_GRADING = frozenset({
+    "capability_tests.grading.command",
+    "capability_tests.grading.pool",
+    "capability_tests.grading.worker",
+    "capability_tests.grading.identity",
+})
 PREFIX = "grader-"
 
 
@@ -67,13 +77,9 @@ def _imports(module: str, path: Path) -> set[str]:
 
 def grading_modules() -> dict[str, Path]:
     """The modules whose source makes up the identity, by name."""
-    package = _source(ROOT)
-    if package is None:
-        raise RuntimeError(f"cannot find the source of {ROOT}")
-    todo = [f"{ROOT}.{p.stem}" if p.name != "__init__.py" else ROOT
-            for p in sorted(package.parent.glob("*.py"))]
-    todo = [m for m in todo if m not in NOT_GRADING]
-    # every registered verifier's module, wherever it lives (code verifiers, third-party ones)
+    # the registry (which verifier a problem gets) and every registered verifier's module,
+    # wherever it lives (code verifiers, third-party ones)
+    todo = [f"{ROOT}.verifiers"]
     todo += [target.partition(":")[0] for target in verifier_targets().values()]
     seen: dict[str, Path] = {}
     while todo:
@@ -102,5 +108,6 @@ def grader_identity(timeout: float = DEFAULT_TIMEOUT_S) -> str:
         sympy_version = metadata.version("sympy")
     except metadata.PackageNotFoundError:
         sympy_version = "absent"
-    h.update(f"timeout={float(timeout)!r}\0sympy={sympy_version}".encode())
+    h.update(f"timeout={float(timeout)!r}\0recheck={RECHECK_FACTOR!r}\0clock=cpu-in-workers\0"
+             f"sympy={sympy_version}".encode())
     return PREFIX + h.hexdigest()[:16]

@@ -69,9 +69,13 @@ _GREEK = (
 # one name: a letter or a Greek letter, with an optional subscript (`a_1`, `m_{\max}`, `\theta_0`)
 _NAME = r"(?:[A-Za-z]|" + _GREEK + r")(?:\s*_\s*(?:\{[\w ,\\]+\}|\w))?"
 # a label: `x`, `f(x)`, `a_1`, `\angle ABC`, `AB` (a segment), `(a, b)`, `(r,\theta)`, `A:B`
+# a named geometric quantity: a point, segment or area (`N`, `NO`, `[ABC]`)
+_QUANTITY = r"(?:\[[A-Z]{2,4}\]|[A-Z]{1,3})"
 _LABEL = (
     r"(?:\\angle\s*[A-Za-z _{}0-9\\]+?"
-    r"|" + _NAME + r"(?:\s*\(\s*[a-z]\s*\))?"
+    r"|\\frac\s*\{\s*" + _QUANTITY + r"\s*\}\s*\{\s*" + _QUANTITY + r"\s*\}"  # NO/BO =
+    + r"|" + _QUANTITY + r"\s*/\s*" + _QUANTITY
+    + r"|" + _NAME + r"(?:\s*\(\s*[a-z]\s*\))?"
     r"|\\?[A-Za-z]+_\{?\\?[a-z]+\s*\}?"
     r"|[A-Z]{2,3}"
     r"|\(\s*" + _NAME + r"(?:\s*,\s*" + _NAME + r")+\s*\)"
@@ -96,6 +100,8 @@ _ARITHMETIC_LHS = re.compile(r"^\s*" + _ARITH + r"*\d" + _ARITH + r"*=\s*(?P<res
 # ... but only when the right side is a number: `9 = 4p + q` is an equation, not a result.
 _HAS_VARIABLE = re.compile(r"(?<![\\a-zA-Z])[a-zA-Z]")
 _THOUSANDS = re.compile(r"^-?\d{1,3}(?:,\d{3})+(?:\.\d+)?$")
+# SI digit grouping: one space (`1 000`, `1\,000`, `1\ 000`) before each group of three digits
+_SI_GROUPS = re.compile(r"^-?\d{1,3}(?: \d{3})+(?:\.\d+)?$")
 _CHOICE = re.compile(r"^\(?([A-E])\)?$")
 
 
@@ -122,7 +128,8 @@ def _strip_unit(text: str, unit: str | None) -> str:
     return text
 
 
-def normalise(text: str, unit: str | None = None, thousands: bool = True) -> Normalised:
+def normalise(text: str, unit: str | None = None, thousands: bool = True,
+              keep_labels: bool = False) -> Normalised:
     s = text.strip()
     s = s.replace("\\$", "").replace("$", "").replace("\\(", "").replace("\\)", "")
     s = s.replace("\\[", "").replace("\\]", "") if s.startswith("\\[") else s
@@ -135,7 +142,7 @@ def normalise(text: str, unit: str | None = None, thousands: bool = True) -> Nor
     s = _PLAIN_SQRT.sub(lambda m: "\\sqrt{" + (m.group(1) or m.group(2)) + "}", s)
     s = _approximation_removed(s)
     s = re.sub(r"\\[dtc]frac(?![a-zA-Z])", r"\\frac", s)
-    s = s.replace("{,}", ",")
+    s = re.sub(r"\s*\{\s*,\s*\}\s*", ",", s)  # `1{,}000`, `14 {, }916`
     s = s.strip().rstrip(".").strip()
     unit_is_percent = bool(unit) and unit.strip().strip("$").strip() in ("%", "\\%")
     s = _strip_unit(s, None if unit_is_percent else unit)
@@ -161,7 +168,7 @@ def normalise(text: str, unit: str | None = None, thousands: bool = True) -> Nor
     m = _SET_BUILDER.match(s)
     if m:
         s = m.group(1).strip()
-    if s.count("=") == 1 and not re.search(r"\\(?:le|ge|ne)q?|[<>]", s):
+    if s.count("=") == 1 and not keep_labels and not re.search(r"\\(?:le|ge|ne)q?|[<>]", s):
         m = _LHS.match(s)
         if m is None:
             m = _ARITHMETIC_LHS.match(s)
@@ -171,6 +178,8 @@ def normalise(text: str, unit: str | None = None, thousands: bool = True) -> Nor
             s = m.group("rest").strip()
     if thousands and _THOUSANDS.match(s):
         s = s.replace(",", "")
+    elif thousands and _SI_GROUPS.match(s):
+        s = s.replace(" ", "")
     # whitespace is dropped from the key, except between two digits: `5 6` is not 56
     key = re.sub(r"\s+", lambda w: " " if _between_digits(s, w) else "", s)
     key = re.sub(r"([_^])\{(\w)\}", r"\1\2", key)

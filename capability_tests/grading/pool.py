@@ -16,6 +16,19 @@ under it is sent again to a fresh worker, up to `MAX_ATTEMPTS` tries in all. Onl
 then, or when the pool is closed under pending samples, does it come back as a failure
 (`Verdict.error`, never a plain `correct=False`), which callers store as ungraded.
 
+A timeout (the worker's own limit, or the kill at the hard limit) is provisional: the sample is
+queued for a recheck with `RECHECK_FACTOR` times the limit, sent only when the pool is otherwise
+idle (no waiting sample, no busy worker), and the recheck's verdict is final. So a verdict does
+not depend on how loaded the machine was when the sample was first graded.
+
+A worker receives each problem once, then only completions with the problem's token (its
+cache holds the last `PROBLEM_CACHE` problems; the pool keeps a mirror of it per worker): a code
+problem's tests travel once per worker, not once per sample.
+
+If the dispatcher thread itself fails (a worker that cannot start: EMFILE, ENOMEM), every waiting
+future gets that exception and so does every later `submit`: nobody waits forever on a pool
+that no longer runs.
+
 `submit(completion, problem) -> Future[Verdict]` can be called while generation is still going
 on; `grade_many(pairs)` is the batch form (order preserved).
 """
@@ -29,10 +42,11 @@ import multiprocessing.connection
 import os
 import threading
 import time
+import weakref
 from concurrent.futures import Future
 from typing import Iterable
 
-from capability_tests.grading.timeouts import DEFAULT_TIMEOUT_S
+from capability_tests.grading.timeouts import DEFAULT_TIMEOUT_S, RECHECK_FACTOR
 from capability_tests.grading.verdict import Verdict
 from capability_tests.problems import Problem
 
@@ -40,6 +54,7 @@ _WORKER_MODULE = "capability_tests.grading.worker"
 MAX_ATTEMPTS = 3  # tries per sample when its worker dies under it
 STARTUP_LIMIT_S = 120.0  # a worker that is not ready by then is replaced
 MAX_START_FAILURES = 5  # failed starts in a row before the waiting samples fail as errors
+PROBLEM_CACHE = 256  # problems a worker keeps (sent once, then referred to by token)
 
 
 def usable_cpus() -> int:
@@ -83,10 +98,15 @@ class _Worker:
         from capability_tests.grading.worker import worker_main
 
         self.conn, child = ctx.Pipe(duplex=True)
-        self.proc = ctx.Process(target=worker_main, args=(child, timeout, grade_fn), daemon=True)
-        self.proc.start()
-        child.close()
-        self.task: tuple[Future, float, float] | None = None  # (future, sent at, deadline)
+        self.proc = ctx.Process(target=worker_main, args=(child, timeout, grade_fn, PROBLEM_CACHE),
+                                daemon=True)
+        try:
+            self.proc.start()
+        finally:
+            child.close()
+        self.task: tuple | None = None  # (future, sent at, deadline, item)
+        # tokens of the problems this worker holds, in its cache's order (mirror of worker_main)
+        self.holds: collections.OrderedDict[int, None] = collections.OrderedDict()
         # Work is sent only once the worker says it is ready (imports and registry done), so a
         # slow start on a loaded machine never eats into a sample's time limit.
         self.ready = False
@@ -118,14 +138,21 @@ class GradingPool:
         self.replaced = 0  # workers found dead (idle or under a sample) and replaced
         self._start_failures = 0
         self._workers: list[_Worker] = []
-
+        self._rechecks: collections.deque = collections.deque()  # provisional timeouts
+        self._crash: BaseException | None = None  # what stopped the dispatcher thread
+        self._tokens: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+        self._next_token = 0
+        self.problems_sent = 0  # problems sent to workers (once per worker and problem)
+        self.rechecked = 0  # provisional timeouts graded again with the longer limit
     # -- public ----------------------------------------------------------------------------------
     def submit(self, completion: str, problem: Problem) -> "Future[Verdict]":
         future: Future = Future()
         with self._lock:
+            if self._crash is not None:
+                raise self._crash
             if self._closed:
                 raise RuntimeError("GradingPool is closed")
-            self._pending.append((future, completion, problem, 0))
+            self._pending.append((future, completion, problem, 0, 1.0))
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="grading-pool",
                                                 daemon=True)
@@ -175,7 +202,7 @@ class GradingPool:
         try:
             while True:
                 with self._lock:
-                    done = self._closed and not self._pending
+                    done = self._closed and not self._pending and not self._rechecks
                 if done and all(w.task is None for w in workers):
                     break
                 # hand out work (a worker that cannot take it is replaced; the sample waits)
@@ -183,7 +210,16 @@ class GradingPool:
                     if w.ready and w.task is None and not self._assign(w):
                         workers[i] = self._replace(ctx, w)
                         self.replaced += 1
-                while len(workers) < self.size and self._pending:
+                # a provisional timeout is rechecked only in an otherwise idle pool
+                if self._rechecks and not self._pending and all(w.task is None for w in workers):
+                    idle_now = [i for i, w in enumerate(workers) if w.ready]
+                    if idle_now:
+                        with self._lock:
+                            self._pending.appendleft(self._rechecks.popleft())
+                        if not self._assign(workers[idle_now[0]]):
+                            workers[idle_now[0]] = self._replace(ctx, workers[idle_now[0]])
+                            self.replaced += 1
+                while len(workers) < self.size and (self._pending or (self._rechecks and not workers)):
                     workers.append(_Worker(ctx, self.timeout, self._grade_fn))
                 busy = [w for w in workers if w.task is not None]
                 idle = [w for w in workers if w.ready and w.task is None]
@@ -221,12 +257,16 @@ class GradingPool:
                                         time.monotonic() - sent)
                         else:
                             w.task = None
-                            future.set_result(verdict)
+                            self._settle(item, verdict)
                     elif time.monotonic() > deadline:
                         self.killed += 1
+                        w.task = None
                         workers[i] = self._replace(ctx, w)
-                        future.set_result(Verdict(False, None, "timeout",
-                                                  time.monotonic() - sent, timed_out=True))
+                        self._settle(item, Verdict(False, None, "timeout",
+                                                   time.monotonic() - sent, timed_out=True))
+        except BaseException as exc:  # the dispatcher cannot go on: its cause reaches every caller
+            with self._lock:  # (through their futures and every later submit, not a thread dump)
+                self._crash = exc
         finally:
             for w in workers:
                 try:
@@ -238,13 +278,20 @@ class GradingPool:
                 if w.proc.is_alive():
                     w.kill()
             with self._lock:
-                leftover = list(self._pending)
+                leftover = list(self._pending) + list(self._rechecks)
                 self._pending.clear()
-            for future, *_ in leftover:
-                future.set_result(_failure("grading pool closed"))
-            for w in workers:  # only after an error in this thread: never leave a caller waiting
-                if w.task is not None and not w.task[0].done():
-                    w.task[0].set_result(_failure("grading pool stopped"))
+                self._rechecks.clear()
+                crash = self._crash
+            stranded = [item[0] for item in leftover]
+            # only after an error in this thread: never leave a caller waiting
+            stranded += [w.task[0] for w in workers if w.task is not None]
+            for future in stranded:
+                if future.done():
+                    continue
+                if crash is not None:
+                    future.set_exception(crash)
+                else:
+                    future.set_result(_failure("grading pool closed"))
 
     def _starting(self, ctx, workers: list[_Worker], i: int, ready: list) -> None:
         """A worker not yet ready: mark it ready when it says so; replace it when it died or
@@ -282,34 +329,66 @@ class GradingPool:
             if not self._pending:
                 return True
             item = self._pending.popleft()
-        future, completion, problem, attempts = item
+        future, completion, problem, attempts, factor = item
         now = time.monotonic()
+        token = self._token(problem)
+        held = token in w.holds
         try:
-            w.conn.send((completion, problem))
+            w.conn.send((completion, token, None if held else problem, self.timeout * factor))
         except (OSError, ValueError) as exc:
             self._retry(item, f"cannot send to grader ({exc!r})", 0.0)
             return False
-        w.task = (future, now, now + self._limit_for(problem), item)
+        if held:
+            w.holds.move_to_end(token)
+        else:
+            self.problems_sent += 1
+            w.holds[token] = None
+            if len(w.holds) > PROBLEM_CACHE:
+                w.holds.popitem(last=False)
+        w.task = (future, now, now + self._limit_for(problem, factor), item)
         return True
 
-    def _limit_for(self, problem: Problem) -> float:
+    def _token(self, problem: Problem) -> int:
+        """A number for `problem` (by object), stable while it lives."""
+        token = self._tokens.get(problem)
+        if token is None:
+            token = self._tokens[problem] = self._next_token
+            self._next_token += 1
+        return token
+
+    def _settle(self, item, verdict: Verdict) -> None:
+        """Resolve a sample, except a first timeout: that one is queued for a recheck."""
+        future, completion, problem, attempts, factor = item
+        if verdict.timed_out and not verdict.error and factor == 1.0:
+            self.rechecked += 1
+            with self._lock:
+                self._rechecks.append((future, completion, problem, 0, RECHECK_FACTOR))
+            return
+        if factor != 1.0:
+            from capability_tests.grading.grader import recheck_verdict
+
+            verdict = recheck_verdict(verdict, self.timeout * factor)
+        future.set_result(verdict)
+
+    def _limit_for(self, problem: Problem, factor: float = 1.0) -> float:
         """`timeout + slack`, or the verifier's own budget plus slack where it needs longer (a
-        code problem: the program's run in the sandbox)."""
+        code problem: the program's run in the sandbox); a recheck's limit is `factor` times."""
+        slack = self.hard_limit - self.timeout
         try:
             from capability_tests.grading.verifiers import time_budget
 
-            return time_budget(problem, self.timeout) + (self.hard_limit - self.timeout)
+            return time_budget(problem, self.timeout * factor) + slack
         except Exception:  # an unknown verifier fails in the worker, with its own message
-            return self.hard_limit
+            return self.timeout * factor + slack
 
     def _retry(self, item, reason: str, seconds: float) -> None:
         """Queue a sample again after its worker died, or fail it after MAX_ATTEMPTS tries."""
-        future, completion, problem, attempts = item
+        future, completion, problem, attempts, factor = item
         if attempts + 1 >= MAX_ATTEMPTS:
             future.set_result(_failure(f"{reason}; {attempts + 1} tries", seconds))
             return
         with self._lock:
-            self._pending.appendleft((future, completion, problem, attempts + 1))
+            self._pending.appendleft((future, completion, problem, attempts + 1, factor))
 
     def _replace(self, ctx, w: _Worker) -> _Worker:
         w.kill()

@@ -1,7 +1,14 @@
-"""The loop a `GradingPool` worker process runs (imported once by the forkserver)."""
+"""The loop a `GradingPool` worker process runs (imported once by the forkserver).
+
+Each task is `(completion, token, problem or None, timeout)`: the pool sends a problem once per
+worker, with its token, and afterwards only the token; the worker keeps the last
+`cache_size` problems it was sent (least recently used out first). The pool mirrors that cache
+exactly (same size, same order of use), so it knows which problems a worker still holds.
+"""
 
 from __future__ import annotations
 
+import collections
 import signal
 
 import sympy  # noqa: F401  (imported here so forked workers start warm)
@@ -14,11 +21,12 @@ from capability_tests.grading.verifiers import warm
 READY = "ready"  # sent once imports and the verifier registry are done (see GradingPool)
 
 
-def worker_main(conn, timeout: float, grade_fn=None) -> None:
+def worker_main(conn, timeout: float, grade_fn=None, cache_size: int = 256) -> None:
     grade_fn = grade_fn or grade_here
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     warm()
     conn.send(READY)
+    problems: collections.OrderedDict = collections.OrderedDict()
     while True:
         try:
             task = conn.recv()
@@ -26,5 +34,12 @@ def worker_main(conn, timeout: float, grade_fn=None) -> None:
             return
         if task is None:
             return
-        completion, problem = task
-        conn.send(grade_fn(completion, problem, timeout))
+        completion, token, problem, limit = task
+        if problem is not None:
+            problems[token] = problem
+            if len(problems) > cache_size:
+                problems.popitem(last=False)
+        else:
+            problem = problems[token]  # a missing token is a pool bug: this worker dies loudly
+            problems.move_to_end(token)
+        conn.send(grade_fn(completion, problem, limit or timeout))

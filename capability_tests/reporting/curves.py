@@ -95,6 +95,7 @@ class BenchmarkCurve:
     wrong: int = 0  # sample outcomes, over every problem with samples (errored ones too)
     no_answer: int = 0
     grading_errors: int = 0
+    grader_errors: int = 0  # verdicts of a verifier that raised (counted not correct)
     curve: np.ndarray = field(default_factory=lambda: np.zeros(0))  # index k-1 is pass@k
     low: np.ndarray = field(default_factory=lambda: np.zeros(0))
     high: np.ndarray = field(default_factory=lambda: np.zeros(0))
@@ -161,6 +162,7 @@ def compute_curve(
         wrong=sum(r.wrong for r in results),
         no_answer=sum(r.no_answer for r in results),
         grading_errors=sum(r.grading_errors for r in results),
+        grader_errors=sum(getattr(r, "grader_errors", 0) for r in results),
     )
     if not sampled:
         return bench

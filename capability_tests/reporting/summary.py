@@ -31,13 +31,16 @@ class BenchmarkSummary:
     wrong: int = 0  # samples with an answer that differs from the reference
     no_answer: int = 0  # samples where no final answer was found
     grading_errors: int = 0  # samples not graded (failure outside the completion)
+    grader_errors: int = 0  # verdicts of a verifier that raised: counted as not correct
     # maj@k, pass^k, last doubling, guessing, rare solves (curves.analyses_json; docs/ANALYSES.md)
     analyses: Mapping[str, Any] = field(default_factory=dict)
 
     def outcome_line(self) -> str:
         return (f"{self.wrong} wrong answers, {self.no_answer} with no answer found, "
                 f"{self.grading_timeouts} grading timeouts (counted wrong), "
-                f"{self.grading_errors} grading errors (not graded)")
+                f"{self.grading_errors} grading errors (not graded)"
+                + (f", {self.grader_errors} grader errors (a verifier raised; counted not "
+                   "correct)" if self.grader_errors else ""))
 
     def to_json(self) -> dict[str, Any]:
         out = {
@@ -49,6 +52,7 @@ class BenchmarkSummary:
             "wrong": self.wrong,
             "no_answer": self.no_answer,
             "grading_errors": self.grading_errors,
+            "grader_errors": self.grader_errors,
         }
         if self.pass_at_k_ci is not None:
             out["pass_at_k_ci"] = {str(k): list(v) for k, v in self.pass_at_k_ci.items()}
@@ -68,6 +72,7 @@ class BenchmarkSummary:
             wrong=bench.wrong,
             no_answer=bench.no_answer,
             grading_errors=bench.grading_errors,
+            grader_errors=bench.grader_errors,
             analyses=analyses_json(bench),
         )
 
@@ -250,12 +255,14 @@ def markdown(
         out += notes + [""]
     out += analyses_markdown(summaries)
     out += ["## Samples", "",
-            "| benchmark | wrong answers | no answer found | grading timeouts | grading errors |",
-            "|---|---:|---:|---:|---:|"]
-    out += [f"| {s.name} | {s.wrong} | {s.no_answer} | {s.grading_timeouts} | {s.grading_errors} |"
-            for s in summaries.values()]
+            "| benchmark | wrong answers | no answer found | grading timeouts | grading errors "
+            "| grader errors |",
+            "|---|---:|---:|---:|---:|---:|"]
+    out += [f"| {s.name} | {s.wrong} | {s.no_answer} | {s.grading_timeouts} | {s.grading_errors} "
+            f"| {s.grader_errors} |" for s in summaries.values()]
     out += ["", "Grading timeouts count as wrong; samples with a grading error are not graded "
-            "(their problem errors and the next run grades them).", ""]
+            "(their problem errors and the next run grades them); a grader error (the verifier "
+            "raised) is a verdict that counts as not correct.", ""]
     if grader:
         out += [f"Grader: `{grader.get('identity')}` ({grader.get('regraded', 0)} stored verdicts "
                 "of another grader regraded this run).", ""]

@@ -1,0 +1,66 @@
+"""Issue 20's answer families, each in the study's frames (boxed, "The answer is", "Final Answer:")
+with the look-alike that must stay wrong."""
+
+from __future__ import annotations
+
+import pytest
+
+from capability_tests.grading import grade
+from capability_tests.grading.extract import extract_answer
+from grading_problems import reference
+
+FRAMES = (
+    "Collecting the terms above, we get\n\n$$\\boxed{{{a}}}$$",
+    "Putting the pieces together, the answer is ${a}$.",
+    "We check both cases and they agree.\n\nFinal Answer: The final answer is ${a}$. "
+    "I hope it is correct.",
+)
+
+FAMILIES = [
+    # SI digit grouping and a spaced LaTeX separator; `5 6` and `32, 349` are not numbers
+    ("1000", "1 000", "1 0000"),
+    ("1000", r"1\,000", "10 00"),
+    ("14916", "14 {, }916", "14 {, }91"),
+    ("56", "56", "5 6"),
+    ("32349", "32349", "32, 349"),
+    # equivalent line equations in different forms
+    (r"y = -\frac{1}{2}x + \frac{3}{4}", "2x + 4y - 3 = 0", "2x + 4y + 3 = 0"),
+    ("2x + 4y - 3 = 0", r"y = -\frac{1}{2}x + \frac{3}{4}", r"y = -\frac{1}{2}x - \frac{3}{4}"),
+    # membership against an interval
+    ("[-2, 7]", r"x \in [-2, 7]", r"x \in (-2, 7]"),
+    (r"x \in [-2, 7]", "[-2, 7]", "[-2, 7)"),
+    # labelled references whose label is a ratio of named quantities, either side
+    (r"\frac{1}{\sqrt{6}}", r"\frac{NO}{BO} = \frac{1}{\sqrt{6}}", r"\frac{NO}{BO} = \frac{1}{6}"),
+    (r"\frac{NO}{BO} = \frac{1}{\sqrt{6}}", r"\frac{\sqrt{6}}{6}", r"\frac{1}{6}"),
+    ("3", "[ABC]/[DEF] = 3", "[ABC]/[DEF] = 4"),
+    # assignment lists against tuples
+    ("(5,2),(7,2)", "p=5, q=2; p=7, q=2", "p=5, q=2; p=7, q=3"),
+    ("(5,2),(7,2)", "p=7, q=2; p=5, q=2", "p=5, q=2; q=7, p=2"),
+]
+
+
+@pytest.mark.parametrize("ref,right,wrong", FAMILIES)
+@pytest.mark.parametrize("frame", range(len(FRAMES)))
+def test_family_right_and_its_look_alike_wrong(ref, right, wrong, frame):
+    problem = reference("math500", ref)
+    good = grade(FRAMES[frame].format(a=right), problem)
+    bad = grade(FRAMES[frame].format(a=wrong), problem)
+    assert good.correct, (right, good)
+    assert not bad.correct, (wrong, bad)
+
+
+@pytest.mark.parametrize("completion", [
+    "So $n = 42$.\nFinal Answer: The final answer is 42. I hope it is correct. <|im_start|>user",
+    "So $n = 42$.\nFinal Answer: 42. I hope it is correct.<|im_end|>\n<|im_start|>user\nNext",
+    "Final Answer: The answer is 42, since the sum doubles.",
+    "Final Answer: $42$. This matches the check above.</s>",
+])
+def test_a_final_answer_statement_ending_in_a_sentence_or_debris(completion):
+    assert extract_answer(completion).answer == "42"
+    assert grade(completion, reference("math500", "42")).correct
+    assert not grade(completion, reference("math500", "4")).correct
+
+
+def test_a_decimal_in_a_final_answer_statement_is_kept_whole():
+    found = extract_answer("Final Answer: 3.5. I hope it is correct.")
+    assert found.answer == "3.5"
