@@ -58,12 +58,15 @@ class RunConfig:
     batch_invariant: bool = False  # ask the engine for batch-invariant kernels (--batch-invariant)
     # --engine openai: --base-url, --concurrency, --request-timeout, --retries (how, not what)
     server: ServerSettings = field(default_factory=ServerSettings)
+    # --data-revision BENCH=REV: the Hub revision to read a benchmark at, over its pinned commit
+    data_revisions: Mapping[str, str] = field(default_factory=dict)
 
     def report_run_section(self) -> dict[str, Any]:
         """The `run` section of reports: JSON primitives only."""
         data = asdict(self)
         data["model"] = self.model or EMBEDDED_ALIAS
         data["engine_args"] = dict(self.engine_args)
+        data["data_revisions"] = dict(self.data_revisions)
         data["data_dir"] = str(self.data_dir) if self.data_dir else None
         data["benchmarks"] = list(self.benchmarks)
         for where in ("report_dir", "store", "fresh", "regrade", "server"):  # how, not what

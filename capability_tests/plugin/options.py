@@ -87,6 +87,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
     add_report_options(group)
     _add_store_options(group)
+    _add_data_options(group)
 
 
 def _add_store_options(group) -> None:
@@ -182,6 +183,7 @@ def build_run_config(config: pytest.Config) -> cfg.RunConfig:
         report_dir=report_dir,
         server=server,
         **_store_config(config, base, report_dir),
+        data_revisions=_data_revisions(config),
     )
 
 
@@ -310,3 +312,45 @@ def _data_source(c: cfg.RunConfig) -> str:
     packaged = [name for name in c.benchmarks if get_benchmark(name).packaged_file is not None]
     return "packaged" if len(packaged) == len(c.benchmarks) else "Hugging Face Hub"
 
+
+
+# -- Hub data revisions (docs/BENCHMARKS.md) -----------------------------------------------------
+
+
+def data_revision(text: str) -> tuple[str, str]:
+    """argparse `type=` for --data-revision: `BENCH=REV`, REV a commit, branch or tag."""
+    name, sep, revision = text.partition("=")
+    name, revision = name.strip(), revision.strip()
+    if not sep or not name or not revision or any(c.isspace() for c in revision):
+        import argparse
+
+        raise argparse.ArgumentTypeError(
+            f"expected BENCH=REV (a commit, or a branch such as main), got {text!r}")
+    return name, revision
+
+
+def _add_data_options(group) -> None:
+    group.addoption("--data-revision", type=data_revision, action="append", default=[],
+                    metavar="BENCH=REV",
+                    help="read benchmark BENCH from the Hugging Face Hub at revision REV instead "
+                    "of its pinned commit (repeatable); a branch such as main is read with a "
+                    "warning, since its rows can change between runs")
+
+
+def _data_revisions(config: pytest.Config) -> dict[str, str]:
+    """--data-revision values by benchmark; a name that is not a benchmark read from the Hub is a
+    usage error naming it."""
+    out: dict[str, str] = {}
+    for name, revision in config.getoption("data_revision") or []:
+        try:
+            benchmark = get_benchmark(name)
+        except BenchmarkError as exc:
+            raise pytest.UsageError(f"--data-revision {name}={revision}: {exc}") from None
+        if benchmark.hub is None:
+            raise pytest.UsageError(f"--data-revision {name}={revision}: benchmark {name!r} has "
+                                    "no Hub source (it is read from a file)")
+        if name in out and out[name] != revision:
+            raise pytest.UsageError(f"--data-revision: two revisions for {name} "
+                                    f"({out[name]} and {revision}); give one")
+        out[name] = revision
+    return out

@@ -44,7 +44,12 @@ from capability_tests.reporting.curves import (
 )
 from capability_tests.reporting.coverage import SOLVED_THRESHOLD, coverage_markdown, coverage_table
 from capability_tests.reporting.recorded_runs import RecordedRun
-from capability_tests.reporting.run_settings import difference_text, setting_differences
+from capability_tests.reporting.run_settings import (
+    data_difference_text,
+    data_differences,
+    difference_text,
+    setting_differences,
+)
 from capability_tests.results import ProblemResult
 
 TOLERANCE = 1e-9
@@ -230,7 +235,8 @@ def compare_runs(
         benchmarks[name] = entry
     differences = [
         {"a": runs[i].run_id, "b": runs[j].run_id,
-         "differences": setting_differences(runs[i].document, runs[j].document)}
+         "differences": setting_differences(runs[i].document, runs[j].document),
+         "data_differences": data_differences(runs[i].document, runs[j].document)}
         for i in range(len(runs)) for j in range(i + 1, len(runs))
     ]
     return {
@@ -288,6 +294,9 @@ def difference_lines(result: Mapping[str, Any]) -> list[str]:
         a, b = letters[pair["a"]], letters[pair["b"]]
         out.append(f"- settings that differ between {a} ({pair['a']}) and {b} ({pair['b']}), besides "
                    f"the model: {difference_text(pair['differences'], a, b)}")
+        if pair.get("data_differences"):
+            out.append(f"- DATA DIFFERS between {a} and {b} (they measured different problems or "
+                       f"answers): {data_difference_text(pair['data_differences'], a, b)}")
     return out
 
 
