@@ -113,8 +113,7 @@ def load_hub_split(source: HubSource, benchmark: str, revision: str | None = Non
             f"`datasets` loaded is of {', '.join(sorted(seen))} (an offline cache of another "
             f"revision?): go online once to fetch the pinned one, or pass "
             f"--data-revision {benchmark}={sorted(seen)[0]} to measure that one knowingly")
-    commit = revision if is_commit(revision) and not local else (
-        sorted(seen)[0] if len(seen) == 1 else None)
+    commit = sorted(seen)[0] if len(seen) == 1 else None  # as the client's file URLs name it
     provenance = {
         "hub_id": source.repo,
         "config": getattr(builder.config, "name", None) or source.config,
@@ -179,10 +178,9 @@ def unreachable_cause(exc: BaseException) -> str:
     if any(isinstance(e, RepositoryNotFoundError) for e in chain) or isinstance(
             exc, DatasetNotFoundError):
         return "repository"
-    import httpx
-
-    if isinstance(exc, ConnectionError) or any(
-            isinstance(e, (httpx.TransportError, ConnectionError, TimeoutError)) for e in chain):
+    # the Hub client's HTTP errors (httpx or its fork httpx2, by version): matched by class name
+    transport = {"TransportError", "TimeoutException", "ConnectionError", "TimeoutError"}
+    if any(transport & {c.__name__ for c in type(e).__mro__} for e in chain):
         return "network"
     return "other"
 
