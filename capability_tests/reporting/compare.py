@@ -235,10 +235,14 @@ def compare_runs(
         benchmarks[name] = entry
     differences = [
         {"a": runs[i].run_id, "b": runs[j].run_id,
-         "differences": setting_differences(runs[i].document, runs[j].document),
-         "data_differences": data_differences(runs[i].document, runs[j].document)}
+         "differences": setting_differences(runs[i].document, runs[j].document)}
         for i in range(len(runs)) for j in range(i + 1, len(runs))
     ]
+    for pair, (i, j) in zip(differences, [(i, j) for i in range(len(runs))
+                                          for j in range(i + 1, len(runs))]):
+        data = data_differences(runs[i].document, runs[j].document)
+        if data:  # only where the runs measured different data
+            pair["data_differences"] = data
     return {
         "runs": [{"run_id": r.run_id, "model": r.model, "label": labels[r.run_id],
                   "path": str(r.path), "complete": r.complete} for r in runs],
