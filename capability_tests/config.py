@@ -59,12 +59,15 @@ class RunConfig:
     batch_invariant: bool = False  # ask the engine for batch-invariant kernels (--batch-invariant)
     # --engine openai: --base-url, --concurrency, --request-timeout, --retries (how, not what)
     server: ServerSettings = field(default_factory=ServerSettings)
+    # --data-revision BENCH=REV: the Hub revision to read a benchmark at, over its pinned commit
+    data_revisions: Mapping[str, str] = field(default_factory=dict)
 
     def report_run_section(self) -> dict[str, Any]:
         """The `run` section of reports: JSON primitives only."""
         data = asdict(self)
         data["model"] = self.model or EMBEDDED_ALIAS
         data["engine_args"] = dict(self.engine_args)
+        data["data_revisions"] = dict(self.data_revisions)
         data["data_dir"] = str(self.data_dir) if self.data_dir else None
         data["benchmarks"] = list(self.benchmarks)
         for where in ("report_dir", "store", "fresh", "regrade", "server"):  # how, not what
@@ -174,3 +177,13 @@ def existing_dir(option: str, value: str | None, base: Path) -> Path | None:
     if not path.is_dir():
         raise ConfigError(f"{option}={value}: no such folder")
     return path.resolve()
+
+
+def data_revision(text: str) -> tuple[str, str]:
+    """argparse `type=` for --data-revision: `BENCH=REV`, REV a commit, branch or tag."""
+    name, sep, revision = text.partition("=")
+    name, revision = name.strip(), revision.strip()
+    if not sep or not name or not revision or any(c.isspace() for c in revision):
+        raise argparse.ArgumentTypeError(
+            f"expected BENCH=REV (a commit, or a branch such as main), got {text!r}")
+    return name, revision

@@ -118,6 +118,11 @@ OPTIONS: tuple[Option, ...] = (
            per_command={"regrade-diff": {"help": "benchmark files (default: as the run had them)"},
                         "perplexity": {"help": "benchmark files, to render the prompts "
                                        "(default: as the run had them)"}}),
+    Option("--data-revision", type=cfg.data_revision, action="append", default=[],
+           metavar="BENCH=REV",
+           help="read benchmark BENCH from the Hugging Face Hub at revision REV instead of its "
+           "pinned commit (repeatable); a branch such as main is read with a warning, since its "
+           "rows can change between runs"),
     Option("--limit", type=cfg.positive_int, metavar="N",
            help="only the first N problems of each benchmark"),
     Option("--benchmarks", type=cfg.benchmark_list, metavar="NAMES", commands=(RUN, "selftest"),

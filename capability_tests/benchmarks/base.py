@@ -26,11 +26,15 @@ class RowError(ValueError):
 
 @dataclass(frozen=True)
 class HubSource:
-    """Where the benchmark lives on the Hugging Face Hub."""
+    """Where the benchmark lives on the Hugging Face Hub: repository, split, config (for
+    LiveCodeBench the release, e.g. `release_v5`) and the revision read, a commit so that a rerun
+    reads the same rows (`--data-revision BENCH=REV` overrides it; None: not pinned, refused
+    unless a revision is asked for). docs/BENCHMARKS.md says how each was chosen."""
 
     repo: str
     split: str
     config: str | None = None
+    revision: str | None = None
 
 
 @dataclass(frozen=True)

@@ -128,7 +128,8 @@ BUILTIN_BENCHMARKS: tuple[Benchmark, ...] = (
         family="math",
         parse_row=parse_aime_amc,
         id_fields=("id",),
-        hub=HubSource("HuggingFaceH4/aime_2024", split="train"),
+        hub=HubSource("HuggingFaceH4/aime_2024", split="train",
+                      revision="2fe88a2f1091d5048c0f36abc874fb997b3dd99a"),
         description="AIME 2024 I and II, 30 problems, integer answers",
         answer_range=(0, 999),
     ),
@@ -137,7 +138,7 @@ BUILTIN_BENCHMARKS: tuple[Benchmark, ...] = (
         family="math",
         parse_row=parse_aime_amc,
         id_fields=("id",),
-        hub=HubSource("math-ai/amc23", split="test"),
+        hub=HubSource("math-ai/amc23", split="test"),  # no pin found: docs/BENCHMARKS.md
         description="AMC 12 2023, 40 problems",
     ),
     Benchmark(
@@ -145,7 +146,8 @@ BUILTIN_BENCHMARKS: tuple[Benchmark, ...] = (
         family="math",
         parse_row=parse_math500,
         id_fields=("unique_id",),
-        hub=HubSource("HuggingFaceH4/MATH-500", split="test"),
+        hub=HubSource("HuggingFaceH4/MATH-500", split="test",
+                      revision="6e4ed1a2a79af7d8630a6b768ec859cb5af4d3be"),
         description="MATH-500 (PRM800K's test subset of MATH), LaTeX answers",
     ),
     Benchmark(
@@ -153,7 +155,7 @@ BUILTIN_BENCHMARKS: tuple[Benchmark, ...] = (
         family="math",
         parse_row=parse_minerva,
         id_fields=("idx",),
-        hub=HubSource("math-ai/minervamath", split="test"),
+        hub=HubSource("math-ai/minervamath", split="test"),  # no pin found: docs/BENCHMARKS.md
         description="Minerva's MIT OCW problems, 272, answers with units and tolerances",
         # measured quantities rounded to 2-4 significant figures: what rounds to the reference
         # at its written precision, within [0.1%, 2%] (docs/GRADING.md, "Tolerances")
@@ -165,6 +167,7 @@ BUILTIN_BENCHMARKS: tuple[Benchmark, ...] = (
         family="math",
         parse_row=parse_olympiadbench,
         id_fields=("id",),
+        # no pin found: docs/BENCHMARKS.md
         hub=HubSource("Hothan/OlympiadBench", split="train", config="OE_TO_maths_en_COMP"),
         description="OlympiadBench, English text-only open-ended math, 675",
         # the OlympiadBench judge's own 1e-8; a decimal reference: half its last digit, <= 1%
@@ -179,7 +182,8 @@ BUILTIN_BENCHMARKS: tuple[Benchmark, ...] = (
         family="math",
         parse_row=parse_gsm8k,
         id_fields=("idx",),
-        hub=HubSource("openai/gsm8k", split="test", config="main"),
+        hub=HubSource("openai/gsm8k", split="test", config="main",
+                      revision="740312add88f781978c0658806c59bc2815b9866"),
         description="GSM8K test split, 1319 grade-school word problems",
         grading_policy=GradingPolicy(extraction="hashes_first"),  # its few-shot "#### 42" format
     ),

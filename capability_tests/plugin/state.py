@@ -63,7 +63,8 @@ class CapabilityState:
 
     def _load(self, name: str) -> LoadedBenchmark:
         if name not in self.loaded:
-            self.loaded[name] = load_benchmark(name, self.run_config.data_dir, self.run_config.limit)
+            self.loaded[name] = load_benchmark(name, self.run_config.data_dir, self.run_config.limit,
+                                               self.run_config.data_revisions.get(name))
         return self.loaded[name]
 
     def load_all(self) -> None:

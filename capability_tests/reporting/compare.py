@@ -44,7 +44,12 @@ from capability_tests.reporting.curves import (
 )
 from capability_tests.reporting.coverage import SOLVED_THRESHOLD, coverage_markdown, coverage_table
 from capability_tests.reporting.recorded_runs import RecordedRun
-from capability_tests.reporting.run_settings import difference_text, setting_differences
+from capability_tests.reporting.run_settings import (
+    data_difference_text,
+    data_differences,
+    difference_text,
+    setting_differences,
+)
 from capability_tests.results import ProblemResult
 
 TOLERANCE = 1e-9
@@ -233,6 +238,11 @@ def compare_runs(
          "differences": setting_differences(runs[i].document, runs[j].document)}
         for i in range(len(runs)) for j in range(i + 1, len(runs))
     ]
+    for pair, (i, j) in zip(differences, [(i, j) for i in range(len(runs))
+                                          for j in range(i + 1, len(runs))]):
+        data = data_differences(runs[i].document, runs[j].document)
+        if data:  # only where the runs measured different data
+            pair["data_differences"] = data
     return {
         "runs": [{"run_id": r.run_id, "model": r.model, "label": labels[r.run_id],
                   "path": str(r.path), "complete": r.complete} for r in runs],
@@ -288,6 +298,9 @@ def difference_lines(result: Mapping[str, Any]) -> list[str]:
         a, b = letters[pair["a"]], letters[pair["b"]]
         out.append(f"- settings that differ between {a} ({pair['a']}) and {b} ({pair['b']}), besides "
                    f"the model: {difference_text(pair['differences'], a, b)}")
+        if pair.get("data_differences"):
+            out.append(f"- DATA DIFFERS between {a} and {b} (they measured different problems or "
+                       f"answers): {data_difference_text(pair['data_differences'], a, b)}")
     return out
 
 

@@ -151,6 +151,36 @@ def _selftest_rows(entry: Any) -> dict[str, Any]:
     }
 
 
+def data_text(entry: Mapping[str, Any]) -> str:
+    """One benchmark's data in a line: `hub:<id>@<revision> config=... split=... commit=...
+    rows=N rows_sha256=...` for Hub data, else the file and its sha256."""
+    hub = entry.get("hub") or {}
+    if hub:
+        parts = [f"hub:{hub.get('hub_id')}@{hub.get('revision')}",
+                 f"config={hub.get('config') or 'default'}", f"split={hub.get('split')}",
+                 f"commit={hub.get('commit') or 'not reported'}",
+                 f"rows={hub.get('rows')}", f"rows_sha256={hub.get('rows_sha256')}"]
+        if hub.get("pinned") is False:
+            parts.append("UNPINNED")
+        return " ".join(parts)
+    return f"{entry.get('source')} sha256={entry.get('file_sha256') or 'none'}"
+
+
+def data_markdown(data: Mapping[str, Any] | None) -> list[str]:
+    """report.md's table of where each benchmark's rows came from (docs/BENCHMARKS.md)."""
+    hub = {name: d["hub"] for name, d in (data or {}).items() if isinstance(d, Mapping) and d.get("hub")}
+    if not hub:
+        return []
+    lines = ["## Data sources", "", "| benchmark | Hub id | config | split | revision | commit | "
+             "rows | rows sha256 |", "|---|---|---|---|---|---|---:|---|"]
+    for name, h in hub.items():
+        revision = f"`{h.get('revision')}`" + ("" if h.get("pinned", True) else " (not pinned)")
+        lines.append(f"| {name} | {h.get('hub_id')} | {h.get('config') or 'default'} | "
+                     f"{h.get('split')} | {revision} | `{h.get('commit') or 'not reported'}` | "
+                     f"{h.get('rows')} | `{(h.get('rows_sha256') or '')[:16]}` |")
+    return lines + [""]
+
+
 def markdown(provenance: Mapping[str, Any] | None) -> str:
     """report.md's provenance section."""
     if not provenance:
@@ -165,7 +195,8 @@ def markdown(provenance: Mapping[str, Any] | None) -> str:
     if packages:
         listed = ", ".join(f"{k} {v}" for k, v in packages.items() if v)
         lines.append(f"| packages | {listed} |")
-    return "\n".join(lines) + "\n\n"
+    lines += ["", *data_markdown(provenance.get("data"))]
+    return "\n".join(lines).rstrip("\n") + "\n\n"
 
 
 def add_junit_properties(xml, provenance: Mapping[str, Any] | None) -> None:
@@ -174,5 +205,8 @@ def add_junit_properties(xml, provenance: Mapping[str, Any] | None) -> None:
         return
     for key, value in flat(provenance).items():
         xml.add_global_property(f"capability_{key}", value)
+    for name, entry in (provenance.get("data") or {}).items():
+        if isinstance(entry, Mapping):
+            xml.add_global_property(f"capability_data_{name}", data_text(entry))
     xml.add_global_property("capability_provenance",
                             json.dumps(provenance, sort_keys=True, default=str))

@@ -28,7 +28,12 @@ DOTTED_SECTIONS = ("versions", "provenance")
 _RUN_TIMES = {"run_id", "started_at", "finished_at", "time", "timestamp", "date"}
 _MODEL_PARTS = {"fingerprint", "revision", "resolved_revision", "model_fingerprint", "weights_sha256"}
 # provenance entries that say how this session went, not how it sampled
-_SESSION_PARTS = ("provenance.samples", "provenance.processes", "provenance.engine.started")
+_SESSION_PARTS = ("provenance.samples", "provenance.processes", "provenance.engine.started",
+                  "provenance.data")  # the data has its own diff: data_differences
+# What identifies a benchmark's data (summary.json `data.<benchmark>`), compared by
+# data_differences: where it came from, which revision and commit, and its content hashes.
+DATA_FIELDS = ("source", "file_sha256", "hub.hub_id", "hub.config", "hub.split", "hub.revision",
+               "hub.commit", "hub.rows", "hub.rows_sha256", "problems_sha256")
 
 
 def _flatten(value: Any, prefix: str, out: dict[str, Any]) -> None:
@@ -122,3 +127,31 @@ def difference_text(diffs: Iterable[Mapping[str, Any]], a: str = "a", b: str = "
     """`temperature: 0.6 (a) vs 1.0 (b); engine: ...`, or `none`."""
     parts = [f"{d['setting']}: {d['a']!r} ({a}) vs {d['b']!r} ({b})" for d in diffs]
     return "; ".join(parts) if parts else "none"
+
+
+def data_differences(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Per benchmark both runs recorded, each DATA_FIELDS entry whose value differs:
+    `[{"benchmark", "field", "a", "b"}]`. A different revision, row count or rows sha256 means
+    the runs measured different data, whatever their settings."""
+    da, db = a.get("data") or {}, b.get("data") or {}
+    out = []
+    for name in sorted(set(da) & set(db)):
+        fa: dict[str, Any] = {}
+        fb: dict[str, Any] = {}
+        _flatten(da[name] or {}, "", fa)
+        _flatten(db[name] or {}, "", fb)
+        for key in DATA_FIELDS:
+            if key == "source" and (fa.get("hub.hub_id") or fb.get("hub.hub_id")):
+                continue  # a Hub source string repeats id, revision, config and split
+            if not _same(fa.get(key), fb.get(key)):
+                out.append({"benchmark": name, "field": key.removeprefix("hub."),
+                            "a": fa.get(key), "b": fb.get(key)})
+    return out
+
+
+def data_difference_text(diffs: Iterable[Mapping[str, Any]], a: str = "a", b: str = "b") -> str:
+    """`olympiadbench: rows 674 (a) vs 675 (b), ...; gsm8k: ...`, or `none`."""
+    by_name: dict[str, list[str]] = {}
+    for d in diffs:
+        by_name.setdefault(d["benchmark"], []).append(f"{d['field']} {d['a']!r} ({a}) vs {d['b']!r} ({b})")
+    return "; ".join(f"{name}: {', '.join(parts)}" for name, parts in by_name.items()) or "none"

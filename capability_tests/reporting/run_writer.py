@@ -114,7 +114,8 @@ def data_fingerprints(
     results: Iterable[ProblemResult],
     sources: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> dict[str, dict[str, Any]]:
-    """Per benchmark: where its data came from, the file's sha256 (local files), and a
+    """Per benchmark: where its data came from, the file's sha256 (local files) or what was read
+    from the Hub (`hub`: id, config, split, revision, commit, row count, rows sha256), and a
     fingerprint of the problems that produced results (ids and reference answers).
 
     `sources` is what the run loaded (`LoadedBenchmark.fingerprint_source`: source, file hash,
@@ -136,6 +137,8 @@ def data_fingerprints(
         else:
             entry["source"] = loaded.get("source")
             entry["file_sha256"] = loaded.get("file_sha256")
+            if loaded.get("hub"):  # Hub id, config, split, revision, commit, rows, rows_sha256
+                entry["hub"] = dict(loaded["hub"])
             answers = loaded.get("answers") or {}
         chosen = ids.get(name, [])
         entry["problems"] = len(chosen)

@@ -88,6 +88,7 @@ class ReportSession:
         self.allowed_settings = self.config.allowed_settings
         self.allowed_differences: list[dict[str, Any]] = []  # sampling settings that differ, allowed
         self.baseline_differences: list[dict[str, Any]] | None = None  # every setting, after the run
+        self.baseline_data_differences: list[dict[str, Any]] = []  # the data, after the run
         self.at_k = self.config.at_k
         report_dir = Path(run_config.report_dir)
         self.baseline: RecordedRun | None = None
@@ -136,6 +137,17 @@ class ReportSession:
                 self.gates.append(allowed_differences_note(self.baseline, self.allowed_differences))
             self.gates += check_baseline(results, self.baseline, self.baseline_gate, self.settings)
         data = data_fingerprints(self.run_config.benchmarks, results, data_sources)
+        if self.baseline is not None:
+            from capability_tests.reporting.run_settings import data_differences, data_difference_text
+
+            self.baseline_data_differences = data_differences({"data": data}, self.baseline.document)
+            if self.baseline_data_differences:
+                self.gates.append({
+                    "gate": "baseline", "note": True, "passed": True,
+                    "data_differ": self.baseline_data_differences,
+                    "message": f"the data differ from baseline {self.baseline.run_id}: "
+                    + data_difference_text(self.baseline_data_differences, "this run", "baseline")
+                    + "; the gate compares the problems both runs share, by id"})
         provenance = prov.build(sampling_provenance or {}, self.run, package_versions(), data)
         if xml is not None:
             add_junit_properties(xml, self.run_id, curves, complete, self.gates)
