@@ -29,7 +29,8 @@ _RUN_TIMES = {"run_id", "started_at", "finished_at", "time", "timestamp", "date"
 _MODEL_PARTS = {"fingerprint", "revision", "resolved_revision", "model_fingerprint", "weights_sha256"}
 # provenance entries that say how this session went, not how it sampled
 _SESSION_PARTS = ("provenance.samples", "provenance.processes", "provenance.engine.started",
-                  "provenance.data")  # the data has its own diff: data_differences
+                  "provenance.data",  # the data has its own diff: data_differences
+                  "provenance.selftest")  # a check that passed (else no run): its time, its cache
 # What identifies a benchmark's data (summary.json `data.<benchmark>`), compared by
 # data_differences: where it came from, which revision and commit, and its content hashes.
 DATA_FIELDS = ("source", "file_sha256", "hub.hub_id", "hub.config", "hub.split", "hub.revision",
