@@ -217,3 +217,37 @@ def test_a_flush_submits_every_problem_at_once(tmp_path):
     grading.close()
     assert grading.all_at_once is True
     assert all(t.complete for t in tallies.values()) and store.count() == 6
+
+
+@pytest.mark.e2e
+def test_sigterm_with_the_real_vllm_engine_leaves_no_process(pytester, tmp_path):
+    """The real vLLM engine, tiny k and --max-tokens: SIGTERM once sampling has begun. The run
+    exits 7 with an incomplete run folder, and every process it had started (the engine core and
+    its workers) is gone when it exits."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    import psutil
+
+    args = [sys.executable, "-m", "pytest", *SUITE, "--benchmarks=demo", "--k=4",
+            "--max-tokens=64", "-p", "no:cacheprovider", "--engine-arg=max_num_seqs=2"]
+    log = tmp_path / "out.txt"
+    with open(log, "w") as out:
+        proc = subprocess.Popen(args, cwd=pytester.path, stdout=out, stderr=subprocess.STDOUT,
+                                env=os.environ.copy())
+        deadline = time.monotonic() + 400
+        while time.monotonic() < deadline and proc.poll() is None:
+            if "in one submission" in log.read_text(errors="replace"):
+                break
+            time.sleep(0.5)
+        assert proc.poll() is None, log.read_text()[-3000:]
+        time.sleep(3)  # some samples arrive
+        started = psutil.Process(proc.pid).children(recursive=True)
+        assert started, "the engine runs in processes of its own"
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(120) == EXIT_STOPPED, log.read_text()[-3000:]
+    alive = [p.pid for p in started if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    assert alive == [], f"processes left behind: {alive}"
+    assert summary(pytester)["complete"] is False
