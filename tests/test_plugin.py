@@ -361,7 +361,7 @@ def test_ctrl_c_during_sampling_keeps_samples_and_writes_incomplete_report(
     monkeypatch.setenv("FAKE_ENGINE_SCRIPT", json.dumps({"demo/add": ["\\boxed{19}"]}))
     result = pytester.runpytest_subprocess(*SUITE, *FAKE, "--benchmarks=demo", "--k=2",
                                            "--grading-workers=0")
-    assert result.ret == pytest.ExitCode.INTERRUPTED
+    assert result.ret == 7  # stopped during sampling, incomplete (docs/RELIABILITY.md)
     text = result.stdout.str() + result.stderr.str()
     assert "KeyboardInterrupt" in text
     assert "incomplete run" in text

@@ -109,7 +109,13 @@ class ResultCollector:
         self._add_unreported_results()
         if self.results:
             self._write_reports(session, exitstatus)
-        return (yield)
+        try:
+            return (yield)
+        finally:
+            if self.state.sampling_interrupted:  # after the terminal summary, which needs 2
+                from capability_tests.sampling import EXIT_STOPPED
+
+                session.exitstatus = EXIT_STOPPED
 
     def _write_reports(self, session: pytest.Session, exitstatus: int) -> None:
         selected = self.state.selected

@@ -49,11 +49,11 @@ def pytest_runtestloop(session: pytest.Session):
         except KeyboardInterrupt as exc:  # SIGINT or SIGTERM (sampling.StopRequested)
             state.sampling_interrupted = True
             finished = len(state.sampling.outcome.results)
-            pytest.exit(
-                f"capability-tests: {exc or 'interrupted'}: {finished} of "
+            state._log(
+                f"capability-tests: {str(exc) or 'interrupted (KeyboardInterrupt)'}: {finished} of "
                 f"{len(state.selected)} problems finished; every sample received is stored, the "
-                f"engine has ended; the run is incomplete (exit status {EXIT_STOPPED})",
-                returncode=EXIT_STOPPED)
+                f"engine has ended; the run is incomplete (exit status {EXIT_STOPPED})")
+            raise
     return (yield)
 
 
