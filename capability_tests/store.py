@@ -40,6 +40,30 @@ def _is_busy(exc: BaseException) -> bool:
     return "locked" in text or "busy" in text
 
 
+def encode_text(text: str) -> bytes:
+    """A text as stored: UTF-8, zlib level 1. Any `str` can be stored: a lone surrogate (a model
+    or a decoder can produce one) is kept as its surrogate escape, never an exception that
+    would lose the flush."""
+    return zlib.compress(str(text).encode("utf-8", errors="surrogatepass"), 1)
+
+
+def _plain(value: str | None) -> str | None:
+    """A short text column (extracted answer, reason) that SQLite can bind: lone surrogates are
+    written as their escapes (`\\udc80`) instead of raising UnicodeEncodeError."""
+    if value is None:
+        return None
+    value = str(value)
+    try:
+        value.encode("utf-8")
+        return value
+    except UnicodeEncodeError:
+        return value.encode("utf-8", errors="backslashreplace").decode("utf-8")
+
+
+def decode_text(blob: bytes) -> str:
+    return zlib.decompress(blob).decode("utf-8", errors="surrogatepass")
+
+
 class StoreError(Exception):
     """The store cannot be used; the message names the file and says what to do."""
 
@@ -126,6 +150,7 @@ class StoredSample:
     reason: str | None
     grading: str | None  # grading_digest the verdict was made under
     timed_out: bool = False
+    created: float | None = None  # the row's version: a --fresh rewrite gives it another
 
 
 @dataclass(frozen=True)
@@ -362,14 +387,14 @@ class CompletionStore:
         try:
             rows = self._db.execute(
                 "SELECT idx, seed, tokens, finish_reason, correct, extracted, reason, grading, "
-                "timed_out FROM samples WHERE generation=? AND prompt=?",
+                "timed_out, created FROM samples WHERE generation=? AND prompt=?",
                 (generation, prompt),
             ).fetchall()
         except sqlite3.Error as exc:
             raise self._error("reading", exc) from exc
         return {
             r[0]: StoredSample(r[0], r[1], r[2], r[3], None if r[4] is None else bool(r[4]),
-                               r[5], r[6], r[7], bool(r[8]))
+                               r[5], r[6], r[7], bool(r[8]), r[9])
             for r in rows
         }
 
@@ -385,7 +410,7 @@ class CompletionStore:
                 raise self._error("reading", exc) from exc
             if row is not None:
                 try:
-                    yield index, zlib.decompress(row[0]).decode("utf-8")
+                    yield index, decode_text(row[0])
                 except (zlib.error, UnicodeDecodeError) as exc:
                     raise StoreError(
                         f"completion store {self.path}: sample {index} of prompt {prompt[:12]} is "
@@ -401,12 +426,17 @@ class CompletionStore:
             return
         verb = "INSERT OR REPLACE" if replace else "INSERT OR IGNORE"
         now = time.time()
-        rows = [
-            (generation, s.prompt, s.index, s.problem, s.seed, s.tokens, s.finish_reason,
-             None if s.correct is None else int(s.correct), s.extracted, s.reason,
-             int(s.timed_out), s.grading, now, zlib.compress(s.text.encode("utf-8"), 1))
-            for s in samples
-        ]
+        try:
+            rows = [
+                (generation, s.prompt, s.index, _plain(s.problem), s.seed, s.tokens,
+                 _plain(s.finish_reason), None if s.correct is None else int(s.correct),
+                 _plain(s.extracted), _plain(s.reason),
+                 int(s.timed_out), s.grading, now, encode_text(s.text))
+                for s in samples
+            ]
+        except (ValueError, TypeError, OverflowError) as exc:  # a value no column can hold
+            raise StoreError(f"completion store {self.path}: cannot write a sample of "
+                             f"{samples[0].problem} ({type(exc).__name__}: {exc})") from exc
         try:
             with self._write() as db:
                 db.executemany(
@@ -419,17 +449,26 @@ class CompletionStore:
             raise self._error(f"writing {len(rows)} samples", exc) from exc
 
     def set_verdicts(self, generation: int, prompt: str,
-                     verdicts: Sequence[tuple[int, bool | None, str | None, str, bool, str]]) -> None:
-        """(index, correct, extracted, reason, timed_out, grading) for stored samples; correct
-        None stores the sample ungraded (a grading failure, graded again next time)."""
+                     verdicts: Sequence[tuple]) -> None:
+        """(index, correct, extracted, reason, timed_out, grading[, created]) for stored samples;
+        correct None stores the sample ungraded (a grading failure, graded again next time).
+        With `created` (the row's version when its text was read) the verdict is written only if
+        the row still holds that text: a `--fresh` run that replaced it meanwhile keeps its own."""
+        plain, versioned = [], []
+        for v in verdicts:
+            i, c, e, r, t, g = v[:6]
+            row = (None if c is None else int(c), _plain(e), _plain(r), int(t), g, generation,
+                   prompt, i)
+            (versioned if len(v) > 6 and v[6] is not None else plain).append(
+                row + ((v[6],) if len(v) > 6 and v[6] is not None else ()))
+        update = ("UPDATE samples SET correct=?, extracted=?, reason=?, timed_out=?, grading=? "
+                  "WHERE generation=? AND prompt=? AND idx=?")
         try:
             with self._write() as db:
-                db.executemany(
-                    "UPDATE samples SET correct=?, extracted=?, reason=?, timed_out=?, grading=? "
-                    "WHERE generation=? AND prompt=? AND idx=?",
-                    [(None if c is None else int(c), e, r, int(t), g, generation, prompt, i)
-                     for i, c, e, r, t, g in verdicts],
-                )
+                if plain:
+                    db.executemany(update, plain)
+                if versioned:
+                    db.executemany(update + " AND created=?", versioned)
         except sqlite3.Error as exc:
             raise self._error("writing verdicts", exc) from exc
 
@@ -496,7 +535,7 @@ class CompletionStore:
                 raise self._error("reading", exc) from exc
             if row is not None:
                 try:
-                    yield index, row[0], zlib.decompress(row[1]).decode("utf-8")
+                    yield index, row[0], decode_text(row[1])
                 except (zlib.error, UnicodeDecodeError) as exc:
                     raise StoreError(
                         f"completion store {self.path}: sample {index} of prompt {prompt[:12]} is "

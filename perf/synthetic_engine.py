@@ -12,6 +12,7 @@ import random
 from typing import Iterator, Mapping, Sequence
 
 from capability_tests.engines import Completion, EngineSettings, GenerationRequest, SamplingSettings
+from capability_tests.engines import EngineCapabilities, LocalEngine
 
 _WORDS = ("the of and to in is that for it as with was on be by this are which from or an "
           "have not at but we their sum let number therefore so then since equation value "
@@ -19,9 +20,9 @@ _WORDS = ("the of and to in is that for it as with was on be by this are which f
           "\\frac{1}{2} \\sqrt{3} ( ) , .").split()
 
 
-class SyntheticEngine:
+class SyntheticEngine(LocalEngine):
     name = "synthetic"
-    seeded_sampling = True
+    capabilities = EngineCapabilities(seeded_sampling=True, batched_seeds=False)
 
     def __init__(self, settings: EngineSettings) -> None:
         rng = random.Random(1234)

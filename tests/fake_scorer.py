@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import os
 
-from capability_tests.engines import EngineError, EngineSettings
+from capability_tests.engines import EngineCapabilities, EngineError, EngineSettings, LocalEngine
 
 
 def token_logprob(token: int) -> float:
@@ -25,9 +25,9 @@ def expected_perplexity(text: str) -> float | None:
     return math.exp(-sum(token_logprob(ord(c)) for c in text) / len(text))
 
 
-class FakeScorer:
+class FakeScorer(LocalEngine):
     name = "fake-scorer"
-    seeded_sampling = True
+    capabilities = EngineCapabilities(seeded_sampling=True, batched_seeds=False, scoring=True)
     starts: list[str] = []
     batches: list[int] = []
 
@@ -47,6 +47,12 @@ class FakeScorer:
         self.calls += 1
         FakeScorer.batches.append(len(sequences))
         return [[token_logprob(t) for t in completion] for _, completion in sequences]
+
+    def chat_prompt(self, messages):
+        raise EngineError("the fake scorer only scores")
+
+    def stream(self, requests, sampling):
+        raise EngineError("the fake scorer only scores")
 
     def close(self) -> None:
         pass

@@ -12,7 +12,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from capability_tests.passk import pass_at_k
-from fake_engine import SUITE
+from fake_engine import SUITE, result_of
 
 pytestmark = pytest.mark.e2e
 
@@ -105,7 +105,7 @@ class _CountingEngine:
 
     def __init__(self, engine, asked):
         self.engine, self.asked = engine, asked
-        self.name, self.seeded_sampling = engine.name, engine.seeded_sampling
+        self.name = engine.name
 
     def chat_prompt(self, messages):
         return self.engine.chat_prompt(messages)
@@ -128,7 +128,7 @@ def test_vllm_store_reuse_and_per_sample_seeds(tmp_path):
     from capability_tests.benchmarks import load_problems
     from capability_tests.config import RunConfig
     from capability_tests.engines import create_engine
-    from capability_tests.orchestrator import RunOrchestrator
+    from capability_tests.sampling import SamplingCoordinator
     from capability_tests.store import CompletionStore, prompt_digest
     from capability_tests.templates import get_template
 
@@ -143,10 +143,10 @@ def test_vllm_store_reuse_and_per_sample_seeds(tmp_path):
     def run(k, store, sampling="seeded"):
         config = RunConfig(k=k, max_tokens=16, benchmarks=("demo",), store=store,
                            sampling=sampling)
-        sampling = RunOrchestrator(config, log=lambda _: None, progress=False, engine_factory=factory)
+        sampling = SamplingCoordinator(config, log=lambda _: None, progress=False, engine_factory=factory)
         try:
             for p in problems:
-                assert sampling.result_for(p, lambda: problems).n == k
+                assert result_of(sampling, p, problems).n == k
             return sampling.generation_key()
         finally:
             sampling.close()
@@ -225,7 +225,7 @@ def test_transformers_batched_top_up_draws_new_samples(tmp_path):
     re-seeded every call with --seed and replayed them)."""
     from capability_tests.benchmarks import load_problems
     from capability_tests.config import RunConfig
-    from capability_tests.orchestrator import RunOrchestrator
+    from capability_tests.sampling import SamplingCoordinator
     from capability_tests.store import CompletionStore
     from capability_tests.templates import get_template
 
@@ -235,10 +235,10 @@ def test_transformers_batched_top_up_draws_new_samples(tmp_path):
     def run(k):
         config = RunConfig(k=k, engine="transformers", max_tokens=32, temperature=1.0,
                            benchmarks=("demo",), store=store, sampling="batched")
-        sampling = RunOrchestrator(config, log=lambda _: None, progress=False, grading_workers=0)
+        sampling = SamplingCoordinator(config, log=lambda _: None, progress=False, grading_workers=0)
         try:
             for p in problems:
-                assert sampling.result_for(p, lambda: problems).n == k
+                assert result_of(sampling, p, problems).n == k
             return sampling
         finally:
             sampling.close()

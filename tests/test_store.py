@@ -11,6 +11,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+from concurrent.futures import Future
 import time
 
 import pytest
@@ -24,7 +25,7 @@ from capability_tests.store import (
 )
 from capability_tests.seeds import SEED_POLICY, sample_seed
 from conftest import TESTS_DIR
-from fake_engine import FAKE, SUITE, engine_log, generate_calls
+from fake_engine import FAKE, SUITE, engine_log, generate_calls, result_of
 
 KEY = GenerationKey("m", "e", None, "{}", "seeded", 0.6, 0.95, 8, 0, SEED_POLICY)
 DEMO_IDS = ["add", "sub", "mul", "div", "apples", "pens", "square", "half", "fraction", "linear"]
@@ -371,34 +372,39 @@ def test_batched_top_up_is_refused_for_an_engine_without_batched_seeds(pytester,
 
 
 def test_verdicts_with_timeouts_survive_the_store(tmp_path, monkeypatch):
-    """`RunOrchestrator._grade` is the one grading seam; what it says (timeouts too) is stored and
-    comes back unchanged from the store."""
+    """`Grading` is the one grading seam (sampling/sink.py); what it says (timeouts too) is
+    stored and comes back unchanged from the store."""
     sys.path.insert(0, str(TESTS_DIR))
     from fake_engine import FakeEngine
 
     from capability_tests.benchmarks import load_problems
     from capability_tests.config import RunConfig
     from capability_tests.grading import Verdict
-    from capability_tests.orchestrator import RunOrchestrator
+    from capability_tests.sampling import SamplingCoordinator
+    from capability_tests.sampling.sink import Grading
 
     monkeypatch.delenv("FAKE_ENGINE_LOG", raising=False)
 
-    class TimingOut(RunOrchestrator):
-        def _grade(self, problem, completions):
-            return [Verdict(False, None, "timeout", 5.0, timed_out=True) for _ in completions]
+    class TimingOut(Grading):
+        def submit(self, text, problem):
+            future = Future()
+            future.set_result(Verdict(False, None, "timeout", 5.0, timed_out=True))
+            return future
 
     problems = load_problems("demo", None, 2)
-    config = RunConfig(model="fake/model", engine="fake", k=2, store=tmp_path / "s.sqlite")
-    first = TimingOut(config, log=lambda _: None, engine_factory=lambda n, s: FakeEngine(s))
-    results = [first.result_for(p, lambda: problems) for p in problems]
+    config = RunConfig(model="fake/model", engine="fake_engine:FakeEngine", k=2,
+                       store=tmp_path / "s.sqlite")
+    first = SamplingCoordinator(config, log=lambda _: None, grading=TimingOut(),
+                                engine_factory=lambda n, s: FakeEngine(s))
+    results = [result_of(first, p, problems) for p in problems]
     first.close()
     assert [r.grading_timeouts for r in results] == [2, 2]
 
     def no_engine(name, settings):
         raise AssertionError("everything is stored")
 
-    again = RunOrchestrator(config, log=lambda _: None, engine_factory=no_engine)
-    assert [again.result_for(p, lambda: problems) for p in problems] == results
+    again = SamplingCoordinator(config, log=lambda _: None, engine_factory=no_engine)
+    assert [result_of(again, p, problems) for p in problems] == results
     again.close()
 
 
@@ -424,16 +430,13 @@ class _OldStyleEngine:
         pass
 
 
-def test_an_engine_without_stream_gets_a_clear_error(tmp_path):
-    from capability_tests.benchmarks import load_problems
-    from capability_tests.config import RunConfig
-    from capability_tests.orchestrator import SamplingError, RunOrchestrator
+def test_an_engine_class_without_the_contract_gets_a_clear_error_naming_it():
+    """Checked when the class is registered or looked up, before anything starts it."""
+    from capability_tests.engines import EngineError, register_engine
 
-    problems = load_problems("demo", None, 1)
-    run = RunOrchestrator(RunConfig(model="fake/model", engine="old", k=1, store=None),
-                      log=lambda _: None, engine_factory=lambda n, s: _OldStyleEngine(s))
-    with pytest.raises(SamplingError, match="has no stream.*replaced generate"):
-        run.result_for(problems[0], lambda: problems)
+    with pytest.raises(EngineError, match=r"engine class .*_OldStyleEngine lacks capabilities.*"
+                                          r"identity.*stream"):
+        register_engine("old")(_OldStyleEngine)
 
 
 def _open_at_once(path, start, results):

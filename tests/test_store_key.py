@@ -1,6 +1,6 @@
 """The store key is complete: a changed chat template, dtype, engine version or batch-invariant
 mode misses the store; engine arguments that each engine declares speed-only hit it. Driven
-through `RunOrchestrator` with the scripted fake engine standing in for the engine's start, while the
+through `SamplingCoordinator` with the scripted fake engine standing in for the engine's start, while the
 key is computed from the real engine classes (vllm here), which start nothing to describe
 themselves."""
 
@@ -15,11 +15,11 @@ import pytest
 from capability_tests.benchmarks import load_problems
 from capability_tests.config import RunConfig
 from capability_tests.engines import EngineSettings, engine_identity
-from capability_tests.orchestrator import RunOrchestrator
+from capability_tests.sampling import SamplingCoordinator
 from conftest import TESTS_DIR
 
 sys.path.insert(0, str(TESTS_DIR))
-from fake_engine import FakeEngine  # noqa: E402
+from fake_engine import FakeEngine, result_of  # noqa: E402
 
 PROBLEMS = load_problems("demo", None, 2)
 
@@ -38,11 +38,11 @@ def generated(store, **config):
         starts.append(settings)
         return FakeEngine(settings)
 
-    run = RunOrchestrator(RunConfig(k=2, store=store, **config), log=lambda _: None,
+    run = SamplingCoordinator(RunConfig(k=2, store=store, **config), log=lambda _: None,
                       progress=False, engine_factory=factory, grading_workers=0)
     try:
         for p in PROBLEMS:
-            assert run.result_for(p, lambda: PROBLEMS).n == 2
+            assert result_of(run, p, PROBLEMS).n == 2
         return sum(b.samples for b in run.batches)
     finally:
         run.close()
@@ -93,12 +93,12 @@ def test_a_changed_chat_template_misses_the_store(tmp_path):
     args = dict(model=str(folder), engine="vllm", template="chat")
     assert generated(store, **args) == 4
     assert generated(store, **args) == 0
-    digest = RunOrchestrator(RunConfig(**args)).prompt_key
+    digest = SamplingCoordinator(RunConfig(**args)).identity.prompt_key
     from capability_tests.templates import get_template
 
     before = digest(get_template("chat"), PROBLEMS[0])
     config.write_text(json.dumps({"chat_template": "<s>{{ messages }}"}))
-    after = RunOrchestrator(RunConfig(**args)).prompt_key(get_template("chat"), PROBLEMS[0])
+    after = SamplingCoordinator(RunConfig(**args)).identity.prompt_key(get_template("chat"), PROBLEMS[0])
     assert before != after, "the prompt key holds the chat template itself"
     assert generated(store, **args) == 4
 
@@ -174,11 +174,11 @@ def test_the_engine_loads_the_commit_the_key_names(monkeypatch, tmp_path):
         started.append(settings)
         return FakeEngine(settings)
 
-    run = RunOrchestrator(RunConfig(model="org/m", engine="vllm", k=1, store=tmp_path / "s.sqlite"),
+    run = SamplingCoordinator(RunConfig(model="org/m", engine="vllm", k=1, store=tmp_path / "s.sqlite"),
                       log=lambda _: None, progress=False, engine_factory=factory,
                       grading_workers=0)
     try:
-        run.result_for(PROBLEMS[0], lambda: PROBLEMS[:1])
+        result_of(run, PROBLEMS[0], PROBLEMS[:1])
     finally:
         run.close()
     assert started[0].engine_args["revision"] == sha

@@ -22,7 +22,7 @@ from capability_tests.grading.pool import MAX_ATTEMPTS
 from capability_tests.problems import Problem
 from capability_tests.results import decode_samples, encode_samples
 from conftest import REPO_ROOT, TESTS_DIR
-from fake_engine import FAKE, SUITE, generate_calls
+from fake_engine import FAKE, SUITE, generate_calls, result_of
 
 
 def P(answer: str = "1") -> Problem:
@@ -50,7 +50,7 @@ def test_identity_covers_grading_and_what_it_imports_not_the_cli():
             "capability_tests.grading.extract", "capability_tests.grading.latex_parse",
             "capability_tests.latex", "capability_tests.problems"} <= set(modules)
     assert "capability_tests.grading.command" not in modules
-    assert "capability_tests.benchmarks" not in modules and "capability_tests.orchestrator" not in modules
+    assert "capability_tests.benchmarks" not in modules and "capability_tests.sampling.coordinator" not in modules
     assert grader_identity().startswith("grader-") and grader_identity() == grader_identity()
     assert grader_identity(timeout=1.0) != grader_identity(), "the time limit is part of it"
 
@@ -76,8 +76,8 @@ def test_any_edit_to_a_grading_module_changes_the_identity(tmp_path):
     root = _copy_package(tmp_path)
     before = _identity_of(root)
     assert before == grader_identity(), "computed from the source: the same for a copy"
-    (root / "capability_tests" / "orchestrator.py").write_text(
-        (root / "capability_tests" / "orchestrator.py").read_text() + "\n# not grading\n")
+    (root / "capability_tests" / "sampling" / "sink.py").write_text(
+        (root / "capability_tests" / "sampling" / "sink.py").read_text() + "\n# not grading\n")
     assert _identity_of(root) == before
     for name in ("grading/normalise.py", "latex.py"):
         path = root / "capability_tests" / name
@@ -154,17 +154,17 @@ def test_worker_crash_on_one_sample_is_stored_ungraded_and_graded_next_run(tmp_p
 
     from capability_tests.benchmarks import load_problems
     from capability_tests.config import RunConfig
-    from capability_tests.orchestrator import RunOrchestrator
+    from capability_tests.sampling import SamplingCoordinator
 
     monkeypatch.delenv("FAKE_ENGINE_LOG", raising=False)
     monkeypatch.setenv("FAKE_ENGINE_SCRIPT", json.dumps({"demo/add": ["\\boxed{19}",
                                                                       "CRASH \\boxed{19}"]}))
     problems = load_problems("demo", None, 2)
     store = tmp_path / "s.sqlite"
-    config = RunConfig(model="fake/model", engine="fake", k=2, store=store)
-    first = RunOrchestrator(config, log=lambda _: None, engine_factory=lambda n, s: FakeEngine(s))
-    first._grading_pool = GradingPool(workers=1, grade_fn=crash_on_marker)
-    add, sub = [first.result_for(p, lambda: problems) for p in problems]
+    config = RunConfig(model="fake/model", engine="fake_engine:FakeEngine", k=2, store=store)
+    first = SamplingCoordinator(config, log=lambda _: None, engine_factory=lambda n, s: FakeEngine(s))
+    first.grading._pool = GradingPool(workers=1, grade_fn=crash_on_marker)
+    add, sub = [result_of(first, p, problems) for p in problems]
     first.close()
     assert add.grading_errors == 1 and add.correct == 1
     assert "1 of 2 samples could not be graded" in add.error and "next run grades them" in add.error
@@ -180,8 +180,8 @@ def test_worker_crash_on_one_sample_is_stored_ungraded_and_graded_next_run(tmp_p
         raise AssertionError("everything is stored")
 
     lines = []
-    again = RunOrchestrator(config, log=lines.append, engine_factory=no_engine)
-    add2 = again.result_for(problems[0], lambda: problems)
+    again = SamplingCoordinator(config, log=lines.append, engine_factory=no_engine)
+    add2 = result_of(again, problems[0], problems)
     again.close()
     assert add2.error is None and add2.correct == 2 and add2.grading_errors == 0
     assert any("1 samples an earlier run could not grade" in line for line in lines)
@@ -192,24 +192,26 @@ def test_worker_crash_on_one_sample_is_stored_ungraded_and_graded_next_run(tmp_p
 OLD_GRADER_CONFTEST = '''
 import os
 from capability_tests.grading import Verdict
-from capability_tests.orchestrator import RunOrchestrator
+from concurrent.futures import Future
+from capability_tests.sampling.sink import Grading
 
-_original = RunOrchestrator._grade
+_original = Grading.submit
 
 
-def _grade(self, problem, completions):
+def _submit(self, text, problem):
     """An 'old grader': fails on CRASH (a dead grading process) and says wrong on OLDWRONG."""
-    out = []
-    for c, v in zip(completions, _original(self, problem, completions)):
-        if "CRASH" in c.text:
-            v = Verdict(False, None, "grading error: grader crashed (test)", 0.0, error=True)
-        elif "OLDWRONG" in c.text:
-            v = Verdict(False, "old", "not equal (old grader)", 0.0)
-        out.append(v)
-    return out
+    if "CRASH" in text:
+        v = Verdict(False, None, "grading error: grader crashed (test)", 0.0, error=True)
+    elif "OLDWRONG" in text:
+        v = Verdict(False, "old", "not equal (old grader)", 0.0)
+    else:
+        return _original(self, text, problem)
+    future = Future()
+    future.set_result(v)
+    return future
 
 
-RunOrchestrator._grade = _grade
+Grading.submit = _submit
 '''
 
 

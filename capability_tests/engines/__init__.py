@@ -1,21 +1,27 @@
-"""Engines behind one protocol; `create_engine` picks one by name (built-in or entry point)."""
+"""Engines behind one protocol and one registry: `engine_class` finds an engine class by name
+(registered with `register_engine`, built in, from the entry point group
+`capability_tests.engines`, or `module:Class`) and checks that it declares the contract
+(`classes.check_engine_class`) before anything starts it."""
 
 from __future__ import annotations
 
 from importlib.metadata import entry_points
+from typing import Callable
 
 from capability_tests.engines.base import (
     Completion,
-    RequestFailure,
     Engine,
+    EngineCapabilities,
     EngineError,
     EngineIdentity,
     EngineSettings,
     GenerationRequest,
+    RequestFailure,
     SamplingSettings,
     ServerSettings,
     distribution_version,
 )
+from capability_tests.engines.classes import EngineBase, LocalEngine, check_engine_class
 
 ENTRY_POINT_GROUP = "capability_tests.engines"
 BUILTIN_ENGINES = {
@@ -23,6 +29,18 @@ BUILTIN_ENGINES = {
     "transformers": "capability_tests.engines.transformers_engine:TransformersEngine",
     "openai": "capability_tests.engines.openai_engine:OpenAIEngine",
 }
+_REGISTERED: dict[str, type] = {}  # register_engine
+
+
+def register_engine(name: str) -> Callable[[type], type]:
+    """Class decorator: `@register_engine("mine")` makes `--engine mine` run this class (for an
+    engine defined in code that is imported before the run, e.g. a conftest or plugin)."""
+
+    def register(cls: type) -> type:
+        _REGISTERED[name] = check_engine_class(cls, name)
+        return cls
+
+    return register
 
 
 def is_known_engine(name: str) -> bool:
@@ -30,18 +48,21 @@ def is_known_engine(name: str) -> bool:
 
 
 def engine_names() -> list[str]:
-    return sorted(set(BUILTIN_ENGINES) | {ep.name for ep in entry_points(group=ENTRY_POINT_GROUP)})
+    return sorted(set(BUILTIN_ENGINES) | set(_REGISTERED)
+                  | {ep.name for ep in entry_points(group=ENTRY_POINT_GROUP)})
 
 
 def engine_class(name: str):
-    """The named engine's class (or factory), imported but not started: engine modules import
-    their heavy library only when an engine is constructed.
+    """The named engine's class, imported (its heavy library is imported only when an engine is
+    constructed) and checked to declare the contract; an `EngineError` names what is wrong.
 
-    `name` is a built-in name, an entry point name, or `module:Class` for an engine class that
-    is not packaged (e.g. one in a test folder).
+    `name` is a registered or built-in name, an entry point name, or `module:Class` for an
+    engine class that is not packaged (e.g. one in a test folder).
     """
     import importlib
 
+    if name in _REGISTERED:
+        return _REGISTERED[name]
     target = BUILTIN_ENGINES.get(name) or (name if ":" in name else None)
     if target is None:
         matches = [ep for ep in entry_points(group=ENTRY_POINT_GROUP) if ep.name == name]
@@ -54,7 +75,12 @@ def engine_class(name: str):
             factory = getattr(importlib.import_module(module), attr)
         except (ImportError, AttributeError) as exc:
             raise EngineError(f"--engine {name!r}: cannot import {target} ({exc})") from exc
-    return factory
+    return check_engine_class(factory, name)
+
+
+def engine_capabilities(name: str) -> EngineCapabilities:
+    """What the named engine class declares it can do (`EngineCapabilities`)."""
+    return engine_class(name).capabilities
 
 
 def create_engine(name: str, settings: EngineSettings) -> Engine:
@@ -63,31 +89,15 @@ def create_engine(name: str, settings: EngineSettings) -> Engine:
 
 
 def engine_identity(name: str, settings: EngineSettings) -> EngineIdentity:
-    """What the engine will run with (`EngineIdentity`), without starting it. An engine without
-    an `identity` classmethod is described by its arguments as given and the version of the
-    distribution that ships its module; all its arguments count as changing samples."""
-    factory = engine_class(name)
-    identity = getattr(factory, "identity", None)
-    if callable(identity):
-        return identity(settings)
-    module = getattr(factory, "__module__", "") or ""
-    version = None
-    try:
-        from importlib.metadata import packages_distributions
-
-        dists = packages_distributions().get(module.split(".")[0], [])
-        version = distribution_version(*dists) if dists else None
-    except Exception:
-        pass
-    label = getattr(factory, "name", None) or name
-    return EngineIdentity(str(label), version, dict(settings.engine_args))
+    """What the engine will run with (`EngineIdentity`), without starting it."""
+    return engine_class(name).identity(settings)
 
 
 def is_remote(name: str) -> bool:
-    """Does the named engine serve its model elsewhere (`remote_model`: --model is a served
-    model's name, neither resolved nor converted here)? False for a name that cannot be loaded."""
+    """Does the named engine serve its model elsewhere (--model is a served model's name, neither
+    resolved nor converted here)? False for a name that cannot be loaded."""
     try:
-        return bool(getattr(engine_class(name), "remote_model", False))
+        return engine_capabilities(name).remote
     except EngineError:
         return False
 
@@ -95,17 +105,24 @@ def is_remote(name: str) -> bool:
 __all__ = [
     "Completion",
     "Engine",
+    "EngineBase",
+    "EngineCapabilities",
     "EngineError",
     "EngineIdentity",
     "EngineSettings",
     "GenerationRequest",
+    "LocalEngine",
+    "RequestFailure",
     "SamplingSettings",
     "ServerSettings",
+    "check_engine_class",
     "create_engine",
     "distribution_version",
+    "engine_capabilities",
     "engine_class",
     "engine_identity",
+    "engine_names",
     "is_known_engine",
     "is_remote",
-    "engine_names",
+    "register_engine",
 ]

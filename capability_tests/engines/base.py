@@ -11,6 +11,28 @@ class EngineError(Exception):
 
 
 @dataclass(frozen=True)
+class EngineCapabilities:
+    """What an engine class can do, declared once as its class attribute `capabilities` and read
+    before it starts (never probed on an instance).
+
+    `seeded_sampling`: `stream` honours per-sample seeds (`--sampling seeded`).
+    `batched_seeds`: batched sampling derives its randomness from the requests' seeds, so a
+    top-up of indices k..2k-1 draws new samples (without it a batched store is not topped up).
+    `remote`: the model lives elsewhere (a server): --model is the served model's name, neither
+    resolved nor converted here. `local_devices`: runs on this machine's GPUs (one engine per GPU
+    under xdist). `batch_invariance`: has a batch-invariant mode (`--batch-invariant`; the class's
+    `batch_invariant_problem(settings)` says whether it holds for given settings). `scoring`: has
+    `token_ids` and `completion_logprobs` (`capability-tests perplexity`)."""
+
+    seeded_sampling: bool
+    batched_seeds: bool
+    remote: bool = False
+    local_devices: bool = False
+    batch_invariance: bool = False
+    scoring: bool = False
+
+
+@dataclass(frozen=True)
 class SamplingSettings:
     """How each prompt is sampled: `n` independent samples per prompt (unless a request names its
     sample indices). `seeded`: every sample is its own request with its own seed

@@ -42,6 +42,8 @@ from capability_tests.engines.base import (
     SamplingSettings,
 )
 from capability_tests.seeds import consecutive_runs
+from capability_tests.engines.base import EngineCapabilities
+from capability_tests.engines.classes import EngineBase
 
 API_KEY_ENVS = ("CAPABILITY_TESTS_API_KEY", "OPENAI_API_KEY")
 CONNECT_TIMEOUT_S = 10.0
@@ -480,11 +482,21 @@ class _Runner(threading.Thread):
                 pass
 
 
-class OpenAIEngine:
+class OpenAIEngine(EngineBase):
     name = "openai"
-    seeded_sampling = True  # one request per sample with its seed
-    batched_seeds = True  # an n=m request is seeded with its first index's seed (see module doc)
-    remote_model = True  # --model names the served model; nothing is loaded here
+    # seeded: one request per sample with its seed; batched_seeds: an n=m request is seeded with
+    # its first index's seed (see module doc); remote: --model names the served model
+    capabilities = EngineCapabilities(seeded_sampling=True, batched_seeds=True, remote=True)
+
+    @classmethod
+    def describe(cls, settings: EngineSettings) -> str:
+        return (f"{cls.name} engine: model {settings.model or '(the one served)'} at "
+                f"{', '.join(settings.server.base_urls)}")
+
+    @classmethod
+    def prepare(cls, settings: EngineSettings, progress: bool = True) -> EngineSettings:
+        """Nothing to load here: the servers hold the model."""
+        return settings
 
     @classmethod
     def served(cls, settings: EngineSettings) -> ServedModel:

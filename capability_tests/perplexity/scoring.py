@@ -89,6 +89,15 @@ class Scorer:
         from capability_tests.models import ModelError, prepare_model
 
         ident = self.identity()
+        from capability_tests.engines import engine_capabilities
+
+        try:
+            scoring = engine_capabilities(self.engine_name).scoring
+        except EngineError as exc:
+            raise ScoringError(str(exc)) from None
+        if not scoring:  # declared by the class: known before anything loads
+            raise ScoringError(f"engine {self.engine_name!r} cannot score completions (its "
+                               "capabilities say no scoring; use --engine vllm or transformers)")
         self.log(f"capability-tests perplexity: starting {self.engine_name} engine for scoring "
                  f"model {self.model}")
         settings = self._settings()
@@ -105,11 +114,6 @@ class Scorer:
         except (EngineError, ModelError, OSError) as exc:
             raise ScoringError(f"cannot load scoring model {self.model!r} with engine "
                                f"{self.engine_name!r}: {exc}") from None
-        if not (callable(getattr(engine, "token_ids", None))
-                and callable(getattr(engine, "completion_logprobs", None))):
-            engine.close()
-            raise ScoringError(f"engine {self.engine_name!r} cannot score completions (it has no "
-                               "token_ids/completion_logprobs; use --engine vllm or transformers)")
         self.engine = engine
         return engine
 

@@ -7,7 +7,7 @@ The plugin is this package; its modules hold one role each, and their hooks and 
 re-exported here, where pytest finds them:
 
 - `options`: command-line options, the frozen `RunConfig`, usage errors, the header;
-- `state`: per-process state (`CapabilityState`: problems, selection, the run orchestrator);
+- `state`: per-process state (`CapabilityState`: problems, selection, the sampling coordinator);
 - `collection`: problems loaded at session start, one test per problem, the final selection;
 - `phase`: the sampling phase, before the tests (serial) or before a batch (xdist worker);
 - `fixtures`: what a test receives, and the pass/fail rule;

@@ -100,13 +100,11 @@ class ResultCollector:
         covers the tests that ran, as under xdist, where only reported tests reach here."""
         if self.state.is_worker or not self.state.sampling_interrupted:
             return
-        sampling = self.state.sampling
-        for key, result in list(sampling.results.items()):
-            if key not in self.results:
-                self.results[key] = result
-                records = sampling.records.pop(key, None)
-                if records is not None:
-                    self.samples.add(records)
+        for key, outcome in self.state.sampling.outcome.problems.items():
+            if key not in self.results and outcome.result is not None:
+                self.results[key] = outcome.result
+                if outcome.records is not None:
+                    self.samples.add(outcome.records)
 
     @pytest.hookimpl(wrapper=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int):
@@ -114,7 +112,13 @@ class ResultCollector:
         self._add_unreported_results()
         if self.results:
             self._write_reports(session, exitstatus)
-        return (yield)
+        try:
+            return (yield)
+        finally:
+            if self.state.sampling_interrupted:  # after the terminal summary, which needs 2
+                from capability_tests.sampling import EXIT_STOPPED
+
+                session.exitstatus = EXIT_STOPPED
 
     def _write_reports(self, session: pytest.Session, exitstatus: int) -> None:
         selected = self.state.selected

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pytest
 
-from capability_tests.orchestrator import SamplingError
 from capability_tests.plugin.state import RUN_KEY, CapabilityState
 from capability_tests.problems import Problem
 from capability_tests.results import SAMPLES_PROPERTY, ProblemResult
@@ -24,25 +23,27 @@ def capability_run(pytestconfig: pytest.Config):
 
 @pytest.fixture
 def capability_samples(request: pytest.FixtureRequest, capability_problem: Problem, capability_run):
-    """The graded k samples of this test's problem (a `ProblemResult`), recorded as JUnit
-    properties `benchmark`, `problem_id`, `n`, `correct`. A problem with samples that could not be
-    graded errors here (no pass@k from part of its samples)."""
-    state: CapabilityState = request.config.stash[RUN_KEY]
+    """The graded k samples of this test's problem (a `ProblemResult`, read from the sampling
+    outcome: a test never samples), recorded as JUnit properties `benchmark`, `problem_id`, `n`,
+    `correct`. A problem that could not be sampled (its own request, grading or store write
+    failed: the engine's or server's message) or has samples that could not be graded errors
+    here, with one message."""
     problem = capability_problem
     node = request.node
-    if problem.error is not None:
-        failed = ProblemResult(problem.benchmark, problem.problem_id, 0, 0, error=problem.error)
+    outcome = capability_run.outcome.get(problem.key)
+    error = problem.error
+    if error is None and outcome is None:
+        error = (f"{problem.key}: not sampled (the sampling phase did not reach this problem; "
+                 "a rerun samples it)")
+    elif error is None and outcome.failure is not None:
+        error = f"{problem.key}: {outcome.failure}"
+    if error is not None:
+        failed = ProblemResult(problem.benchmark, problem.problem_id, 0, 0, error=error)
         node.user_properties.extend(failed.properties())
-        pytest.fail(problem.error, pytrace=False)
-    try:
-        result = capability_run.result_for(problem, lambda: state.batch_for(problem))
-    except SamplingError as exc:
-        failed = ProblemResult(problem.benchmark, problem.problem_id, 0, 0, error=str(exc))
-        node.user_properties.extend(failed.properties())
-        pytest.fail(f"{problem.key}: {exc}", pytrace=False)
-    records = capability_run.records.pop(problem.key, None)
-    if records is not None:
-        node.stash[SAMPLES_KEY] = records
+        pytest.fail(error, pytrace=False)
+    result = outcome.result
+    if outcome.records is not None:
+        node.stash[SAMPLES_KEY] = outcome.records
     node.user_properties.extend(result.properties())
     if result.error is not None:
         pytest.fail(f"{problem.key}: {result.error}", pytrace=False)

@@ -128,12 +128,9 @@ def check_batch_invariant(run_config: cfg.RunConfig) -> None:
     settings = EngineSettings(model="", seed=run_config.seed, engine_args=run_config.engine_args,
                               seeded=run_config.sampling == "seeded", batch_invariant=True)
     try:
-        check = getattr(engine_class(run_config.engine), "batch_invariant_problem", None)
+        problem = engine_class(run_config.engine).batch_invariant_problem(settings)
     except EngineError as exc:
         raise pytest.UsageError(f"--engine: {exc}") from None
-    problem = (check(settings) if callable(check) else
-               f"engine {run_config.engine!r} declares no batch-invariant mode "
-               "(no batch_invariant_problem); drop the option")
     if problem is not None:
         raise pytest.UsageError(f"--batch-invariant: {problem}")
 

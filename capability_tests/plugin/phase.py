@@ -11,6 +11,7 @@ import pytest
 from capability_tests.plugin.collection import problem_of
 from capability_tests.plugin.state import RUN_KEY, CapabilityState
 from capability_tests.problems import Problem
+from capability_tests.sampling import EXIT_STOPPED
 from capability_tests.selftest.gate import run_selftest_or_stop
 
 
@@ -33,8 +34,8 @@ def pytest_runtestloop(session: pytest.Session):
     """Serial run: sample, grade and store every selected problem after collection and before
     the first test, so each test only reads its result (JUnit durations, --durations and per-test
     timeouts measure the test). Never under --collect-only or --setup-plan, nor after collection
-    errors. A Ctrl-C
-    here stops the session with the finished problems reported (incomplete run)."""
+    errors. SIGINT or SIGTERM here stops the session with every received sample stored, the
+    engine ended, the finished problems reported (incomplete run) and exit status 7."""
     state = session.config.stash.get(RUN_KEY, None)
     option = session.config.option
     if (state is not None and not state.is_worker and not state.selected
@@ -53,12 +54,13 @@ def pytest_runtestloop(session: pytest.Session):
             reporter.write_sep("-", f"capability-tests: sampling {len(state.selected)} problems")
         try:
             _sample_reporting_warnings(session.config, state, state.selected)
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as exc:  # SIGINT or SIGTERM (sampling.StopRequested)
             state.sampling_interrupted = True
+            finished = len(state.sampling.outcome.results)
             state._log(
-                f"capability-tests: interrupted while sampling: {len(state.sampling.results)} of "
-                f"{len(state.selected)} problems finished; every sample received is stored"
-            )
+                f"capability-tests: {str(exc) or 'interrupted (KeyboardInterrupt)'}: {finished} of "
+                f"{len(state.selected)} problems finished; every sample received is stored, the "
+                f"engine has ended; the run is incomplete (exit status {EXIT_STOPPED})")
             raise
     return (yield)
 

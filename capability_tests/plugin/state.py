@@ -1,5 +1,5 @@
 """Per-process plugin state: the run configuration, the loaded problems, the final selection and
-the run orchestrator, kept in the pytest config's stash under `RUN_KEY`."""
+the sampling coordinator, kept in the pytest config's stash under `RUN_KEY`."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 
 from capability_tests import config as cfg
 from capability_tests.benchmarks import LoadedBenchmark, get_benchmark, load_benchmark
-from capability_tests.orchestrator import RunOrchestrator
+from capability_tests.sampling import SamplingCoordinator
 from capability_tests.problems import Problem
 
 RUN_KEY = pytest.StashKey["CapabilityState"]()
@@ -25,7 +25,7 @@ class CapabilityState:
         self.loaded: dict[str, LoadedBenchmark] = {}
         self.selected: list[Problem] = []
         self.shards: dict[str, int] = {}  # problem key -> shard (xdist workers, loadgroup)
-        self.sampling = RunOrchestrator(
+        self.sampling = SamplingCoordinator(
             run_config,
             log=self._log,
             live_output=self._live_output,

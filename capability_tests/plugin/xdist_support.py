@@ -74,7 +74,7 @@ def device_plan(config: pytest.Config) -> tuple[list[str], int] | None:
     if config.getoption("regrade", False):  # no engine starts
         return None
     try:
-        local = bool(getattr(engine_class(config.getoption("engine", "")), "local_devices", False))
+        local = engine_class(config.getoption("engine", "")).capabilities.local_devices
     except EngineError:  # an unknown engine is reported where the run config is built
         return None
     if not local:

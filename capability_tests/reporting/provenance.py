@@ -1,6 +1,6 @@
 """Provenance: what produced a run's numbers, in `summary.json`, `report.md` and JUnit.
 
-The sampling side (`RunOrchestrator.provenance`: model fingerprint and revision, engine and version,
+The sampling side (`SamplingCoordinator.provenance`: model fingerprint and revision, engine and version,
 effective settings, dtype, device, parallel sizes, sampling mode and seed policy) is computed
 where samples are drawn: in the serial process, or in each xdist worker, which hands it to the
 controller as a JSON string in `workeroutput`. The controller adds what only it knows: harness

@@ -204,7 +204,7 @@ def _prepare_escapes(cases: Sequence[KnownAnswer]) -> None:
 
 
 def _grade(cases: Sequence[KnownAnswer], grading_workers: int | None) -> list:
-    """Verdicts as the sampling phase makes them (see RunOrchestrator._grade)."""
+    """Verdicts as the sampling phase makes them (see sampling/sink.py)."""
     pairs = [(c.completion, c.problem) for c in cases]
     if grading_workers == 0:
         from capability_tests.grading.grader import grade

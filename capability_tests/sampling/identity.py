@@ -1,0 +1,132 @@
+"""Run identity: what the store key and the provenance say produced a run's samples (model
+fingerprint, engine name, version and effective settings, sampling parameters, prompt digests).
+Computed from the run configuration and the engine class's declared identity methods, before and
+without starting an engine (engines/classes.py)."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from typing import Any, Callable
+
+from capability_tests.config import RunConfig
+from capability_tests.engines import EngineIdentity, EngineSettings, SamplingSettings, engine_class
+from capability_tests.fingerprints import ModelIdentity
+from capability_tests.problems import Problem
+from capability_tests.seeds import SEED_POLICY
+from capability_tests.store import GenerationKey, grading_digest, prompt_digest
+from capability_tests.templates import Template
+
+
+class RunIdentity:
+    """One per process; each fingerprint is computed once (hashing a model folder is not free).
+    `log` gets the warning of an unpinned model."""
+
+    def __init__(self, config: RunConfig, log: Callable[[str], None] = print,
+                 progress: bool = True) -> None:
+        self.config = config
+        self.log = log
+        self.progress = progress
+        self._model: ModelIdentity | None = None
+        self._engine: EngineIdentity | None = None
+        self._chat_template: tuple[str | None] | None = None
+
+    @property
+    def engine_class(self):
+        return engine_class(self.config.engine)
+
+    @property
+    def seeded(self) -> bool:
+        return self.config.sampling == "seeded"
+
+    def engine_settings(self) -> EngineSettings:
+        """The settings the engine class is asked about and started with (`prepare` turns the
+        model spec into what it loads); a resolved Hub revision is passed on, so the engine loads
+        the commit the store key names."""
+        c = self.config
+        args = dict(c.engine_args)
+        if self._model is not None and self._model.revision and "revision" not in args:
+            args["revision"] = self._model.revision
+        return EngineSettings(model=c.model or "", seed=c.seed, engine_args=args,
+                              progress=self.progress, seeded=self.seeded,
+                              batch_invariant=c.batch_invariant, server=c.server)
+
+    def model_identity(self) -> ModelIdentity:
+        """The model's fingerprint and resolved revision, from the engine class; an unpinned
+        model is warned about here, once."""
+        if self._model is None:
+            self._model = self.engine_class.model_identity(self.engine_settings())
+            if self._model.warning:
+                self.log(self._model.warning)
+                warnings.warn(self._model.warning, UserWarning, stacklevel=2)
+        return self._model
+
+    def engine_identity(self) -> EngineIdentity:
+        """The engine's version and effective settings, known before it starts."""
+        if self._engine is None:
+            self._engine = self.engine_class.identity(self.engine_settings())
+        return self._engine
+
+    def prompt_key(self, template: Template, problem: Problem) -> str:
+        """The store's prompt digest: the rendered prompt, or the chat messages with the model's
+        chat template (from the engine class: no engine is started for it)."""
+        stop = template.stop_for(problem)  # base-model code prompts: part of the prompt's key
+        if template.render is not None:
+            return prompt_digest(template.render(problem), stop=stop)
+        if self._chat_template is None:
+            self.model_identity()  # the revision the template is read at
+            self._chat_template = (self.engine_class.chat_template_source(
+                self.engine_settings()),)
+        return prompt_digest(template.messages(problem), self._chat_template[0], stop=stop)
+
+    @staticmethod
+    def grading_key(problem: Problem, grader: str) -> str:
+        return grading_digest(problem.verifier, problem.answer, problem.meta,
+                              benchmark=problem.benchmark, grader=grader, policy=problem.policy)
+
+    def sampling_settings(self) -> SamplingSettings:
+        c = self.config
+        return SamplingSettings(n=c.k, temperature=c.temperature, top_p=c.top_p,
+                                max_tokens=c.max_tokens, seed=c.seed, seeded=self.seeded)
+
+    def generation_key(self) -> GenerationKey:
+        """The store key of this run's samples, less prompt and index (see capability_tests.store);
+        speed-only engine arguments are left out: each engine lists its own."""
+        c = self.config
+        engine = self.engine_identity()
+        return GenerationKey(
+            model=self.model_identity().fingerprint,
+            engine=engine.name,
+            engine_version=engine.version,
+            engine_settings=json.dumps(engine.key_settings(), sort_keys=True, default=str),
+            mode=c.sampling,
+            temperature=c.temperature,
+            top_p=c.top_p,
+            max_tokens=c.max_tokens,
+            seed=c.seed,
+            seed_policy=SEED_POLICY,
+        )
+
+    def provenance(self, runtime: dict | None, generated: int, from_store: int) -> dict[str, Any]:
+        """What produced this process's samples, as JSON primitives (crosses xdist as JSON).
+        `runtime`: the started engine's `runtime()` (None: no engine started)."""
+        c = self.config
+        engine = self.engine_identity()
+        run = dict(runtime or {})
+        settings = engine.to_json()["settings"]
+        return {
+            "model": self.model_identity().to_json(),
+            "engine": {
+                "name": engine.name, "version": engine.version, "settings": settings,
+                "speed_only": sorted(engine.speed_only), "started": runtime is not None,
+            },
+            "dtype": run.get("dtype") or settings.get("dtype"),
+            "device": run.get("device"),
+            "tensor_parallel_size": run.get(
+                "tensor_parallel_size", settings.get("tensor_parallel_size", 1)),
+            "data_parallel_size": run.get(
+                "data_parallel_size", settings.get("data_parallel_size", 1)),
+            "batch_invariant": bool(run.get("batch_invariant", c.batch_invariant)),
+            "sampling": {"mode": c.sampling, "seed": c.seed, "seed_policy": SEED_POLICY},
+            "samples": {"generated": generated, "from_store": from_store},
+        }
