@@ -182,3 +182,14 @@ def test_collecting_the_six_benchmarks_imports_no_engine_or_hub_client(tmp_path,
               ("aime24", "amc23", "math500", "minerva_math", "olympiadbench", "gsm8k")}
     assert all(counts.values()), counts
     assert json.loads((tmp_path / "heavy.json").read_text()) == []
+
+
+def test_importing_the_plugin_imports_no_heavy_library():
+    """`--help`, `--collect-only` and a foreign session stay fast: the plugin and the options
+    table import no sympy (grading), torch, vLLM, datasets or matplotlib until a run needs them."""
+    code = ("import sys; import capability_tests.plugin, capability_tests.options; "
+            "print(sorted(m for m in ('sympy', 'torch', 'vllm', 'datasets', 'matplotlib') "
+            "if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr

@@ -12,7 +12,7 @@ from concurrent.futures import Future, as_completed
 from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
 
 from capability_tests.engines import Completion, RequestFailure
-from capability_tests.grading import Verdict, grade
+from capability_tests.grading.verdict import Verdict
 from capability_tests.problems import Problem
 from capability_tests.sampling.outcome import ProblemTally
 from capability_tests.seeds import sample_seed
@@ -43,6 +43,8 @@ class Grading:
 
     def submit(self, text: str, problem: Problem) -> "Future[Verdict]":
         if self.workers == 0:
+            from capability_tests.grading import grade  # sympy: loaded when grading starts
+
             future: Future = Future()
             try:
                 future.set_result(grade(text, problem))
