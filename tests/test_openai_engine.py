@@ -244,7 +244,7 @@ SUITE = ["-p", "capability_tests.plugin", "--pyargs", "capability_tests.suite"]
     (["--engine=openai", "--base-url=ftp://h"], "argument --base-url: expected http(s)://"),
     (["--engine=openai", "--base-url=http://me:sk-1@h:8000"],
      "argument --base-url: give the bare server address"),
-    (["--base-url=http://127.0.0.1:8000"], "--base-url is for --engine openai"),
+    (["--base-url=http://127.0.0.1:8000"], "--base-url is for an engine that reaches servers"),
     (["--engine=openai", "--base-url=http://h", "--concurrency=0"],
      "argument --concurrency: must be at least 1"),
     (["--engine=openai", "--base-url=http://h", "--request-timeout=0"],

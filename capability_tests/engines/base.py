@@ -22,7 +22,8 @@ class EngineCapabilities:
     resolved nor converted here. `local_devices`: runs on this machine's GPUs (one engine per GPU
     under xdist). `batch_invariance`: has a batch-invariant mode (`--batch-invariant`; the class's
     `batch_invariant_problem(settings)` says whether it holds for given settings). `scoring`: has
-    `token_ids` and `completion_logprobs` (`capability-tests perplexity`)."""
+    `token_ids` and `completion_logprobs` (`capability-tests perplexity`). `servers`: reaches its
+    model through `--base-url` servers (required with it, refused without it)."""
 
     seeded_sampling: bool
     batched_seeds: bool
@@ -30,6 +31,7 @@ class EngineCapabilities:
     local_devices: bool = False
     batch_invariance: bool = False
     scoring: bool = False
+    servers: bool = False
 
 
 @dataclass(frozen=True)

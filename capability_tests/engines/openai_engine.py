@@ -486,7 +486,8 @@ class OpenAIEngine(EngineBase):
     name = "openai"
     # seeded: one request per sample with its seed; batched_seeds: an n=m request is seeded with
     # its first index's seed (see module doc); remote: --model names the served model
-    capabilities = EngineCapabilities(seeded_sampling=True, batched_seeds=True, remote=True)
+    capabilities = EngineCapabilities(seeded_sampling=True, batched_seeds=True, remote=True,
+                                      servers=True)
 
     @classmethod
     def describe(cls, settings: EngineSettings) -> str:

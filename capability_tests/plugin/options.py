@@ -100,20 +100,24 @@ def build_run_config(config: pytest.Config) -> cfg.RunConfig:
 
 
 def _server_settings(config: pytest.Config) -> ServerSettings:
-    """--base-url and company: required by a server engine, refused by the others."""
-    from capability_tests.engines import is_remote
+    """--base-url and company: required by an engine that reaches servers, refused by the others."""
+    from capability_tests.engines import EngineError, engine_capabilities
 
     option = config.getoption
     urls = tuple(option("base_url") or ())
-    if is_remote(option("engine")):
+    try:
+        servers = engine_capabilities(option("engine")).servers
+    except EngineError as exc:
+        raise pytest.UsageError(f"--engine: {exc}") from None
+    if servers:
         if not urls:
             raise pytest.UsageError(
                 f"--engine {option('engine')} needs --base-url URL (repeatable): the address of "
                 "an OpenAI-compatible server, e.g. --base-url http://127.0.0.1:8000/v1")
     elif urls:
         raise pytest.UsageError(
-            f"--base-url is for --engine openai (a server); --engine {option('engine')} loads "
-            "the model in this process")
+            f"--base-url is for an engine that reaches servers (--engine openai); --engine "
+            f"{option('engine')} does not use it")
     return ServerSettings(urls, option("concurrency"), option("request_timeout"),
                           option("retries"))
 

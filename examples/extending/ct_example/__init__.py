@@ -1,0 +1,1 @@
+"""capability-tests extension example (docs/EXTENDING.md)."""
