@@ -4,7 +4,9 @@ tests: it answers /v1/models, /version and /v1/completions, records every comple
 
 `script(body, attempt)` decides each completions answer: return None for a normal answer, or
 (status, payload) to fail, or ("sleep", seconds) to answer late (a timeout for a short client
-timeout). `attempt` counts the requests seen so far for the same (prompt, seed).
+timeout), or a raw 200 payload as (200, payload) to answer malformed choices. `attempt` counts
+the requests seen so far for the same (prompt, seed); a prompt sent as token ids counts as the
+tuple of its ids. `/v1/models` reports `max_model_len`.
 """
 
 from __future__ import annotations
@@ -19,8 +21,10 @@ from typing import Any, Callable
 class FakeOpenAIServer:
     def __init__(self, model: str = "served-model", root: str | None = "org/model",
                  version: str | None = "0.0.1", delay: float = 0.0,
-                 script: Callable[[dict, int], Any] | None = None) -> None:
+                 script: Callable[[dict, int], Any] | None = None,
+                 max_model_len: int = 2048) -> None:
         self.model, self.root, self.version, self.delay = model, root, version, delay
+        self.max_model_len = max_model_len
         self.script = script
         self.requests: list[dict] = []
         self.headers: list[dict] = []
@@ -53,7 +57,7 @@ class FakeOpenAIServer:
                 if self.path == "/v1/models":
                     self._send(200, {"object": "list", "data": [
                         {"id": server.model, "object": "model", "owned_by": "fake",
-                         "root": server.root, "max_model_len": 2048}]})
+                         "root": server.root, "max_model_len": server.max_model_len}]})
                 elif self.path == "/version" and server.version:
                     self._send(200, {"version": server.version})
                 else:
@@ -68,7 +72,9 @@ class FakeOpenAIServer:
                 with server.lock:
                     server.requests.append(body)
                     server.headers.append(dict(self.headers))
-                    ident = (body.get("prompt"), body.get("seed"))
+                    prompt = body.get("prompt")
+                    ident = (tuple(prompt) if isinstance(prompt, list) else prompt,
+                             body.get("seed"))
                     attempt = server.attempts[ident] = server.attempts.get(ident, 0) + 1
                     server.in_flight += 1
                     server.max_in_flight = max(server.max_in_flight, server.in_flight)
@@ -85,7 +91,7 @@ class FakeOpenAIServer:
                         self._send(status, payload, headers)
                         return
                     n = int(body.get("n", 1))
-                    choices = [{"index": j, "text": f"{body['prompt'][:12]}|seed={body.get('seed')}"
+                    choices = [{"index": j, "text": f"{str(body['prompt'])[:12]}|seed={body.get('seed')}"
                                 f"|j={j} \\boxed{{4}}", "finish_reason": "length", "logprobs": None}
                                for j in range(n)]
                     self._send(200, {"id": "cmpl-1", "object": "text_completion",

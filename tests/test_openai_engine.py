@@ -5,6 +5,7 @@ token, the served model's fingerprint."""
 from __future__ import annotations
 
 import json
+import re
 import socket
 import threading
 import time
@@ -13,7 +14,7 @@ import pytest
 
 from capability_tests.engines import EngineError, EngineSettings, ServerSettings
 from capability_tests.engines import openai_engine
-from capability_tests.engines.base import GenerationRequest, SamplingSettings
+from capability_tests.engines.base import GenerationRequest, RequestFailure, SamplingSettings
 from capability_tests.engines.openai_engine import OpenAIEngine
 from fake_openai_server import FakeOpenAIServer
 
@@ -115,10 +116,13 @@ def test_a_timeout_is_retried():
     assert len(got) == 1 and server.attempts[("prompt 0", 0)] == 2
 
 
-def test_retries_are_bounded_and_the_error_says_so():
+def test_retries_are_bounded_and_the_failure_says_so():
     with FakeOpenAIServer(script=lambda body, attempt: (500, {"detail": "down"})) as server:
-        with pytest.raises(EngineError, match=r"failed 3 times \(--retries 2\).*HTTP 500: down"):
-            list(engine(server.url, retries=2, concurrency=1).stream(requests(1, 1), sampling(1)))
+        ((key, index, failure),) = engine(server.url, retries=2, concurrency=1).stream(
+            requests(1, 1), sampling(1))
+    assert (key, index) == ("demo/p0", 0) and isinstance(failure, RequestFailure)
+    assert re.search(r"failed 3 times \(--retries 2\); last at http://.*HTTP 500: down",
+                     failure.message), failure.message
     assert server.attempts[("prompt 0", 0)] == 3
 
 
@@ -136,10 +140,10 @@ def test_backoff_grows_between_attempts(monkeypatch):
 
 
 def test_a_client_error_stops_the_run_with_the_servers_message():
-    message = "This model's maximum context length is 2048 tokens"
+    message = "The model `other` does not exist."
     with FakeOpenAIServer(script=lambda body, attempt: (400, {"error": {"message": message}})
                           ) as server:
-        with pytest.raises(EngineError, match="HTTP 400: This model's maximum context length"):
+        with pytest.raises(EngineError, match="HTTP 400: The model `other` does not exist"):
             list(engine(server.url, concurrency=1).stream(requests(3), sampling()))
     assert len(server.requests) == 1, "a 4xx is not retried and nothing more is sent"
 

@@ -12,26 +12,50 @@ from types import SimpleNamespace
 import pytest
 
 from capability_tests.engines import EngineError, EngineSettings, GenerationRequest, SamplingSettings
+from capability_tests.engines.base import RequestFailure
 from capability_tests.engines import lifetime, vllm_engine
 from capability_tests.seeds import sample_seeds
 
 
+class _WordTokenizer:
+    """Whitespace words; adds the BOS "<s>" (id 0) like Llama's tokenizer."""
+
+    bos_token, bos_token_id = "<s>", 0
+
+    def encode(self, text, add_special_tokens=True):
+        ids = [0 if w == "<s>" else 1 + len(w) for w in text.split()]
+        return [0, *ids] if add_special_tokens else ids
+
+
 class _FakeLLM:
     """Answers each request with texts naming the seed vLLM would give each child; finishes the
-    oldest request first and records the most sequences it ever held."""
+    oldest request first and records the most sequences it ever held. A prompt holding the
+    token id `refuse_token` is refused at enqueue; a sample whose seed is in `error_seeds` ends
+    with finish reason "error"; the context is `max_model_len` tokens."""
 
     started_with_env: dict = {}
     max_num_seqs = 256
+    max_model_len = 4096
+    error_seeds: set = set()
+    refuse_token = None  # a prompt holding this token id is refused at enqueue
 
     def __init__(self, model, **args):
         _FakeLLM.started_with_env = {"VLLM_BATCH_INVARIANT": os.environ.get("VLLM_BATCH_INVARIANT")}
         self.args, self.llm_engine, self.params = args, self, []
         self.vllm_config = SimpleNamespace(
-            scheduler_config=SimpleNamespace(max_num_seqs=_FakeLLM.max_num_seqs))
+            scheduler_config=SimpleNamespace(max_num_seqs=_FakeLLM.max_num_seqs),
+            model_config=SimpleNamespace(max_model_len=_FakeLLM.max_model_len))
         self.pending, self.counter, self.most_in_flight = {}, 0, 0
+        self.prompts = []
+
+    def get_tokenizer(self):
+        return _WordTokenizer()
 
     def enqueue(self, prompts, params, use_tqdm=False):
+        if any(self.refuse_token in p["prompt_token_ids"] for p in prompts):
+            raise ValueError("this prompt upsets the engine")
         ids = []
+        self.prompts.extend(prompts)
         for p in params:
             self.params.append(p)
             self.pending[str(self.counter)] = p
@@ -46,7 +70,8 @@ class _FakeLLM:
     def step(self):
         rid = next(iter(self.pending))
         p = self.pending.pop(rid)
-        outs = [SimpleNamespace(index=j, text=str(p.seed + j), token_ids=[1], finish_reason="stop")
+        outs = [SimpleNamespace(index=j, text=str(p.seed + j), token_ids=[1],
+                                finish_reason="error" if p.seed + j in self.error_seeds else "stop")
                 for j in range(p.n)]
         return [SimpleNamespace(request_id=rid, finished=True, outputs=outs)]
 
@@ -131,3 +156,71 @@ def test_a_request_larger_than_the_limit_goes_in_alone(fake_vllm, monkeypatch):
                                   sample_seeds(0, "demo", f"p{i}", range(5))) for i in range(3)]
     out = list(engine.stream(requests, SamplingSettings(5, 0.6, 0.95, 8, 0, seeded=False)))
     assert len(out) == 15 and engine._llm.most_in_flight == 5
+
+
+# -- faults that stay with their own request ------------------------------------------------------
+
+def _requests(prompts, k=2):
+    return [GenerationRequest(f"demo/p{i}", prompt, tuple(range(k)),
+                              sample_seeds(0, "demo", f"p{i}", range(k)))
+            for i, prompt in enumerate(prompts)]
+
+
+def _split(out):
+    out = list(out)
+    done = {(k, i): c for k, i, c in out if not isinstance(c, RequestFailure)}
+    failed = {(k, i): c for k, i, c in out if isinstance(c, RequestFailure)}
+    return done, failed
+
+
+@pytest.mark.parametrize("seeded", [True, False])
+def test_an_over_long_prompt_fails_alone_before_submission(fake_vllm, monkeypatch, seeded):
+    monkeypatch.setattr(_FakeLLM, "max_model_len", 6)
+    engine = vllm_engine.VLLMEngine(EngineSettings("m", 0, {}))
+    requests = _requests(["a b c d", "a b c d e", "a b"])  # 5, 6 and 3 tokens with the BOS
+    done, failed = _split(engine.stream(requests, SamplingSettings(2, 0.6, 0.95, 8, 0,
+                                                                   seeded=seeded)))
+    assert sorted(done) == [("demo/p0", 0), ("demo/p0", 1), ("demo/p2", 0), ("demo/p2", 1)]
+    assert sorted(failed) == [("demo/p1", 0), ("demo/p1", 1)]
+    message = failed[("demo/p1", 0)].message
+    assert "6 tokens" in message and "context is 6 tokens" in message and "max_model_len" in message
+    assert all(len(p["prompt_token_ids"]) < 6 for p in engine._llm.prompts), "never submitted"
+
+
+def test_a_request_vllm_refuses_at_enqueue_fails_alone(fake_vllm, monkeypatch):
+    monkeypatch.setattr(_FakeLLM, "refuse_token", 7)  # the word "poison"
+    engine = vllm_engine.VLLMEngine(EngineSettings("m", 0, {}))
+    requests = _requests(["a b", "a poison", "c d"])
+    done, failed = _split(engine.stream(requests, SamplingSettings(2, 0.6, 0.95, 8, 0, True)))
+    assert sorted(done) == [("demo/p0", 0), ("demo/p0", 1), ("demo/p2", 0), ("demo/p2", 1)]
+    assert sorted(failed) == [("demo/p1", 0), ("demo/p1", 1)]
+    assert "ValueError: this prompt upsets the engine" in failed[("demo/p1", 0)].message
+
+
+def test_a_sequence_that_ends_in_an_error_fails_alone(fake_vllm, monkeypatch):
+    requests = _requests(["a b", "c d"], k=3)
+    monkeypatch.setattr(_FakeLLM, "error_seeds", {requests[1].seeds[1]})
+    engine = vllm_engine.VLLMEngine(EngineSettings("m", 0, {}))
+    for seeded in (True, False):
+        done, failed = _split(engine.stream(requests, SamplingSettings(3, 0.6, 0.95, 8, 0,
+                                                                       seeded=seeded)))
+        assert len(done) == 5 and list(failed) == [("demo/p1", 1)]
+        assert "finish reason 'error'" in failed[("demo/p1", 1)].message
+
+
+def test_a_failing_engine_step_stops_the_run(fake_vllm, monkeypatch):
+    def dead(self):
+        raise RuntimeError("engine core died")
+
+    engine = vllm_engine.VLLMEngine(EngineSettings("m", 0, {}))
+    monkeypatch.setattr(_FakeLLM, "step", dead)
+    with pytest.raises(EngineError, match="engine failed while generating: RuntimeError"):
+        list(engine.stream(_requests(["a"]), SamplingSettings(2, 0.6, 0.95, 8, 0, True)))
+
+
+def test_prompts_go_in_as_token_ids_with_one_bos(fake_vllm):
+    engine = vllm_engine.VLLMEngine(EngineSettings("m", 0, {}))
+    requests = _requests(["<s> a bb", "a bb"], k=1)
+    list(engine.stream(requests, SamplingSettings(1, 0.6, 0.95, 8, 0, True)))
+    assert [p["prompt_token_ids"] for p in engine._llm.prompts] == [[0, 2, 3], [0, 2, 3]]
+    assert engine.token_ids("<s> a", "bb") == ([0, 2], [3])

@@ -185,6 +185,13 @@ class Engine(Protocol):
     `chat_template_source(settings) -> str | None` (for --template chat's prompt key). Optional, after start: `runtime() -> dict` of JSON
     primitives (effective dtype, device) for the reports.
 
+    Optional, for an interrupted run (Ctrl-C, SIGTERM): `drain() -> Iterator[(key, index,
+    Completion | RequestFailure)]`, for an engine that receives samples ahead of the caller
+    (`--engine openai` buffers responses). The caller stops iterating `stream` (or the
+    interrupt is raised inside it), calls `close()` or `drain()`, which cancel what is still
+    in flight, and stores every sample `drain()` yields: those were received but not yet
+    yielded by `stream`. `close()` keeps them for a `drain()` after it.
+
     Optional, for `capability-tests perplexity` (scoring stored completions under this model):
     `token_ids(prompt, completion) -> (prompt ids, completion ids)` and
     `completion_logprobs([(prompt ids, completion ids), ...]) -> [[log-prob per completion

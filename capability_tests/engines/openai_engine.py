@@ -8,9 +8,13 @@ model's chat template applied here with a local copy of its tokenizer) and sends
 seed + j). At most `--concurrency` requests are in flight per URL; every URL's workers pull from
 one queue, so a faster server takes more. Timeouts, connection errors, 429 and 5xx are retried
 (`--retries` further attempts per request, exponential backoff with jitter per URL, a request
-moves to whichever URL is free); any other 4xx stops the run with the server's message. Each
-sample is yielded as its response arrives, so the store keeps everything that finished when a
-server dies and a rerun asks only for the rest.
+moves to whichever URL is free), and so is a 200 whose choices break the schema. A request that
+fails on its own (its retries ran out, a 400 "maximum context length", a prompt found too long
+before sending) yields a `RequestFailure` for each of its samples and the others go on; any other
+4xx stops the run with the server's message, as do `GIVE_UP_AFTER` requests in a row that ran
+out of retries (the servers are down). Each sample is yielded as its response arrives, so the
+store keeps everything that finished when a server dies and a rerun asks only for the rest;
+after an interrupt `drain()` gives what was received but not yet yielded.
 
 A token comes from `CAPABILITY_TESTS_API_KEY` (else `OPENAI_API_KEY`), sent as a bearer header and
 never written anywhere. The store key's model fingerprint comes from what the server reports
@@ -21,13 +25,16 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import email.utils
 import hashlib
 import ipaddress
 import json
 import os
 import queue
 import random
+import re
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
@@ -39,8 +46,10 @@ from capability_tests.engines.base import (
     EngineIdentity,
     EngineSettings,
     GenerationRequest,
+    RequestFailure,
     SamplingSettings,
 )
+from capability_tests.engines.prompt_tokens import over_long, prompt_token_ids
 from capability_tests.seeds import consecutive_runs
 from capability_tests.engines.base import EngineCapabilities
 from capability_tests.engines.classes import EngineBase
@@ -54,15 +63,47 @@ LOCAL_ARGS = frozenset({"tokenizer"})  # --engine-arg keys read here, never sent
 # Fields the suite sets itself; an --engine-arg may not override them.
 OWN_FIELDS = frozenset({"model", "prompt", "n", "seed", "temperature", "top_p", "max_tokens",
                         "stream"})
-RETRY_FINISH_REASONS = frozenset({"abort"})  # vLLM/SGLang: the server dropped the request
+RETRY_FINISH_REASONS = frozenset({"abort", "error"})  # vLLM/SGLang dropped or failed it
+# finish reasons a sample may end with; TGI's names are mapped to the OpenAI ones
+FINISH_REASONS = {"stop": "stop", "length": "length", "content_filter": "content_filter",
+                  "eos_token": "stop", "stop_sequence": "stop"}
+RETRY_AFTER_CAP_S = 3600.0  # a Retry-After is honoured up to an hour
+GIVE_UP_AFTER = 3  # requests in a row that ran out of retries with no success between: stop
+# A 4xx that concerns one request's prompt, not the run (vLLM, SGLang, TGI, OpenAI wordings).
+PROMPT_TOO_LONG = re.compile(
+    r"context length|context_length_exceeded|maximum model length|longer than the model|"
+    r"max_new_tokens. must be <=|too many tokens|prompt is too long", re.IGNORECASE)
 
 
 class RetryableError(Exception):
-    """A failure worth another attempt (timeout, connection, 429, 5xx, aborted by the server)."""
+    """A failure worth another attempt (timeout, connection, 429, 5xx, aborted by the server, a
+    200 whose choices break the schema)."""
 
     def __init__(self, message: str, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class RequestRefused(Exception):
+    """The server refused this request for a reason of its own (its prompt is too long): not
+    retried; its samples become `RequestFailure`s and the other requests go on."""
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """A `Retry-After` header in seconds: delta-seconds or an HTTP date (RFC 9110)."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when is None:
+        return None
+    return max(0.0, when.timestamp() - time.time())
 
 
 def api_base(url: str) -> str:
@@ -276,6 +317,7 @@ class _Job:
     indices: tuple[int, ...]
     body: dict[str, Any]
     attempts: int = 0
+    refused: str | None = None  # found unsendable before sending (the prompt is too long)
 
 
 class _Url:
@@ -293,8 +335,9 @@ _DONE = object()
 
 class _Dispatcher:
     """The asyncio side of one `stream` call, run on its own thread: `concurrency` workers per URL
-    pull jobs from one lazy iterator (retried jobs first) and put finished samples (or the error
-    that stops the run) on `out`, a thread-safe queue the generator reads."""
+    pull jobs from one lazy iterator (retried jobs first) and put finished samples, the
+    `RequestFailure`s of requests that failed on their own, or the error that stops the run on
+    `out`, a thread-safe queue the generator reads."""
 
     def __init__(self, jobs: Iterator[_Job], urls: Sequence[str], settings: EngineSettings,
                  out: "queue.Queue[Any]") -> None:
@@ -305,6 +348,7 @@ class _Dispatcher:
         self.retry: collections.deque[_Job] = collections.deque()
         self.in_flight = 0
         self.finished = False
+        self.exhausted_in_a_row = 0  # requests that ran out of retries since the last success
         # results waiting for the consumer; workers take no new job beyond this (back-pressure)
         self.backlog = 4 * self.server.concurrency * len(self.urls) + 64
 
@@ -330,7 +374,7 @@ class _Dispatcher:
             if self.finished:
                 return None
             pause = url.paused_until - loop.time()
-            if pause > 0:
+            if pause > 0:  # re-read after the sleep: a Retry-After may have lengthened it
                 await asyncio.sleep(pause)
                 continue
             if self.out.qsize() > self.backlog:
@@ -339,6 +383,9 @@ class _Dispatcher:
             if self.retry:
                 return self.retry.popleft()
             job = next(self.jobs, None)
+            if job is not None and job.refused is not None:
+                self._fail(job, job.refused)
+                continue
             if job is not None:
                 return job
             if self.in_flight == 0:
@@ -352,6 +399,10 @@ class _Dispatcher:
         async with self.changed:
             self.changed.notify_all()
 
+    def _fail(self, job: _Job, message: str) -> None:
+        for index in job.indices:
+            self.out.put((job.key, index, RequestFailure(message)))
+
     async def worker(self, client, url: _Url) -> None:
         while True:
             job = await self._next_job(url)
@@ -362,8 +413,11 @@ class _Dispatcher:
                 samples = await self._attempt(client, url, job)
             except RetryableError as exc:
                 self._failed(url, job, exc)
+            except RequestRefused as exc:
+                self._fail(job, str(exc))
             else:
                 url.failures = 0
+                self.exhausted_in_a_row = 0
                 for sample in samples:
                     self.out.put(sample)
             finally:
@@ -372,22 +426,29 @@ class _Dispatcher:
 
     def _failed(self, url: _Url, job: _Job, exc: RetryableError) -> None:
         """Back off this URL (exponential in its consecutive failures, half of it jittered; a
-        server's Retry-After when longer) and put the job back for any URL, or give up."""
+        server's Retry-After when later, also when it arrives during a pause already running)
+        and put the job back for any URL, or give up on it (its samples fail; the run stops
+        once `GIVE_UP_AFTER` requests in a row have given up: the servers are down)."""
         job.attempts += 1
-        if job.attempts > self.server.retries:
-            raise EngineError(
-                f"--engine openai: {job.key} failed {job.attempts} times (--retries "
-                f"{self.server.retries}); last at {url.url}: {exc}. The samples that finished are "
-                "stored: rerun to generate the rest")
         now = asyncio.get_running_loop().time()
         if now >= url.paused_until:  # one step per pause, not one per request in flight
             url.failures += 1
             step = min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2 ** (url.failures - 1))
-            pause = step / 2 + random.uniform(0, step / 2)
-            if exc.retry_after is not None:
-                pause = max(pause, min(exc.retry_after, BACKOFF_CAP_S))
-            url.paused_until = now + pause
-        self.retry.append(job)
+            url.paused_until = now + step / 2 + random.uniform(0, step / 2)
+        if exc.retry_after is not None:
+            url.paused_until = max(url.paused_until,
+                                   now + min(exc.retry_after, RETRY_AFTER_CAP_S))
+        if job.attempts <= self.server.retries:
+            self.retry.append(job)
+            return
+        message = (f"--engine openai: {job.key} failed {job.attempts} times (--retries "
+                   f"{self.server.retries}); last at {url.completions}: {exc}")
+        self.exhausted_in_a_row += 1
+        if self.exhausted_in_a_row >= GIVE_UP_AFTER:
+            raise EngineError(f"{message}. {self.exhausted_in_a_row} requests in a row ran out "
+                              "of retries: the servers cannot go on. The samples that finished "
+                              "are stored: rerun to generate the rest")
+        self._fail(job, message)
 
     async def _attempt(self, client, url: _Url, job: _Job) -> list[tuple[str, int, Completion]]:
         httpx = _httpx()
@@ -399,47 +460,70 @@ class _Dispatcher:
         except httpx.TransportError as exc:
             raise RetryableError(f"{type(exc).__name__}: {exc}") from None
         status = response.status_code
+        retry_after = retry_after_seconds(response.headers.get("retry-after"))
         if status == 429 or status >= 500:
-            retry_after = None
-            try:
-                retry_after = float(response.headers.get("retry-after", ""))
-            except ValueError:
-                pass
             raise RetryableError(f"HTTP {status}: {server_message(response)}", retry_after)
         if status >= 400:
+            message = server_message(response)
+            if status == 413 or PROMPT_TOO_LONG.search(message):
+                raise RequestRefused(f"--engine openai: {url.completions} refused {job.key} with "
+                                     f"HTTP {status}: {message}")
             raise EngineError(f"--engine openai: {url.completions} refused {job.key} with HTTP "
-                              f"{status}: {server_message(response)}")
-        return self._samples(url, job, response)
+                              f"{status}: {message}")
+        try:
+            return self._samples(job, response)
+        except RetryableError as exc:
+            raise RetryableError(f"{url.completions} answered HTTP {status} for {job.key} "
+                                 f"against the completions schema: {exc}", retry_after) from None
 
-    def _samples(self, url: _Url, job: _Job, response) -> list[tuple[str, int, Completion]]:
+    def _samples(self, job: _Job, response) -> list[tuple[str, int, Completion]]:
+        """The samples of a 200 answer, after checking it against the completions schema: as
+        many choices as asked for, each an object with a distinct index in 0..n-1 (all given, or
+        none: then in order), a string `text` and a known `finish_reason`. Anything else is a
+        server fault (retried), never a stored sample."""
         try:
             data = response.json()
-            choices = sorted(data["choices"], key=lambda c: int(c.get("index", 0)))
-            texts = [str(c["text"]) for c in choices]
-        except (ValueError, KeyError, TypeError) as exc:
-            raise EngineError(f"--engine openai: {url.completions} answered {job.key} with no "
-                              f"completions choices ({type(exc).__name__}: {exc}): "
-                              f"{response.text[:300]}") from None
-        if len(choices) != len(job.indices):
-            raise EngineError(f"--engine openai: {url.completions} returned {len(choices)} "
-                              f"choices for n={len(job.indices)} ({job.key})")
-        reasons = [str(c.get("finish_reason")) for c in choices]
+        except ValueError:
+            raise RetryableError(f"not JSON: {response.text[:200]!r}") from None
+        choices = data.get("choices") if isinstance(data, dict) else None
+        if not isinstance(choices, list):
+            raise RetryableError(f"no list of choices: {response.text[:200]!r}")
+        n = len(job.indices)
+        if len(choices) != n:
+            raise RetryableError(f"{len(choices)} choices for n={n}")
+        bad = next((c for c in choices if not isinstance(c, dict)), _DONE)
+        if bad is not _DONE:
+            raise RetryableError(f"a choice is not an object: {json.dumps(bad)[:100]}")
+        positions = [c.get("index") for c in choices]
+        if any(p is not None for p in positions):
+            if any(type(p) is not int or not 0 <= p < n for p in positions) or \
+                    len(set(positions)) != n:
+                raise RetryableError(f"choice indices {positions[:8]} are not 0..{n - 1} once each")
+            choices = sorted(choices, key=lambda c: c["index"])
+        for choice in choices:
+            if not isinstance(choice.get("text"), str):
+                raise RetryableError(f"a choice's text is {json.dumps(choice.get('text'))[:60]}, "
+                                     "not a string")
+        reasons = [choice.get("finish_reason") for choice in choices]
         aborted = [r for r in reasons if r in RETRY_FINISH_REASONS]
         if aborted:  # a partial text is no sample
-            raise RetryableError(f"the server ended {job.key} with finish_reason {aborted[0]!r}")
+            raise RetryableError(f"the server ended it with finish_reason {aborted[0]!r}")
+        unknown = [r for r in reasons if r not in FINISH_REASONS]
+        if unknown:
+            raise RetryableError(f"unknown finish_reason {json.dumps(unknown[0])[:60]}")
         usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
         total = usage.get("completion_tokens") if isinstance(usage.get("completion_tokens"),
                                                              int) else 0
         out = []
-        for position, (index, text, reason, choice) in enumerate(
-                zip(job.indices, texts, reasons, choices)):
+        for position, (index, reason, choice) in enumerate(zip(job.indices, reasons, choices)):
             ids = choice.get("token_ids")
             if isinstance(ids, list):
                 tokens = len(ids)
             else:  # usage counts the request; n > 1 shares it out (exact per problem in total)
-                share, extra = divmod(total, len(choices))
+                share, extra = divmod(total, n)
                 tokens = share + (1 if position < extra else 0)
-            out.append((job.key, index, Completion(text=text, tokens=tokens, finish_reason=reason)))
+            out.append((job.key, index, Completion(text=choice["text"], tokens=tokens,
+                                                   finish_reason=FINISH_REASONS[reason])))
         return out
 
 
@@ -541,6 +625,9 @@ class OpenAIEngine(EngineBase):
         self._fields = request_fields(settings.engine_args)
         self._urls = tuple(settings.server.base_urls)
         self._tokenizer = None
+        self._tokenizer_tried = False
+        self._received: queue.Queue[Any] | None = None  # the current stream's, for drain()
+        self._runner: _Runner | None = None
 
     def runtime(self) -> dict[str, Any]:
         """The reports' device: the servers (their number and what they run); the server keeps
@@ -552,26 +639,49 @@ class OpenAIEngine(EngineBase):
                 "tensor_parallel_size": None, "data_parallel_size": None,
                 "batch_invariant": False}
 
+    def _load_tokenizer(self, required: bool):
+        """The model's tokenizer read here (`tokenizer_source`), or None where there is none:
+        then prompts go as text and the server tokenizes them. An explicit
+        `--engine-arg tokenizer=` that cannot be loaded is an error; so is a missing tokenizer
+        when `required` (the chat template is rendered here)."""
+        if self._tokenizer is None and not self._tokenizer_tried:
+            self._tokenizer_tried = True
+            source = tokenizer_source(self._settings, self._served)
+            if source is not None:
+                try:
+                    from transformers import AutoTokenizer
+
+                    self._tokenizer = AutoTokenizer.from_pretrained(source)
+                except Exception as exc:
+                    if self._settings.engine_args.get("tokenizer") or required:
+                        raise EngineError(f"--engine-arg tokenizer={source}: cannot load a "
+                                          f"tokenizer ({type(exc).__name__}: {exc})") from exc
+        if self._tokenizer is None and required:
+            raise EngineError(
+                "--template chat with --engine openai renders the model's chat template "
+                "here, and the served model's files are not on this machine: pass "
+                "--engine-arg tokenizer=PATH_OR_HUB_ID (a copy of its tokenizer), or use "
+                "--template qwen-boxed or abel")
+        return self._tokenizer
+
     def chat_prompt(self, messages: Sequence[Mapping[str, str]]) -> str:
         """The model's chat template applied here, as the in-process engines apply it (the
-        server's completions endpoint takes the rendered text)."""
-        if self._tokenizer is None:
-            source = tokenizer_source(self._settings, self._served)
-            if source is None:
-                raise EngineError(
-                    "--template chat with --engine openai renders the model's chat template "
-                    "here, and the served model's files are not on this machine: pass "
-                    "--engine-arg tokenizer=PATH_OR_HUB_ID (a copy of its tokenizer), or use "
-                    "--template qwen-boxed or abel")
-            try:
-                from transformers import AutoTokenizer
+        server's completions endpoint takes the rendered prompt, as token ids)."""
+        tokenizer = self._load_tokenizer(required=True)
+        return tokenizer.apply_chat_template(list(messages), tokenize=False,
+                                             add_generation_prompt=True)
 
-                self._tokenizer = AutoTokenizer.from_pretrained(source)
-            except Exception as exc:
-                raise EngineError(f"--engine-arg tokenizer={source}: cannot load a tokenizer "
-                                  f"({type(exc).__name__}: {exc})") from exc
-        return self._tokenizer.apply_chat_template(list(messages), tokenize=False,
-                                                   add_generation_prompt=True)
+    def _prompt(self, text: str) -> tuple[str | list[int], str | None]:
+        """What a request sends as its prompt, and why it cannot be sent (None: it can). With a
+        tokenizer here: the token ids of `prompt_token_ids` (the sequence the in-process engines
+        feed the model; the server adds nothing to an id prompt), checked against the served
+        `max_model_len` before sending. Without: the text (the server tokenizes it)."""
+        tokenizer = self._load_tokenizer(required=False)
+        if tokenizer is None:
+            return text, None
+        ids = prompt_token_ids(tokenizer, text)
+        return ids, over_long(ids, self._served.max_model_len,
+                              "max_model_len reported by the server's /v1/models")
 
     def _jobs(self, requests: Sequence[GenerationRequest],
               sampling: SamplingSettings) -> Iterator[_Job]:
@@ -580,7 +690,12 @@ class OpenAIEngine(EngineBase):
                   "stream": False, **self._fields}
         for request in requests:
             indices = request.wanted(sampling.n)
-            base = {**common, "prompt": request.prompt}
+            prompt, refused = self._prompt(request.prompt)
+            if refused is not None:
+                yield _Job(request.key, tuple(indices), {}, refused=(
+                    f"--engine openai: {request.key}: {refused}"))
+                continue
+            base = {**common, "prompt": prompt}
             if request.stop:  # the problem's stop sequences (code prompts for base models)
                 extra = base.get("stop") or []
                 extra = [extra] if isinstance(extra, str) else list(extra)
@@ -593,10 +708,12 @@ class OpenAIEngine(EngineBase):
                 yield _Job(request.key, tuple(indices[start: start + length]),
                            {**base, "n": length, "seed": request.seeds[start]})
 
-    def stream(self, requests: Sequence[GenerationRequest],
-               sampling: SamplingSettings) -> Iterator[tuple[str, int, Completion]]:
-        """Yield each sample as its response arrives. Closing the generator early cancels what
-        is in flight (the server aborts those requests when their connections close)."""
+    def stream(self, requests: Sequence[GenerationRequest], sampling: SamplingSettings
+               ) -> Iterator[tuple[str, int, Completion | RequestFailure]]:
+        """Yield each sample as its response arrives (a `RequestFailure` for each sample of a
+        request that failed on its own). Closing the generator early, or `close()`, cancels
+        what is in flight (the server aborts those requests when their connections close);
+        what was received and not yet yielded stays for `drain()`."""
         for request in requests:
             if len(request.seeds) != len(request.wanted(sampling.n)):
                 raise EngineError(f"{request.key}: a request needs one seed per wanted sample")
@@ -605,6 +722,7 @@ class OpenAIEngine(EngineBase):
         out: queue.Queue[Any] = queue.Queue()
         runner = _Runner(_Dispatcher(self._jobs(requests, sampling), self._urls,
                                      self._settings, out))
+        self._received, self._runner = out, runner
         runner.start()
         try:
             while True:
@@ -617,11 +735,31 @@ class OpenAIEngine(EngineBase):
                 if isinstance(item, EngineError):
                     raise item
                 if isinstance(item, BaseException):
-                    raise EngineError(f"--engine openai: {type(item).__name__}: {item}") from item
+                    raise EngineError(f"--engine openai: {type(item).__name__}: {item}") from None
                 yield item
         finally:
+            self._stop_runner(runner)
+
+    def _stop_runner(self, runner: "_Runner | None") -> None:
+        if runner is not None:
             runner.stop()
             runner.join(timeout=30)
 
+    def drain(self) -> Iterator[tuple[str, int, Completion | RequestFailure]]:
+        """After an interrupted `stream` (the caller stopped iterating, e.g. on Ctrl-C or
+        SIGTERM): cancel what is still in flight, then yield every sample that had been received
+        but not yet yielded, so the caller can store it. Nothing when nothing is left."""
+        self._stop_runner(self._runner)
+        out, self._received = self._received, None
+        while out is not None:
+            try:
+                item = out.get_nowait()
+            except queue.Empty:
+                return
+            if isinstance(item, tuple):
+                yield item
+
     def close(self) -> None:
+        """Cancel requests in flight; samples already received stay for `drain()`."""
+        self._stop_runner(self._runner)
         self._tokenizer = None

@@ -13,11 +13,13 @@ from capability_tests.engines.base import (
     EngineIdentity,
     EngineSettings,
     GenerationRequest,
+    RequestFailure,
     SamplingSettings,
     cut_at_stop,
     distribution_version,
     host_device,
 )
+from capability_tests.engines.prompt_tokens import over_long, prompt_token_ids
 from capability_tests.seeds import combined_seed
 from capability_tests.engines.base import EngineCapabilities
 from capability_tests.engines.classes import LocalEngine
@@ -116,43 +118,80 @@ class TransformersEngine(LocalEngine):
             list(messages), tokenize=False, add_generation_prompt=True
         )
 
+    def max_model_len(self) -> int | None:
+        """The model's context (`max_position_embeddings` of its config), None where unknown."""
+        limit = getattr(getattr(self._model, "config", None), "max_position_embeddings", None)
+        return limit if isinstance(limit, int) and limit > 0 else None
+
     def stream(
         self, requests: Sequence[GenerationRequest], sampling: SamplingSettings
-    ) -> Iterator[tuple[str, int, Completion]]:
+    ) -> Iterator[tuple[str, int, Completion | RequestFailure]]:
         """Batched: prompts with the same number of wanted samples go through `generate` in
         batches of `batch_size`, `num_return_sequences` each, each call seeded with a seed
         combined from the seeds of the samples it draws (a top-up of other indices draws other
         samples). Seeded: one `generate` call per sample after `manual_seed(sample seed)` (slow,
-        exact)."""
+        exact). Prompts are `prompt_token_ids` (one BOS, as on vLLM and servers). A prompt that
+        cannot fit the model's context, or a `generate` call that raises for one request, yields
+        a `RequestFailure` per wanted sample of that request; the others go on."""
         torch = self._torch
         for request in requests:
             if len(request.seeds) != len(request.wanted(sampling.n)):
                 raise EngineError(f"{request.key}: a request needs one seed per wanted sample")
+        limit = self.max_model_len()
+        fitting = []
+        for request in requests:
+            problem = over_long(prompt_token_ids(self._tokenizer, request.prompt), limit,
+                                "max_position_embeddings of the model's config")
+            if problem is None:
+                fitting.append(request)
+                continue
+            for index in request.wanted(sampling.n):
+                yield request.key, index, RequestFailure(f"{request.key}: {problem}")
         if sampling.seeded:
-            for request in requests:
+            for request in fitting:
                 for index, seed in zip(request.wanted(sampling.n), request.seeds):
                     torch.manual_seed(seed)
-                    (completion,) = self._generate([request.prompt], 1, sampling)
+                    try:
+                        (completion,) = self._generate([request.prompt], 1, sampling)
+                    except Exception as exc:
+                        yield request.key, index, _failure(request, exc)
+                        continue
                     yield request.key, index, _stopped(completion, request.stop)
             return
         by_n: dict[int, list[GenerationRequest]] = {}
-        for request in requests:
+        for request in fitting:
             by_n.setdefault(len(request.wanted(sampling.n)), []).append(request)
         for n, group in by_n.items():
             for start in range(0, len(group), self._batch_size):
                 chunk = group[start : start + self._batch_size]
-                torch.manual_seed(combined_seed(s for r in chunk for s in r.seeds))
-                completions = self._generate([r.prompt for r in chunk], n, sampling)
-                for i, request in enumerate(chunk):
-                    for index, completion in zip(request.wanted(sampling.n),
-                                                 completions[i * n : (i + 1) * n]):
-                        yield request.key, index, _stopped(completion, request.stop)
+                yield from self._batched(chunk, n, sampling)
+
+    def _batched(self, chunk: list[GenerationRequest], n: int, sampling: SamplingSettings
+                 ) -> Iterator[tuple[str, int, Completion | RequestFailure]]:
+        """One seeded `generate` call for the chunk; where it raises, each request alone (so
+        the one at fault fails by itself)."""
+        self._torch.manual_seed(combined_seed(s for r in chunk for s in r.seeds))
+        try:
+            completions = self._generate([r.prompt for r in chunk], n, sampling)
+        except Exception as exc:
+            if len(chunk) > 1:
+                for request in chunk:
+                    yield from self._batched([request], n, sampling)
+                return
+            for index in chunk[0].wanted(sampling.n):
+                yield chunk[0].key, index, _failure(chunk[0], exc)
+            return
+        for i, request in enumerate(chunk):
+            for index, completion in zip(request.wanted(sampling.n),
+                                         completions[i * n : (i + 1) * n]):
+                yield request.key, index, _stopped(completion, request.stop)
 
     def _generate(self, prompts: list[str], n: int, sampling: SamplingSettings) -> list[Completion]:
         torch = self._torch
         eos = self._tokenizer.eos_token_id
-        enc = self._tokenizer(
-            prompts, return_tensors="pt", padding=True, add_special_tokens=False,
+        enc = self._tokenizer.pad(
+            {"input_ids": [prompt_token_ids(self._tokenizer, p) for p in prompts]},
+            padding=True, return_tensors="pt",
         ).to(self._device)
         with torch.no_grad():
             out = self._model.generate(
@@ -184,10 +223,10 @@ class TransformersEngine(LocalEngine):
     # -- scoring (capability-tests perplexity) --------------------------------------------------
 
     def token_ids(self, prompt: str, completion: str) -> tuple[list[int], list[int]]:
-        """As `VLLMEngine.token_ids`: the prompt with special tokens (as vLLM adds them to a
-        text prompt), the completion alone without; the split is exact."""
+        """As `VLLMEngine.token_ids`: the prompt as `stream` feeds it (`prompt_token_ids`), the
+        completion alone without special tokens; the split is exact."""
         tokenizer = self._tokenizer
-        return (list(tokenizer.encode(prompt)),
+        return (prompt_token_ids(tokenizer, prompt),
                 list(tokenizer.encode(completion, add_special_tokens=False)))
 
     def completion_logprobs(
@@ -215,6 +254,11 @@ class TransformersEngine(LocalEngine):
 
     def close(self) -> None:
         self._model = None
+
+
+def _failure(request: GenerationRequest, exc: Exception) -> RequestFailure:
+    return RequestFailure(f"transformers could not sample {request.key}: "
+                          f"{type(exc).__name__}: {exc}")
 
 
 def _stopped(completion: Completion, stop: Sequence[str]) -> Completion:

@@ -13,10 +13,12 @@ from capability_tests.engines.base import (
     EngineIdentity,
     EngineSettings,
     GenerationRequest,
+    RequestFailure,
     SamplingSettings,
     distribution_version,
     host_device,
 )
+from capability_tests.engines.prompt_tokens import over_long, prompt_token_ids
 from capability_tests.engines.lifetime import engine_processes_end_with_this_process
 from capability_tests.seeds import consecutive_runs
 from capability_tests.engines.base import EngineCapabilities
@@ -198,9 +200,16 @@ class VLLMEngine(LocalEngine):
             seqs = int(self._args.get("max_num_seqs") or DEFAULT_MAX_NUM_SEQS)
         return max(1, IN_FLIGHT_BATCHES * seqs)
 
+    def max_model_len(self) -> int | None:
+        """The context the started engine accepts (a prompt needs fewer tokens than this)."""
+        try:
+            return int(self._llm.llm_engine.vllm_config.model_config.max_model_len)
+        except Exception:  # another vLLM layout: vLLM's own check at enqueue still holds
+            return None
+
     def stream(
         self, requests: Sequence[GenerationRequest], sampling: SamplingSettings
-    ) -> Iterator[tuple[str, int, Completion]]:
+    ) -> Iterator[tuple[str, int, Completion | RequestFailure]]:
         """Bounded submission: at most `in_flight_limit()` sequences are in the engine at once
         (a few full batches); as samples finish, more are added, in the order of `requests`, so
         memory does not grow with problems x k. The engine is stepped here and each request is
@@ -209,7 +218,13 @@ class VLLMEngine(LocalEngine):
         consecutive seeds of a prompt (one per prompt unless indices were skipped), seeded with
         the run's first seed: vLLM gives child j the seed + j, i.e. exactly the seed of its
         index, so a top-up draws new samples (its samples come back together when the last one
-        finishes). Which requests are in flight together changes no sample's seed."""
+        finishes). Which requests are in flight together changes no sample's seed.
+
+        Prompts go in as token ids (`prompt_token_ids`: one BOS, the same ids as the other
+        engines). A request that fails on its own yields a `RequestFailure` per wanted sample and
+        the others go on: a prompt of `max_model_len` tokens or more (found before submission),
+        a request vLLM refuses at enqueue, a sequence vLLM ends with finish reason "error" or
+        "abort". A failing engine step (the engine as a whole) raises `EngineError`."""
         if not requests:
             return
         for request in requests:  # refuse bad input before anything is submitted
@@ -218,8 +233,30 @@ class VLLMEngine(LocalEngine):
         limit = self.in_flight_limit()
         todo = self._vllm_requests(requests, sampling)
         owner_of: dict[str, tuple[str, tuple[int, ...]]] = {}
+        ready: list[tuple[str, int, Completion | RequestFailure]] = []  # failed before submission
         in_flight = 0
         following = next(todo, None)
+
+        def refuse(owner: tuple[str, tuple[int, ...]], message: str) -> None:
+            ready.extend((owner[0], index, RequestFailure(message)) for index in owner[1])
+
+        def enqueue(prompts: list[Any], params: list[Any],
+                    owners: list[tuple[str, tuple[int, ...]]]) -> None:
+            nonlocal in_flight
+            try:
+                ids = self._llm.enqueue(prompts, params, use_tqdm=False)
+            except Exception as exc:
+                if type(exc).__name__ == "EngineDeadError":
+                    raise EngineError(f"vLLM's engine died: {exc}") from exc
+                if len(prompts) == 1:  # this request alone: its own failure
+                    in_flight -= len(owners[0][1])
+                    refuse(owners[0], f"vLLM refused {owners[0][0]}: {type(exc).__name__}: "
+                                      f"{exc}")
+                    return
+                for one in zip(prompts, params, owners):  # find the one(s) at fault
+                    enqueue([one[0]], [one[1]], [one[2]])
+                return
+            owner_of.update((_external_id(rid), owner) for rid, owner in zip(ids, owners))
 
         def feed() -> None:
             # Add requests while they fit under the limit; one larger than the limit goes in
@@ -230,6 +267,10 @@ class VLLMEngine(LocalEngine):
             owners: list[tuple[str, tuple[int, ...]]] = []
             while following is not None:
                 prompt, param, owner = following
+                if isinstance(prompt, RequestFailure):  # found before submission
+                    refuse(owner, prompt.message)
+                    following = next(todo, None)
+                    continue
                 if in_flight and in_flight + len(owner[1]) > limit:
                     break
                 prompts.append(prompt)
@@ -238,14 +279,26 @@ class VLLMEngine(LocalEngine):
                 in_flight += len(owner[1])
                 following = next(todo, None)
             if prompts:
-                ids = self._llm.enqueue(prompts, params, use_tqdm=False)
-                owner_of.update((_external_id(rid), owner) for rid, owner in zip(ids, owners))
+                enqueue(prompts, params, owners)
 
         engine = self._llm.llm_engine
         try:
             feed()
-            while owner_of and engine.has_unfinished_requests():
-                for output in engine.step():
+            while ready or following is not None or owner_of:
+                while ready:
+                    yield ready.pop(0)
+                if not owner_of:
+                    feed()
+                    continue
+                if not engine.has_unfinished_requests():
+                    raise EngineError(f"vLLM lost {len(owner_of)} requests (no unfinished "
+                                      "request left in the engine)")
+                try:
+                    outputs = engine.step()
+                except Exception as exc:
+                    raise EngineError(f"vLLM's engine failed while generating: "
+                                      f"{type(exc).__name__}: {exc}") from exc
+                for output in outputs:
                     if not output.finished:
                         continue
                     owner = owner_of.pop(_external_id(output.request_id), None)
@@ -255,10 +308,16 @@ class VLLMEngine(LocalEngine):
                     in_flight -= len(indices)
                     outs = sorted(output.outputs, key=lambda o: o.index)
                     for index, out in zip(indices, outs):
+                        reason = str(out.finish_reason)
+                        if reason in ("error", "abort"):  # no sample: the sequence failed
+                            yield key, index, RequestFailure(
+                                f"vLLM ended {key} sample {index} with finish reason {reason!r}")
+                            continue
                         yield key, index, Completion(
-                            text=out.text, tokens=len(out.token_ids),
-                            finish_reason=str(out.finish_reason),
-                        )
+                            text=out.text, tokens=len(out.token_ids), finish_reason=reason)
+                    for index in indices[len(outs):]:
+                        yield key, index, RequestFailure(
+                            f"vLLM returned {len(outs)} of {len(indices)} samples for {key}")
                 feed()
         finally:
             if owner_of:  # stopped early: do not leave work running in the engine
@@ -270,11 +329,11 @@ class VLLMEngine(LocalEngine):
     # -- scoring (capability-tests perplexity) --------------------------------------------------
 
     def token_ids(self, prompt: str, completion: str) -> tuple[list[int], list[int]]:
-        """The prompt's token ids as vLLM tokenizes a text prompt (special tokens added, e.g. a
-        BOS where the model wants one) and the completion's, tokenized alone without special
-        tokens: scoring their concatenation splits exactly at the prompt's end."""
+        """The prompt's token ids as `stream` sends them (`prompt_token_ids`: one BOS) and the
+        completion's, tokenized alone without special tokens: scoring their concatenation splits
+        exactly at the prompt's end."""
         tokenizer = self._llm.get_tokenizer()
-        return (list(tokenizer.encode(prompt)),
+        return (prompt_token_ids(tokenizer, prompt),
                 list(tokenizer.encode(completion, add_special_tokens=False)))
 
     def completion_logprobs(
@@ -302,20 +361,30 @@ class VLLMEngine(LocalEngine):
     def _vllm_requests(
         self, requests: Sequence[GenerationRequest], sampling: SamplingSettings
     ) -> Iterator[tuple[str, Any, tuple[str, tuple[int, ...]]]]:
-        """(prompt, SamplingParams, (key, sample indices)) for each vLLM request, made lazily."""
+        """(token prompt, SamplingParams, (key, sample indices)) for each vLLM request, made
+        lazily; a `RequestFailure` in place of the prompt for one that cannot fit."""
         make = self._vllm.SamplingParams
         common = dict(temperature=sampling.temperature, top_p=sampling.top_p,
                       max_tokens=sampling.max_tokens)
+        tokenizer = self._llm.get_tokenizer()
+        limit = self.max_model_len()
         for request in requests:
             indices = request.wanted(sampling.n)
+            ids = prompt_token_ids(tokenizer, request.prompt)
+            problem = over_long(ids, limit, "vLLM max_model_len; --engine-arg max_model_len=N")
+            if problem is not None:
+                yield (RequestFailure(f"{request.key}: {problem}"), None,
+                       (request.key, tuple(indices)))
+                continue
+            prompt = {"prompt_token_ids": ids}  # vllm.inputs.TokensPrompt
             stop = {"stop": list(request.stop)} if request.stop else {}
             if sampling.seeded:
                 for index, seed in zip(indices, request.seeds):
-                    yield (request.prompt, make(n=1, seed=seed, **common, **stop),
+                    yield (dict(prompt), make(n=1, seed=seed, **common, **stop),
                            (request.key, (index,)))
                 continue
             for start, length in consecutive_runs(request.seeds):
-                yield (request.prompt, make(n=length, seed=request.seeds[start], **common, **stop),
+                yield (prompt, make(n=length, seed=request.seeds[start], **common, **stop),
                        (request.key, tuple(indices[start : start + length])))
 
     def close(self) -> None:
