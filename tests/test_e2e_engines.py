@@ -114,6 +114,9 @@ class _CountingEngine:
         self.asked.append({r.key: list(r.wanted(sampling.n)) for r in requests})
         return self.engine.stream(requests, sampling)
 
+    def drain(self):
+        return self.engine.drain()
+
     def close(self):
         pass  # the test closes the real engine once
 

@@ -27,7 +27,7 @@ from capability_tests.engines.base import (
 IDENTITY_METHODS = ("identity", "model_identity", "chat_template_source",
                     "batch_invariant_problem", "prepare", "describe")
 # Called on the started engine.
-INSTANCE_METHODS = ("chat_prompt", "stream", "close", "runtime")
+INSTANCE_METHODS = ("chat_prompt", "stream", "close", "runtime", "drain")
 SCORING_METHODS = ("token_ids", "completion_logprobs")
 
 
@@ -80,6 +80,11 @@ class EngineBase:
     def runtime(self) -> dict[str, Any]:
         """What the started engine runs with (dtype, device), JSON primitives, for reports."""
         return {}
+
+    def drain(self):
+        """After an interrupted `stream`: the samples received but not yet yielded (an engine
+        that buffers responses overrides it, `--engine openai`); nothing by default."""
+        return iter(())
 
 
 class LocalEngine(EngineBase):

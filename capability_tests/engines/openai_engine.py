@@ -49,7 +49,7 @@ from capability_tests.engines.base import (
     RequestFailure,
     SamplingSettings,
 )
-from capability_tests.engines.prompt_tokens import over_long, prompt_token_ids
+from capability_tests.engines.prompt_tokens import PROMPT_TOKENS, over_long, prompt_token_ids
 from capability_tests.seeds import consecutive_runs
 from capability_tests.engines.base import EngineCapabilities
 from capability_tests.engines.classes import EngineBase
@@ -594,7 +594,8 @@ class OpenAIEngine(EngineBase):
         itself is in the model fingerprint (`model_identity`). Nothing is speed-only: concurrency,
         timeouts and URLs are options outside the store key."""
         served = cls.served(settings)
-        args = {"api": "completions", **request_fields(settings.engine_args)}
+        args = {"api": "completions", "prompt_tokens": PROMPT_TOKENS,
+                **request_fields(settings.engine_args)}
         return EngineIdentity("openai", served.server or "unknown server", args, frozenset())
 
     @classmethod

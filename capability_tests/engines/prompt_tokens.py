@@ -12,6 +12,10 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
+# In every local and server engine's identity (so in the store key): samples made before this
+# rule (two BOS on vLLM and servers for a BOS-writing template, none on transformers) are not reused.
+PROMPT_TOKENS = "special-tokens-unless-bos-written"
+
 
 def prompt_token_ids(tokenizer: Any, text: str) -> list[int]:
     """The tokenizer's special tokens (a BOS where the model wants one) are added, unless the

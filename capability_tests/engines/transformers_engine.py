@@ -19,7 +19,7 @@ from capability_tests.engines.base import (
     distribution_version,
     host_device,
 )
-from capability_tests.engines.prompt_tokens import over_long, prompt_token_ids
+from capability_tests.engines.prompt_tokens import PROMPT_TOKENS, over_long, prompt_token_ids
 from capability_tests.seeds import combined_seed
 from capability_tests.engines.base import EngineCapabilities
 from capability_tests.engines.classes import LocalEngine
@@ -64,6 +64,7 @@ class TransformersEngine(LocalEngine):
     def identity(cls, settings: EngineSettings) -> EngineIdentity:
         args = engine_arguments(settings)
         args.pop("revision", None)  # the model fingerprint holds the resolved revision
+        args["prompt_tokens"] = PROMPT_TOKENS  # how the rendered prompt becomes token ids
         version = distribution_version("transformers")
         torch_version = distribution_version("torch")
         return EngineIdentity("transformers", f"{version} (torch {torch_version})", args,

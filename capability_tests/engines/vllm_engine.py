@@ -18,7 +18,7 @@ from capability_tests.engines.base import (
     distribution_version,
     host_device,
 )
-from capability_tests.engines.prompt_tokens import over_long, prompt_token_ids
+from capability_tests.engines.prompt_tokens import PROMPT_TOKENS, over_long, prompt_token_ids
 from capability_tests.engines.lifetime import engine_processes_end_with_this_process
 from capability_tests.seeds import consecutive_runs
 from capability_tests.engines.base import EngineCapabilities
@@ -130,6 +130,7 @@ class VLLMEngine(LocalEngine):
         args = engine_arguments(settings)
         args.setdefault("dtype", "auto")
         args.pop("revision", None)  # the model fingerprint holds the resolved revision
+        args["prompt_tokens"] = PROMPT_TOKENS  # how the rendered prompt becomes token ids
         if settings.batch_invariant or os.environ.get(BATCH_INVARIANT_ENV, "0") not in ("", "0"):
             args["batch_invariant"] = True
         return EngineIdentity("vllm", distribution_version(*DISTRIBUTIONS), args,

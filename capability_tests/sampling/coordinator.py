@@ -213,6 +213,10 @@ class SamplingCoordinator:
             finally:
                 try:
                     stream.close()  # an interrupted stream aborts what is still running
+                    for key, index, item in engine.drain():  # received, not yet yielded
+                        sink.receive(key, index, item)
+                        stats["samples"] += 1
+                        stats["tokens"] += getattr(item, "tokens", 0)
                 except Exception:
                     pass
                 finally:
