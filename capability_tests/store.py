@@ -31,6 +31,14 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 SCHEMA_VERSION = 1
+# Bits of the samples.timed_out column, the verdict's flags (a plain 0/1 in stores written
+# before grader errors existed, which reads the same): the comparison timed out; the verifier
+# raised (a `grader_error` verdict, docs/GRADING.md).
+TIMED_OUT, GRADER_ERROR = 1, 2
+
+
+def verdict_flags(timed_out: bool, grader_error: bool = False) -> int:
+    return (TIMED_OUT if timed_out else 0) | (GRADER_ERROR if grader_error else 0)
 APPLICATION_ID = 0x43545331  # "CTS1": marks a file as ours (PRAGMA application_id)
 BUSY_TIMEOUT_MS = 60_000
 
@@ -151,6 +159,7 @@ class StoredSample:
     grading: str | None  # grading_digest the verdict was made under
     timed_out: bool = False
     created: float | None = None  # the row's version: a --fresh rewrite gives it another
+    grader_error: bool = False  # the verifier raised: a verdict (not correct), not a failure
 
 
 @dataclass(frozen=True)
@@ -167,6 +176,7 @@ class NewSample:
     reason: str | None = None
     grading: str | None = None
     timed_out: bool = False
+    grader_error: bool = False
 
 
 _SCHEMA = """
@@ -394,7 +404,8 @@ class CompletionStore:
             raise self._error("reading", exc) from exc
         return {
             r[0]: StoredSample(r[0], r[1], r[2], r[3], None if r[4] is None else bool(r[4]),
-                               r[5], r[6], r[7], bool(r[8]), r[9])
+                               r[5], r[6], r[7], bool(r[8] & TIMED_OUT), r[9],
+                               bool(r[8] & GRADER_ERROR))
             for r in rows
         }
 
@@ -431,7 +442,7 @@ class CompletionStore:
                 (generation, s.prompt, s.index, _plain(s.problem), s.seed, s.tokens,
                  _plain(s.finish_reason), None if s.correct is None else int(s.correct),
                  _plain(s.extracted), _plain(s.reason),
-                 int(s.timed_out), s.grading, now, encode_text(s.text))
+                 verdict_flags(s.timed_out, s.grader_error), s.grading, now, encode_text(s.text))
                 for s in samples
             ]
         except (ValueError, TypeError, OverflowError) as exc:  # a value no column can hold
@@ -450,7 +461,8 @@ class CompletionStore:
 
     def set_verdicts(self, generation: int, prompt: str,
                      verdicts: Sequence[tuple]) -> None:
-        """(index, correct, extracted, reason, timed_out, grading[, created]) for stored samples;
+        """(index, correct, extracted, reason, flags, grading[, created]) for stored samples
+        (flags: `verdict_flags`; a bool is the timed-out flag alone);
         correct None stores the sample ungraded (a grading failure, graded again next time).
         With `created` (the row's version when its text was read) the verdict is written only if
         the row still holds that text: a `--fresh` run that replaced it meanwhile keeps its own."""

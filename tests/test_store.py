@@ -22,6 +22,7 @@ from capability_tests.store import (
     GenerationKey,
     NewSample,
     StoreError,
+    verdict_flags,
 )
 from capability_tests.seeds import SEED_POLICY, sample_seed
 from conftest import TESTS_DIR
@@ -467,3 +468,27 @@ def test_workers_creating_a_new_store_at_the_same_moment(tmp_path):
         for p in procs:
             p.join(60)
         assert [results.get() for _ in procs] == ["ok"] * 6
+
+
+def test_a_grader_error_verdict_reads_back_as_one(tmp_path):
+    """A verifier that raised gives a `grader_error` verdict; the store keeps the flag (a bit of
+    the verdict-flags column, beside timed out), so a later run reports it as a grader error,
+    not as a wrong answer, and a plain timed-out row of an older store reads as before."""
+    from capability_tests.sampling.coordinator import _stored_verdict
+    from capability_tests.store import NewSample
+
+    store = CompletionStore(tmp_path / "s.sqlite")
+    generation = store.generation_id(KEY)
+    store.add(generation, [
+        NewSample("p", "demo/a", 0, 1, "\\boxed{1}", 3, "stop", False, "1",
+                  "NotImplementedError: no", "g", False, True),
+        NewSample("p", "demo/a", 1, 2, "\\boxed{2}", 3, "stop", False, "2", "timeout", "g", True),
+        NewSample("p", "demo/a", 2, 3, "\\boxed{3}", 3, "stop", False, "3", "differs", "g"),
+    ])
+    rows = store.stored(generation, "p")
+    assert [(r.grader_error, r.timed_out) for r in map(rows.get, (0, 1, 2))] == [
+        (True, False), (False, True), (False, False)]
+    assert [_stored_verdict(rows[i]).outcome for i in (0, 1, 2)] == ["grader_error", "timeout", "wrong"]
+    store.set_verdicts(generation, "p", [(2, False, "3", "PolynomialError: x", verdict_flags(False, True), "g")])
+    assert store.stored(generation, "p")[2].grader_error is True
+    store.close()

@@ -254,4 +254,5 @@ class SamplingCoordinator:
 
 
 def _stored_verdict(s) -> Verdict:
-    return Verdict(s.correct, s.extracted, s.reason or "", 0.0, s.timed_out)
+    return Verdict(s.correct, s.extracted, s.reason or "", 0.0, s.timed_out,
+                   grader_error=s.grader_error)

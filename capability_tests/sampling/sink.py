@@ -16,7 +16,7 @@ from capability_tests.grading.verdict import Verdict
 from capability_tests.problems import Problem
 from capability_tests.sampling.outcome import ProblemTally
 from capability_tests.seeds import sample_seed
-from capability_tests.store import CompletionStore, NewSample, StoreError, StoredSample
+from capability_tests.store import CompletionStore, NewSample, StoreError, StoredSample, verdict_flags
 
 if TYPE_CHECKING:
     from capability_tests.grading.pool import GradingPool
@@ -131,6 +131,7 @@ class SampleSink:
                     comp.text, comp.tokens, comp.finish_reason,
                     None if verdict.error else verdict.correct,  # a failure is no verdict
                     verdict.extracted, verdict.reason, tally.grading, verdict.timed_out,
+                    verdict.grader_error,
                 )))
             self._write(rows)
         finally:
@@ -165,6 +166,7 @@ class SampleSink:
                     ((i, created), text, tally.problem) for i, created, text in texts):
                 tally.add(i, verdict, stored[i].tokens, stored[i].finish_reason)
                 updates.append((i, None if verdict.error else verdict.correct,
-                                verdict.extracted, verdict.reason, verdict.timed_out,
+                                verdict.extracted, verdict.reason,
+                                verdict_flags(verdict.timed_out, verdict.grader_error),
                                 tally.grading, created))
             store.set_verdicts(generation, tally.digest, sorted(updates))
