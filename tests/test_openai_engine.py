@@ -15,6 +15,7 @@ import pytest
 from capability_tests.engines import EngineError, EngineSettings, ServerSettings
 from capability_tests.engines import openai_engine
 from capability_tests.engines.base import GenerationRequest, RequestFailure, SamplingSettings
+from capability_tests.engines.prompt_tokens import PROMPT_TOKENS
 from capability_tests.engines.openai_engine import OpenAIEngine
 from fake_openai_server import FakeOpenAIServer
 
@@ -214,7 +215,7 @@ def test_identity_and_fingerprint_from_what_the_server_reports(tmp_path):
         identity = OpenAIEngine.identity(settings)
         model = OpenAIEngine.model_identity(settings)
     assert identity.name == "openai" and identity.version == "fake 0.32.0"
-    assert identity.key_settings() == {"api": "completions", "stop": ["x"]}
+    assert identity.key_settings() == {"api": "completions", "prompt_tokens": PROMPT_TOKENS, "stop": ["x"]}
     assert model.pinned is False and "unpinned" in model.fingerprint and model.warning
     folder = tmp_path / "weights"
     folder.mkdir()
