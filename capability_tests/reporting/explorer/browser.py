@@ -24,7 +24,8 @@ def missing_browser() -> str | None:
 
 
 def start_browser(width: int = 1400, height: int = 1000):
-    """A headless Chromium with its console log captured (`driver.get_log('browser')`)."""
+    """A headless Chromium with its console log (`driver.get_log('browser')`) and its network
+    requests (`requested_urls`) captured."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -34,8 +35,21 @@ def start_browser(width: int = 1400, height: int = 1000):
                 f"--window-size={width},{height}", "--disable-extensions",
                 "--no-first-run", "--disable-background-networking"):
         options.add_argument(arg)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
     return webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+
+
+def requested_urls(driver) -> list[str]:
+    """Every URL the page asked the network stack for since the last call (the DevTools
+    `Network.requestWillBeSent` events of the performance log), whatever the scheme."""
+    import json
+
+    urls = []
+    for entry in driver.get_log("performance"):
+        message = json.loads(entry["message"]).get("message", {})
+        if message.get("method") == "Network.requestWillBeSent":
+            urls.append(message["params"]["request"]["url"])
+    return urls
 
 
 def console_errors(driver) -> list[str]:
