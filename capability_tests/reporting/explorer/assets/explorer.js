@@ -208,11 +208,12 @@
     });
     var body = el("tbody");
     var table = el("table", { cls: "problems", "data-benchmark": name }, [el("thead", null, [head]), body]);
-    section.appendChild(el("div", { cls: "scroll" }, [table]));
+    var tableBox = el("div", { cls: "scroll" }, [table]);
+    section.appendChild(tableBox);
 
     var trs = rows.map(function (r) {
       var tr = el("tr", { "data-problem": r.id, "data-benchmark": name, tabindex: 0, cls: r.err ? "errored" : (r.c ? "" : "unsolved") });
-      function open() { openProblem(name, r); }
+      function open() { openProblem(name, r, tableBox); }
       tr.addEventListener("click", open);
       tr.addEventListener("keydown", function (e) { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); open(); } });
       tr.appendChild(el("td", { cls: "pid", text: r.id }, r.rare ? [el("span", { cls: "badge", text: "rare" })] : []));
@@ -266,17 +267,19 @@
 
   /* --- one problem's view -------------------------------------------------------------------- */
   var view = null;
-  function problemPanel(title) {
+  function problemPanel(title, anchor) {
+    /* in the page flow, right after the table it was opened from (no overlay hides the rows) */
     if (view) view.remove();
     view = el("section", { id: "problem-view", "aria-live": "polite", tabindex: -1 });
     var close = el("button", { cls: "close", text: "close", on: { click: function () { view.remove(); view = null; forget([]); } } });
     view.appendChild(el("div", { cls: "view-head" }, [el("h2", { text: title }), close]));
-    document.body.appendChild(view);
+    if (anchor && anchor.parentNode) anchor.parentNode.insertBefore(view, anchor.nextSibling);
+    else app.appendChild(view);
     return view;
   }
 
-  function openProblem(name, row) {
-    var panel = problemPanel(name + " / " + row.id);
+  function openProblem(name, row, anchor) {
+    var panel = problemPanel(name + " / " + row.id, anchor);
     panel.setAttribute("data-problem", row.id);
     panel.setAttribute("data-benchmark", name);
     if (!row.f) { panel.appendChild(el("p", { cls: "note", text: "no per-sample records for this problem" + (row.err ? " (" + row.err + ")" : "") })); panel.setAttribute("data-state", "ready"); return; }
@@ -290,7 +293,7 @@
       if (error) { panel.appendChild(el("p", { cls: "error", text: error })); panel.setAttribute("data-state", "error"); return; }
       renderProblem(panel, data, row);
       panel.setAttribute("data-state", "ready");
-      panel.focus();
+      panel.focus({ preventScroll: true });
     });
   }
 
@@ -502,7 +505,7 @@
       p.only.forEach(function (o) {
         var tr = el("tr", { "data-problem": o.id, "data-benchmark": name, tabindex: 0 }, [el("td", { text: o.id }), el("td", { text: label[o.solved_by] }),
           el("td", { text: o.runs.map(function (r) { return r.c === null ? "–" : r.c + "/" + r.n; }).join("  vs  ") })]);
-        function open() { openPair(name, o, [p.a, p.b], label); }
+        function open() { openPair(name, o, [p.a, p.b], label, box); }
         tr.addEventListener("click", open);
         tr.addEventListener("keydown", function (e) { if (e.key === "Enter") open(); });
         tb.appendChild(tr);
@@ -512,8 +515,8 @@
     return box;
   }
 
-  function openPair(name, only, ids, label) {
-    var panel = problemPanel(name + " / " + only.id);
+  function openPair(name, only, ids, label, anchor) {
+    var panel = problemPanel(name + " / " + only.id, anchor);
     panel.setAttribute("data-problem", only.id);
     panel.setAttribute("data-state", "loading");
     var cols = el("div", { cls: "side-by-side" });
