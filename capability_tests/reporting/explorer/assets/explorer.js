@@ -292,6 +292,7 @@
       status.remove();
       if (error) { panel.appendChild(el("p", { cls: "error", text: error })); panel.setAttribute("data-state", "error"); return; }
       renderProblem(panel, data, row);
+      window.CTExplorer.problemReadyAt = performance.now();
       panel.setAttribute("data-state", "ready");
       panel.focus({ preventScroll: true });
     });
@@ -539,6 +540,7 @@
 
   try {
     if (DATA.kind === "compare") comparePage(); else runPage();
+    window.CTExplorer.readyAt = performance.now();  /* time to interactive, for perf/explorer_scale.py */
     app.setAttribute("data-state", "ready");
   } catch (e) {
     app.setAttribute("data-state", "error");
