@@ -44,14 +44,20 @@ def text_of(rng: random.Random, chars: int, answer: str) -> str:
     return " ".join(words) + f"\nThe answer is \\boxed{{{answer}}}."
 
 
-def build_folder(folder: Path, total: int, k: int, seed: int = 0) -> Path:
-    """A run folder as a session writes it, from synthetic results, records and a store."""
+def build_folder(folder: Path, total: int, k: int, recorded: int, seed: int = 0) -> Path:
+    """A run folder as a session writes it, from synthetic results. Every problem has its row
+    (n = k, a correct count, answer classes, truncations); per-sample records and texts in a
+    completion store are made for `recorded` problems (the heaviest, math500/0000, with ~12,000
+    characters per sample, then olympiadbench's first problems: the ones the page opens)."""
     from capability_tests.reporting.bootstrap import BootstrapSettings
-    from capability_tests.reporting.run_writer import write_run_folder
+    from capability_tests.reporting.run_writer import utc_now, write_run_folder
     from capability_tests.results import ProblemResult
     from capability_tests.store import CompletionStore, GenerationKey, NewSample
 
     rng = random.Random(seed)
+    pool = [text_of(rng, rng.randint(3000, 9000) if i % 20 == 0 else rng.randint(150, 900), "")
+            [:-len("\nThe answer is \\boxed{}.")] for i in range(400)]
+    long_pool = [text_of(rng, 12000, "")[:-len("\nThe answer is \\boxed{}.")] for _ in range(20)]
     folder.mkdir(parents=True, exist_ok=True)
     store_path = folder / "completions.sqlite"
     store = CompletionStore(store_path)
@@ -59,35 +65,37 @@ def build_folder(folder: Path, total: int, k: int, seed: int = 0) -> Path:
                         engine_settings="{}", mode="seeded", temperature=0.6, top_p=0.95,
                         max_tokens=4096, seed=0, seed_policy="base63+index")
     generation = store.generation_id(key)
+    sizes = scaled(total)
+    wanted = [("math500", "0000")] + [("olympiadbench", f"{i:04d}") for i in range(1, sizes["olympiadbench"])]
+    wanted = set(wanted[:recorded])
     results = []
     records = folder / "records.jsonl"
     with open(records, "w", encoding="utf-8") as out:
-        for name, size in sorted(scaled(total).items()):
+        for name, size in sorted(sizes.items()):
             for i in range(size):
                 pid = f"{i:04d}"
-                heavy = name == "math500" and i == 0
                 rate = rng.betavariate(0.6, 0.9)
                 reference = str(rng.randint(0, 999))
                 wrong_answers = [str(rng.randint(0, 999)) for _ in range(rng.randint(1, 30))]
                 prompt = f"{name}/{pid}"
-                batch, c, na, wr, length = [], 0, 0, 0, 0
+                keep = (name, pid) in wanted
+                batch, c, na, length = [], 0, 0, 0
                 classes: dict[str, int] = {}
                 for index in range(k):
                     draw = rng.random()
-                    chars = 12000 if heavy else (rng.randint(3000, 9000) if rng.random() < 0.05
-                                                 else rng.randint(150, 900))
                     if draw < rate:
                         outcome, answer, c = "correct", reference, c + 1
                     elif draw < rate + 0.05:
                         outcome, answer, na = "no_answer", None, na + 1
                     else:
-                        outcome, answer, wr = "wrong", rng.choice(wrong_answers), wr + 1
+                        outcome, answer = "wrong", rng.choice(wrong_answers)
                         classes[answer] = classes.get(answer, 0) + 1
                     finish = "length" if outcome == "no_answer" and rng.random() < 0.5 else "stop"
                     length += finish == "length"
-                    text = text_of(rng, chars, answer or "")
-                    if outcome == "no_answer":
-                        text = text.rsplit("\n", 1)[0]
+                    if not keep:
+                        continue
+                    body = rng.choice(long_pool if (name, pid) == ("math500", "0000") else pool)
+                    text = body if answer is None else body + f"\nThe answer is \\boxed{{{answer}}}."
                     batch.append(NewSample(prompt=prompt, problem=prompt, index=index, seed=index,
                                            text=text, tokens=len(text) // 4, finish_reason=finish,
                                            correct=outcome == "correct", extracted=answer,
@@ -96,17 +104,16 @@ def build_folder(folder: Path, total: int, k: int, seed: int = 0) -> Path:
                                           "extracted": answer, "correct": outcome == "correct",
                                           "outcome": outcome, "reason": f"{outcome} (boxed)",
                                           "grader": "synthetic", "prompt": prompt}) + "\n")
-                store.add(generation, batch)
+                if batch:
+                    store.add(generation, batch)
                 results.append(ProblemResult(
                     name, pid, k, c, mean_tokens=200.0, finish_reasons={"stop": k - length, "length": length},
-                    wrong=wr, no_answer=na, grader="synthetic",
+                    wrong=k - c - na, no_answer=na, grader="synthetic",
                     wrong_classes=tuple(sorted(classes.values(), reverse=True))))
     store.close()
     run = {"model": "synthetic/model", "k": k, "engine": "synthetic", "temperature": 0.6,
            "top_p": 0.95, "max_tokens": 4096, "seed": 0, "template": "qwen-boxed",
            "data_dir": str(folder / "no-data"), "benchmarks": sorted(BENCHMARKS)}
-    from capability_tests.reporting.run_writer import utc_now
-
     report = write_run_folder(
         folder / "reports", "synthetic", run, results, complete=True, started_at=utc_now(),
         settings=BootstrapSettings(resamples=200), plot=False,
@@ -192,6 +199,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--problems", type=int, default=2836)
     parser.add_argument("--k", type=int, default=1024)
+    parser.add_argument("--recorded", type=int, default=40,
+                        help="problems with per-sample records and texts (the ones the page opens)")
     parser.add_argument("--folder", type=Path, default=Path("/tmp/explorer-scale"))
     parser.add_argument("--reuse", action="store_true", help="reuse a folder built before")
     args = parser.parse_args(argv)
@@ -201,9 +210,12 @@ def main(argv=None) -> int:
         if args.folder.exists():
             shutil.rmtree(args.folder)
         start = time.perf_counter()
-        run_dir = build_folder(args.folder, args.problems, args.k)
+        run_dir = build_folder(args.folder, args.problems, args.k, args.recorded)
         print(f"synthetic run folder: {run_dir} ({time.perf_counter() - start:.0f} s)", flush=True)
     build = measure_build(run_dir)
+    samples = sum(1 for _ in open(run_dir / "samples.jsonl", encoding="utf-8"))
+    build["samples"] = samples
+    build["ms_per_sample"] = round(1000 * build["seconds"] / max(1, samples), 3)
     print("build:", json.dumps(build), flush=True)
     page = measure_page(run_dir)
     print("open index.html:", json.dumps(page["open"]))
