@@ -93,14 +93,18 @@
       series.push(Object.assign({ label: label, value: function (u, v) { return v === null ? "–" : fmt(v, 2); } }, opts));
       return series.length - 1;
     }
+    var METRIC_COLORS = { pass: "#1f77b4", maj: "#ff7f0e", all: "#2ca02c" };
     curves.forEach(function (c) {
       var prefix = curves.length > 1 ? c.label + ": " : "";
       [["pass", "pass@k", []], ["maj", "maj@k", [6, 3]], ["all", "pass^k", [2, 3]]].forEach(function (m) {
-        var mid = add(prefix + m[1], column(c.curve, m[0]), { stroke: c.color, width: 2, dash: m[2] });
+        /* one run: a colour per metric; several runs: a colour per run, a dash per metric */
+        var color = curves.length > 1 ? c.color : METRIC_COLORS[m[0]];
+        var mid = add(prefix + m[1], column(c.curve, m[0]), { stroke: color, width: 2, dash: m[2] });
         if (mid < 0) return;
-        var lo = add(prefix + m[1] + " 95% low", column(c.curve, m[0] + "_lo"), { stroke: c.color, width: 0, show: true });
-        var hi = add(prefix + m[1] + " 95% high", column(c.curve, m[0] + "_hi"), { stroke: c.color, width: 0, show: true });
-        if (lo > 0 && hi > 0) bands.push({ series: [hi, lo], fill: c.color + (m[0] === "pass" ? "33" : "18") });
+        var band = { stroke: color, width: 0, points: { show: false } };
+        var lo = add(prefix + m[1] + " 95% low", column(c.curve, m[0] + "_lo"), Object.assign({}, band));
+        var hi = add(prefix + m[1] + " 95% high", column(c.curve, m[0] + "_hi"), Object.assign({}, band));
+        if (lo > 0 && hi > 0) bands.push({ series: [hi, lo], fill: color + (m[0] === "pass" ? "30" : "1c") });
       });
       add(prefix + "uniform guesser", column(c.curve, "guess"), { stroke: "#777", width: 1, dash: [2, 4] });
     });
