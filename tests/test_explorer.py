@@ -120,3 +120,17 @@ def test_compare_command_writes_the_comparison_page(run_a, tmp_path):
     assert {"add", "mul"} <= set(only)
     for side in only["mul"]["runs"]:  # both runs' samples are in the comparison's own folder
         assert (out / "explorer" / "problems" / side["f"]).is_file()
+
+
+def test_store_found_beside_a_moved_reports_folder(run_a, tmp_path):
+    moved = tmp_path / "moved-reports"
+    shutil.copytree(run_a.parent, moved)
+    folder = moved / run_a.name
+    summary = json.loads((folder / "summary.json").read_text())
+    old = summary["store"]["path"]
+    summary["store"]["path"] = "somewhere/else/" + old.rsplit("/", 1)[-1]  # recorded elsewhere
+    (folder / "summary.json").write_text(json.dumps(summary))
+    write_explorer(folder)
+    _, data = _page_data(folder)
+    assert data["texts_missing"] is None
+    assert _problem_page(folder, "demo", "add")["samples"][1]["text"] == HOSTILE

@@ -108,7 +108,7 @@ def write_explorer(run_dir: str | Path, store_path: str | Path | None = None) ->
     document = _read_json(run_dir / SUMMARY)
     names = sorted((document.get("benchmarks") or {}).keys())
     data, missing = load_benchmark_data(document, names)
-    texts = SampleTexts(document, Path(store_path) if store_path else None)
+    texts = SampleTexts(document, Path(store_path) if store_path else None, run_dir)
     try:
         target = _fresh_problem_dir(run_dir)
         written = set()
@@ -152,7 +152,7 @@ def write_compare_explorer(result: Mapping[str, Any], runs: Sequence, output: st
         if wanted[i]:
             names = sorted({b for b, _ in wanted[i]})
             data, _ = load_benchmark_data(run.document, names)
-            texts = SampleTexts(run.document)
+            texts = SampleTexts(run.document, run_dir=run.path)
             try:
                 for (benchmark, pid), page in problem_pages(run.path, texts, data, wanted[i]):
                     page["texts_why"] = texts.why

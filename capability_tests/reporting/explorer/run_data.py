@@ -107,12 +107,18 @@ class SampleTexts:
     """The run's sample texts, tokens and finish reasons from its completion store (read-only
     use of `CompletionStore`); `why` says why there are none."""
 
-    def __init__(self, document: Mapping[str, Any], store_path: Path | None = None) -> None:
+    def __init__(self, document: Mapping[str, Any], store_path: Path | None = None,
+                 run_dir: Path | None = None) -> None:
         self.store = self.generation = None
         self.why: str | None = None
         section = document.get("store") or {}
         key = section.get("generation")
         path = Path(store_path or section.get("path") or "")
+        if not store_path and section.get("path") and not path.is_file() and run_dir is not None:
+            # a relative path recorded from another working directory, or a reports folder that
+            # moved with its store: the store beside the run folder, as a session keeps it
+            beside = run_dir.parent / path.name
+            path = beside if beside.is_file() else path
         if not isinstance(key, str):
             self.why = "the run recorded no single store generation (no store, or several)"
             return
