@@ -215,19 +215,40 @@
     var tableBox = el("div", { cls: "scroll" }, [table]);
     section.appendChild(tableBox);
 
+    /* rows built with plain DOM calls (thousands of them: no helper overhead), each cell's text
+       through textContent */
+    function cell(tr, text, cls) {
+      var td = document.createElement("td");
+      if (cls) td.className = cls;
+      td.textContent = text;
+      tr.appendChild(td);
+      return td;
+    }
+    function openRow(e) {
+      if (e.type === "keydown" && e.key !== "Enter" && e.key !== " ") return;
+      if (e.type === "keydown") e.preventDefault();
+      openProblem(name, e.currentTarget._row, tableBox);
+    }
     var trs = rows.map(function (r) {
-      var tr = el("tr", { "data-problem": r.id, "data-benchmark": name, tabindex: 0, cls: r.err ? "errored" : (r.c ? "" : "unsolved") });
-      function open() { openProblem(name, r, tableBox); }
-      tr.addEventListener("click", open);
-      tr.addEventListener("keydown", function (e) { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); open(); } });
-      tr.appendChild(el("td", { cls: "pid", text: r.id }, r.rare ? [el("span", { cls: "badge", text: "rare" })] : []));
-      tr.appendChild(el("td", { text: r.err ? "error" : r.c + " / " + r.n }));
-      var pk = el("td", { cls: "pk" }); tr.appendChild(pk); tr._pk = pk;
-      tr.appendChild(el("td", { text: r.cls === null || r.cls === undefined ? "–" : String(r.cls) }));
-      ["na", "tr", "to", "ge"].forEach(function (key) { tr.appendChild(el("td", { cls: r[key] ? "warn" : "", text: String(r[key] || 0) })); });
-      tr.appendChild(el("td", { text: r.tok === null || r.tok === undefined ? "–" : String(Math.round(r.tok)) }));
-      if (hasLevel) tr.appendChild(el("td", { text: r.level || "" }));
-      if (hasSubject) tr.appendChild(el("td", { text: r.subject || "" }));
+      var tr = document.createElement("tr");
+      tr.setAttribute("data-problem", r.id);
+      tr.setAttribute("data-benchmark", name);
+      tr.tabIndex = 0;
+      tr.className = r.err ? "errored" : (r.c ? "" : "unsolved");
+      tr.addEventListener("click", openRow);
+      tr.addEventListener("keydown", openRow);
+      var pid = cell(tr, r.id, "pid");
+      if (r.rare) pid.appendChild(el("span", { cls: "badge", text: "rare" }));
+      cell(tr, r.err ? "error" : r.c + " / " + r.n);
+      tr._pk = cell(tr, "", "pk");
+      cell(tr, r.cls === null || r.cls === undefined ? "–" : String(r.cls));
+      cell(tr, String(r.na || 0), r.na ? "warn" : "");
+      cell(tr, String(r.tr || 0), r.tr ? "warn" : "");
+      cell(tr, String(r.to || 0), r.to ? "warn" : "");
+      cell(tr, String(r.ge || 0), r.ge ? "warn" : "");
+      cell(tr, r.tok === null || r.tok === undefined ? "–" : String(Math.round(r.tok)));
+      if (hasLevel) cell(tr, r.level || "");
+      if (hasSubject) cell(tr, r.subject || "");
       tr._row = r;
       return tr;
     });
