@@ -96,7 +96,9 @@
     var METRIC_COLORS = { pass: "#1f77b4", maj: "#ff7f0e", all: "#2ca02c" };
     curves.forEach(function (c) {
       var prefix = curves.length > 1 ? c.label + ": " : "";
-      [["pass", "pass@k", []], ["maj", "maj@k", [6, 3]], ["all", "pass^k", [2, 3]]].forEach(function (m) {
+      /* a comparison overlays pass@k only (the curve the crossover is about), one colour a run */
+      var metrics = [["pass", "pass@k", []], ["maj", "maj@k", [6, 3]], ["all", "pass^k", [2, 3]]];
+      metrics.slice(0, curves.length > 1 ? 1 : 3).forEach(function (m) {
         /* one run: a colour per metric; several runs: a colour per run, a dash per metric */
         var color = curves.length > 1 ? c.color : METRIC_COLORS[m[0]];
         var mid = add(prefix + m[1], column(c.curve, m[0]), { stroke: color, width: 2, dash: m[2] });
@@ -509,7 +511,7 @@
     var c = p.crossover;
     if (c) {
       var text = c.k ? "crossover at k = " + c.k + ": " + label[c.trailer] + " overtakes " + label[c.leader] +
-        " (in " + fmt(c.probability, 0) + " of resamples; k interval " + (c.interval ? c.interval[0] + "–" + (c.interval[1] === null ? "> n" : c.interval[1]) : "–") + ")"
+        " (a crossover in " + fmt(c.probability, 0) + " of bootstrap resamples; 95% interval of its k: " + (c.interval ? (c.interval[0] === null ? "> n" : c.interval[0]) + " to " + (c.interval[1] === null ? "> n" : c.interval[1]) : "–") + ")"
         : c.leader ? "no crossover up to k = " + c.k_max + ": " + label[c.leader] + " stays ahead" : "the curves do not differ";
       box.appendChild(el("p", { cls: "crossover", "data-crossover": c.k === null ? "none" : c.k, text: text }));
     }
