@@ -17,7 +17,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
         "(N-way with three or more runs)",
         description="Overlay recorded runs per benchmark. RUN is a run folder under --report-dir "
         "(its run id), a path to a run folder or its summary.json, or 'latest'. Writes "
-        "compare.png, compare.md and compare.json and prints the Markdown.",
+        "compare.png, compare.md, compare.json and index.html (the comparison explorer, "
+        "opens offline) and prints the Markdown.",
     )
     parser.add_argument("runs", nargs="+", metavar="RUN", help="two or more recorded runs")
     add_arguments(parser, "compare")  # --report-dir, --at-k, --bootstrap-resamples (--resamples)
@@ -50,5 +51,10 @@ def run(args: argparse.Namespace) -> int:
     result = write_comparison(runs, output, args.at_k, settings, plot=not args.no_plot)
     sys.stdout.write((output / "compare.md").read_text(encoding="utf-8"))
     print(f"\nwritten: {output}/compare.md, compare.json"
-          + (", compare.png" if result["files"]["plot"] else ""))
+          + (", compare.png" if result["files"]["plot"] else "")
+          + (", index.html" if result["files"].get("explorer") else ""))
+    if result["files"].get("explorer"):
+        print(f"comparison explorer: {(output / result['files']['explorer']).resolve().as_uri()}")
+    elif result.get("explorer_error"):
+        print(f"comparison explorer not written: {result['explorer_error']}")
     return 0

@@ -383,5 +383,12 @@ def write_comparison(
         text += f"\n![comparison]({files['plot']})\n"
     write_atomic(output / "compare.md", text)
     write_atomic(output / "compare.json", json.dumps(result, indent=2) + "\n")
+    try:  # the comparison page: same explorer, overlaid runs (reporting/explorer/)
+        from capability_tests.reporting.explorer import write_compare_explorer
+
+        files["explorer"] = write_compare_explorer(result, runs, output).name
+    except Exception as exc:  # the page never costs the comparison's numbers
+        files["explorer"] = None
+        result["explorer_error"] = f"{type(exc).__name__}: {exc}"
     result["_curves"] = curves
     return result

@@ -9,6 +9,7 @@ Files of a run folder:
   solves, the uniform guesser, for every k from 1 to n (docs/ANALYSES.md)
 - `report.md`: tables with intervals, gates, data fingerprints, the plot, provenance
 - `pass_at_k.png`: one panel per benchmark, k on a log2 axis, bootstrap bands
+- `index.html` (+ `explorer/`): the run explorer, a page that opens offline (reporting/explorer/)
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ PROBLEMS = "problems.jsonl"
 CSV_FILE = "pass_at_k.csv"
 REPORT = "report.md"
 PLOT = "pass_at_k.png"
+EXPLORER = "index.html"
 VERSIONED_PACKAGES = (
     "capability-tests", "pytest", "pytest-xdist", "numpy", "vllm", "torch", "transformers",
 )
@@ -174,6 +176,12 @@ class RunReport:
     curves: dict[str, BenchmarkCurve]
     summaries: dict[str, BenchmarkSummary]
     plot_error: str | None = None
+    explorer_error: str | None = None
+
+    @property
+    def explorer(self) -> Path | None:
+        """The run explorer page (None when it could not be written)."""
+        return None if self.explorer_error else self.path / EXPLORER
 
 
 def write_run_folder(
@@ -219,7 +227,7 @@ def write_run_folder(
         "confidence_interval": settings.to_json(),
         "gates": [dict(g) for g in gates],
         "files": {"problems": PROBLEMS, "csv": CSV_FILE, "report": REPORT, "plot": PLOT,
-                  "samples": None},
+                  "samples": None, "explorer": EXPLORER},
         **dict(more or {}),
     }
     if provenance is not None:
@@ -259,4 +267,16 @@ def write_run_folder(
     write_atomic(report_dir / "summary.md", markdown(run, summaries, complete,
                                                      plot=f"{run_id}/{PLOT}" if has_plot else None,
                                                      **md_kwargs) + provenance_md)
-    return RunReport(run_id, path, document, curves, summaries, plot_error)
+    explorer_error = None
+    try:  # built from the folder just written, like any recorded run's
+        from capability_tests.reporting.explorer import write_explorer
+
+        write_explorer(path)
+    except Exception as exc:  # the page never costs the numbers; summary.json says what failed
+        explorer_error = f"{type(exc).__name__}: {exc}"
+        document["files"]["explorer"] = None
+        document["explorer_error"] = explorer_error
+        text = json.dumps(document, indent=2) + "\n"
+        write_atomic(path / SUMMARY, text)
+        write_atomic(report_dir / SUMMARY, text)
+    return RunReport(run_id, path, document, curves, summaries, plot_error, explorer_error)

@@ -192,6 +192,10 @@ class ReportSession:
             lines.append(f"grader: {grader.get('identity')} ({grader.get('regraded', 0)} stored "
                          "verdicts of another grader regraded from their text this run)")
             lines.append(f"run folder: {self.report.path}")
+            if self.report.explorer is not None:
+                lines.append(f"run explorer: {self.report.explorer.resolve().as_uri()}")
+            else:
+                lines.append(f"run explorer not written: {self.report.explorer_error}")
             if self.report.plot_error:
                 lines.append(f"plot not written: {self.report.plot_error}")
         if self.baseline is not None and self.baseline_differences is not None:
