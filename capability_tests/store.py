@@ -30,6 +30,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
+from capability_tests.safe_text import safe_optional, safe_text  # no model text may crash a write
+
 SCHEMA_VERSION = 1
 APPLICATION_ID = 0x43545331  # "CTS1": marks a file as ours (PRAGMA application_id)
 BUSY_TIMEOUT_MS = 60_000
@@ -399,8 +401,9 @@ class CompletionStore:
         now = time.time()
         rows = [
             (generation, s.prompt, s.index, s.problem, s.seed, s.tokens, s.finish_reason,
-             None if s.correct is None else int(s.correct), s.extracted, s.reason,
-             int(s.timed_out), s.grading, now, zlib.compress(s.text.encode("utf-8"), 1))
+             None if s.correct is None else int(s.correct), safe_optional(s.extracted),
+             safe_optional(s.reason), int(s.timed_out), s.grading, now,
+             zlib.compress(safe_text(s.text).encode("utf-8"), 1))
             for s in samples
         ]
         try:
@@ -423,7 +426,8 @@ class CompletionStore:
                 db.executemany(
                     "UPDATE samples SET correct=?, extracted=?, reason=?, timed_out=?, grading=? "
                     "WHERE generation=? AND prompt=? AND idx=?",
-                    [(None if c is None else int(c), e, r, int(t), g, generation, prompt, i)
+                    [(None if c is None else int(c), safe_optional(e), safe_optional(r), int(t), g,
+                      generation, prompt, i)
                      for i, c, e, r, t, g in verdicts],
                 )
         except sqlite3.Error as exc:

@@ -115,7 +115,7 @@ def test_writing_outside_its_directory_fails(tmp_path):
     target.mkdir()
     target.chmod(0o777)  # only the read-only mounts stand between the candidate and this folder
     places = [str(target / "escaped"), "/tmp/capability-sandbox-escaped", "/var/tmp/escaped",
-              "/dev/shm/escaped", str(Path.cwd() / "escaped")]
+              str(Path.cwd() / "escaped")]
     code = (f"import os\ndef attack():\n    wrote = []\n    for path in {places!r}:\n"
             "        try:\n            with open(path, 'w') as f:\n                f.write('x')\n"
             "            wrote.append(path)\n        except OSError:\n            pass\n"
@@ -124,6 +124,12 @@ def test_writing_outside_its_directory_fails(tmp_path):
     verdict = verify_code(block(code), problem(YES_TEST, "attack"))
     assert not verdict.correct and "assertion" in verdict.reason
     assert not any(os.path.exists(p) for p in places)
+    # /dev/shm and /run are the sandbox's own (private tmpfs): a write there reaches nothing
+    shared = verify_code(block("def attack():\n    open('/dev/shm/escaped', 'w').write('x')\n"
+                               "    open('/run/escaped', 'w').write('x')\n    return 'yes'"),
+                         problem(YES_TEST, "attack"))
+    assert not shared.correct and not os.path.exists("/dev/shm/escaped")
+    assert not os.path.exists("/run/escaped")
 
 
 def test_the_parents_environment_is_invisible(monkeypatch):

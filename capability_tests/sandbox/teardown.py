@@ -1,0 +1,70 @@
+"""Finding and ending what is left of a sandbox, when SIGKILL alone does not.
+
+A process can be immune to SIGKILL while it waits in the kernel for a FUSE file system to answer,
+and a program can make that file system itself (a user namespace, /dev/fuse, a mount) and never
+answer: the sandbox's init then waits forever for it. The system-call filter and the minimal /dev
+prevent that today; this is the second line: the FUSE connections that the sandbox's remaining
+processes have mounted are aborted (`/sys/fs/fuse/connections/<dev>/abort`), which fails every
+waiting request, and the processes then die. Only connections found in the mount tables of the
+sandbox's own processes are touched.
+"""
+
+from __future__ import annotations
+
+import os
+
+FUSE_CONNECTIONS = "/sys/fs/fuse/connections"
+
+
+def processes_in_pidns(pidns: str) -> set[int]:
+    """Host PIDs of the processes in the PID namespace `pidns` ("pid:[inode]")."""
+    found = set()
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if os.readlink(f"/proc/{entry}/ns/pid") == pidns:
+                    found.add(int(entry))
+            except OSError:
+                pass
+    return found
+
+
+def fuse_connections_of(pids: set[int]) -> set[str]:
+    """The FUSE connection names (the file system's device number) mounted in the mount
+    namespaces of `pids`' threads."""
+    found = set()
+    for pid in pids:
+        try:
+            tids = os.listdir(f"/proc/{pid}/task")
+        except OSError:
+            continue
+        for tid in tids:
+            try:
+                with open(f"/proc/{pid}/task/{tid}/mountinfo", encoding="utf-8",
+                          errors="replace") as handle:
+                    lines = handle.read().splitlines()
+            except OSError:
+                continue
+            for line in lines:
+                left, _, right = line.partition(" - ")
+                fields = left.split()
+                if len(fields) > 2 and right.split()[:1] and right.split()[0].startswith("fuse"):
+                    major, _, minor = fields[2].partition(":")
+                    try:
+                        found.add(str((int(major) << 20) | int(minor)))
+                    except ValueError:
+                        pass
+    return found
+
+
+def abort_fuse_of(pids: set[int]) -> list[str]:
+    """Abort the FUSE connections the sandbox's processes use; returns those aborted."""
+    aborted = []
+    for name in sorted(fuse_connections_of(pids)):
+        try:
+            with open(os.path.join(FUSE_CONNECTIONS, name, "abort"), "w") as handle:
+                handle.write("1")
+            aborted.append(name)
+        except OSError:
+            pass
+    return aborted
