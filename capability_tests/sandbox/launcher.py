@@ -157,6 +157,7 @@ def minimal_dev(job):
 
 
 def _limits(job, cpu):
+    cpu = int(cpu) + 1  # whole seconds, per process: behind the cgroup's exact sum
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
     resource.setrlimit(resource.RLIMIT_AS, (job["memory"], job["memory"]))
     resource.setrlimit(resource.RLIMIT_FSIZE, (job["fsize"], job["fsize"]))

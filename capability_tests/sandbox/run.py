@@ -40,7 +40,7 @@ class Limits:
     of its writable tmpfs."""
 
     wall: float = 10.0
-    cpu: int = 10
+    cpu: float = 10.0
     memory: int = 2 << 30
     file_size: int = 16 << 20
     processes: int = 32
@@ -58,6 +58,7 @@ class SandboxReport:
     pidns: str | None = None
     calls: int = 0
     cgroup: str | None = None  # what the sandbox's cgroup limits; None: rlimits only
+    cpu_seconds: float | None = None  # CPU time of the whole sandbox (None: no cgroup counted)
     over_cpu: bool = False  # the timeout was the CPU-time limit (not the wall clock)
 
 
@@ -106,7 +107,7 @@ def run_tests(program: str, tester_job: Mapping[str, Any], limits: Limits,
     job = {
         "parent_pid": os.getpid(), "python": python, "prefix": prefix,
         "backend": backend,
-        "wall": float(limits.wall), "cpu": int(limits.cpu), "memory": int(limits.memory),
+        "wall": float(limits.wall), "cpu": float(limits.cpu), "memory": int(limits.memory),
         "fsize": int(limits.file_size), "nproc": int(limits.processes),
         "tmpfs_bytes": int(limits.tmpfs), "seccomp": _hardening, "minimal_dev": _hardening,
         "cgroup_procs": group.procs if group else [],
@@ -144,13 +145,14 @@ def run_tests(program: str, tester_job: Mapping[str, Any], limits: Limits,
         passed, why = False, safe_text(verdict.get("why", "failed"), REASON_CHARS)
     else:
         passed = False
-        why = (f"over {limits.cpu:g} s of CPU time" if over_cpu
+        why = (f"over {float(limits.cpu):g} s of CPU time" if over_cpu
                else f"timeout after {limits.wall:g} s" if timed_out
                else "the tests did not finish (the sandbox ended without a verdict)")
     return SandboxReport(passed, why, timed_out, float(report.get("seconds", 0.0)),
                          report.get("backend"), pidns=report.get("pidns"),
                          calls=int(verdict.get("calls", 0)) if isinstance(verdict, dict) else 0,
-                         cgroup=described, over_cpu=over_cpu)
+                         cgroup=described, over_cpu=over_cpu,
+                         cpu_seconds=report.get("cpu_seconds"))
 
 
 _TOKENS = itertools.count()

@@ -58,13 +58,47 @@ def fuse_connections_of(pids: set[int]) -> set[str]:
 
 
 def abort_fuse_of(pids: set[int]) -> list[str]:
-    """Abort the FUSE connections the sandbox's processes use; returns those aborted."""
-    aborted = []
-    for name in sorted(fuse_connections_of(pids)):
-        try:
-            with open(os.path.join(FUSE_CONNECTIONS, name, "abort"), "w") as handle:
-                handle.write("1")
-            aborted.append(name)
-        except OSError:
-            pass
-    return aborted
+    """Abort the FUSE connections the sandbox's processes use; returns those aborted. Where the
+    fusectl file system is not mounted (as on this project's machines), a short helper mounts it
+    in a mount namespace of its own (root only), so the host's mounts stay as they were."""
+    names = sorted(fuse_connections_of(pids))
+    if not names:
+        return []
+    if os.path.isdir(os.path.join(FUSE_CONNECTIONS, names[0])):
+        return [name for name in names if _abort(FUSE_CONNECTIONS, name)]
+    import subprocess
+    import sys
+
+    try:
+        done = subprocess.run([sys.executable, "-I", "-S", "-c", _HELPER, *names],
+                              capture_output=True, timeout=10, env={})
+    except (OSError, subprocess.TimeoutExpired):
+        return []
+    return done.stdout.decode(errors="replace").split()
+
+
+def _abort(root: str, name: str) -> bool:
+    try:
+        with open(os.path.join(root, name, "abort"), "w") as handle:
+            handle.write("1")
+        return True
+    except OSError:
+        return False
+
+
+_HELPER = """
+import ctypes, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+if libc.unshare(0x00020000) != 0:
+    sys.exit(1)
+libc.mount(None, b"/", None, ctypes.c_ulong(16384 | (1 << 18)), None)  # MS_REC | MS_PRIVATE
+if libc.mount(b"fusectl", b"/sys/fs/fuse/connections", b"fusectl", ctypes.c_ulong(0), None) != 0:
+    sys.exit(1)
+for name in sys.argv[1:]:
+    try:
+        with open(f"/sys/fs/fuse/connections/{name}/abort", "w") as handle:
+            handle.write("1")
+        print(name)
+    except OSError:
+        pass
+"""
