@@ -400,9 +400,10 @@ class CompletionStore:
         verb = "INSERT OR REPLACE" if replace else "INSERT OR IGNORE"
         now = time.time()
         rows = [
-            (generation, s.prompt, s.index, s.problem, s.seed, s.tokens, s.finish_reason,
-             None if s.correct is None else int(s.correct), safe_optional(s.extracted),
-             safe_optional(s.reason), int(s.timed_out), s.grading, now,
+            (generation, s.prompt, s.index, safe_text(s.problem), s.seed, s.tokens,
+             safe_text(s.finish_reason), None if s.correct is None else int(s.correct),
+             safe_optional(s.extracted), safe_optional(s.reason), int(s.timed_out),
+             safe_optional(s.grading), now,
              zlib.compress(safe_text(s.text).encode("utf-8"), 1))
             for s in samples
         ]
@@ -426,7 +427,8 @@ class CompletionStore:
                 db.executemany(
                     "UPDATE samples SET correct=?, extracted=?, reason=?, timed_out=?, grading=? "
                     "WHERE generation=? AND prompt=? AND idx=?",
-                    [(None if c is None else int(c), safe_optional(e), safe_optional(r), int(t), g,
+                    [(None if c is None else int(c), safe_optional(e), safe_optional(r), int(t),
+                      safe_optional(g),
                       generation, prompt, i)
                      for i, c, e, r, t, g in verdicts],
                 )

@@ -58,9 +58,10 @@ RET_KILL_PROCESS = 0x80000000
 PR_SET_NO_NEW_PRIVS, PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 38, 22, 2
 
 
-def filter_program(machine=None):
+def filter_program(machine=None, deny_errno=errno.EPERM):
     """The filter as a list of (code, jt, jf, k) for `machine` (default: this one); raises
-    OSError for an architecture it has no numbers for (the sandbox then refuses to run)."""
+    OSError for an architecture it has no numbers for (the sandbox then refuses to run).
+    `deny_errno`: what a denied call fails with (tests choose one the kernel never gives)."""
     machine = machine or platform.machine()
     if machine not in AUDIT_ARCH:
         raise OSError(errno.ENOSYS, f"no system-call filter for architecture {machine}")
@@ -78,7 +79,7 @@ def filter_program(machine=None):
     labels["socket"] = len(body)
     body += [("ld", 16), ("jeq", AF_UNIX, "eperm", None), ("ret", RET_ALLOW)]
     labels.update(eperm=len(body), enosys=len(body) + 1, kill=len(body) + 2)
-    body += [("ret", RET_ERRNO | errno.EPERM), ("ret", RET_ERRNO | errno.ENOSYS),
+    body += [("ret", RET_ERRNO | deny_errno), ("ret", RET_ERRNO | errno.ENOSYS),
              ("ret", RET_KILL_PROCESS)]
     program = []
     for at, op in enumerate(body):
@@ -95,10 +96,10 @@ def filter_program(machine=None):
     return program
 
 
-def install(libc=None):
+def install(libc=None, deny_errno=errno.EPERM):
     """No new privileges, then the filter, for this process and everything it starts."""
     libc = libc or ctypes.CDLL(None, use_errno=True)
-    program = filter_program()
+    program = filter_program(deny_errno=deny_errno)
     data = b"".join(struct.pack("HBBI", *ins) for ins in program)
     buffer = ctypes.create_string_buffer(data, len(data))
 
