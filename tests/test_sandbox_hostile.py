@@ -40,12 +40,16 @@ def block(code: str) -> str:
     return f"```python\n{code}\n```"
 
 
-def _keys() -> str:
-    """Every key the kernel holds (as root, /proc/keys lists all users' keys)."""
+def _keys() -> list[str]:
+    """Key owners among the sandbox user ids: /proc/key-users has a line per user id that holds
+    keys ("uid: usage nkeys/nikeys ..."), whatever their permissions (/proc/keys would show
+    only the keys root may view)."""
     try:
-        return Path("/proc/keys").read_text()
+        lines = Path("/proc/key-users").read_text().splitlines()
     except OSError:
-        return ""
+        return []
+    return [line.strip() for line in lines
+            if line.split(":")[0].strip().isdigit() and int(line.split(":")[0]) >= UID_BASE]
 
 
 @pytest.fixture(autouse=True)
@@ -63,24 +67,15 @@ def nothing_left(monkeypatch):
     monkeypatch.setattr(sandbox_run, "run_tests", recording)
     monkeypatch.setattr("capability_tests.code.verifier.run_tests", recording)
     monkeypatch.setattr(timing, "DEFAULT_S", 2.0)  # no reference solution: this limit applies
-    keys_before = _keys()
+    keys_before = _keys()  # user keyrings, once made, last as long as the machine
     yield seen
-    for report in seen:
-        assert report.pidns is None or processes_in_pidns(report.pidns) == set(), report
-    left = [p for p in Path("/proc").iterdir() if p.name.isdigit() and _uid(p) >= UID_BASE]
-    assert left == []
-    ours = Path("/sys/fs/cgroup/pids/capability-sandbox")
+    for report in seen:  # without a cgroup: the namespace (its number may be reused later)
+        assert report.cgroup or report.pidns is None or not processes_in_pidns(report.pidns)
+    ours = Path("/sys/fs/cgroup/pids/capability-sandbox")  # a cgroup goes once it is empty
     if ours.is_dir():
         assert [d.name for d in ours.iterdir() if d.is_dir()
                 and d.name.startswith(f"{os.getpid()}-")] == []
     assert _keys() == keys_before
-
-
-def _uid(proc: Path) -> int:
-    try:
-        return int((proc / "status").read_text().split("\nUid:")[1].split()[0])
-    except (OSError, IndexError, ValueError):
-        return -1
 
 
 def _graded_wrong(verdict) -> None:
@@ -132,9 +127,8 @@ def test_a_sandbox_that_cannot_be_stopped_is_killed_and_graded_wrong(fuse_guard)
                        entry_point="attack", _hardening=False)
     assert report.error is None, report
     assert time.monotonic() - start < 5 + 3 + 15 + 10
-    if report.why == sandbox_run.NOT_STOPPED:
-        assert not report.passed
-    assert report.pidns is None or processes_in_pidns(report.pidns) == set()
+    assert not report.passed  # the attack "passes" its test, then cannot be stopped
+    assert report.why == sandbox_run.NOT_STOPPED
 
 
 # -- 2. a pass by an empty container ------------------------------------------------------------
@@ -279,7 +273,7 @@ def test_no_key_can_be_added_to_any_keyring():
         "    return 'yes' if made else 'no: ' + os.strerror(ctypes.get_errno())")
     verdict = verify_code(block(code), problem())
     _graded_wrong(verdict)
-    assert "capability-test-key" not in _keys()
+    assert "Operation not permitted" in verdict.reason  # and no key: see nothing_left
 
 
 # -- 7. quadratic extraction --------------------------------------------------------------------

@@ -120,7 +120,10 @@ def run_tests(program: str, tester_job: Mapping[str, Any], limits: Limits,
     try:
         report, err, _ = _launch(python, launcher_source, job, limits)
     finally:
-        stopped = _teardown(group, report.get("pidns") if report else None)
+        # a PID namespace is searched only while its init may still live (no answer, or stuck):
+        # a namespace that ended may have passed its number on to another sandbox's
+        unfinished = report is None or bool(report.get("stuck"))
+        stopped = _teardown(group, (report or {}).get("pidns") if unfinished else None)
     described = group.describe() if group else None
     if report is None or report.get("stuck") or not stopped:
         # the launcher did not answer, or a process of the sandbox survived SIGKILL: a verdict
