@@ -359,3 +359,23 @@ def test_reference_times_are_the_minimum_of_several_runs(monkeypatch, tmp_path):
     assert len(runs) == timing.REFERENCE_REPEATS
     assert limit == timing.limit_for(round(min(runs), 4))
     assert verifier.problem_limit(ref) == limit and len(runs) == timing.REFERENCE_REPEATS
+
+
+def test_the_cgroup_of_a_grading_process_that_died_is_removed_by_the_next_sandbox():
+    """A grading worker killed in the middle of a sandbox leaves its (empty) cgroup; the next
+    sandbox made on the machine removes it."""
+    import subprocess
+
+    from capability_tests.sandbox import cgroups
+
+    dead = subprocess.Popen(["/bin/true"])
+    dead.wait()
+    stale = cgroups.create(f"{dead.pid}-0", 64 << 20, 4)
+    if stale is None:
+        pytest.skip("no writable cgroup hierarchy here (the sandbox runs on rlimits alone)")
+    assert all(os.path.isdir(d) for d in stale.dirs)
+    fresh = cgroups.create(f"{os.getpid()}-sweep", 64 << 20, 4)
+    try:
+        assert not any(os.path.isdir(d) for d in stale.dirs)
+    finally:
+        fresh.remove()

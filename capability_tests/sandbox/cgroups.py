@@ -68,11 +68,36 @@ def _write(path: str, value: str) -> bool:
 
 def _make(base: str, token: str) -> str | None:
     path = os.path.join(base, PARENT, token)
+    _sweep(os.path.join(base, PARENT))
     try:
         os.makedirs(path, exist_ok=False)
     except OSError:
         return None
     return path
+
+
+def _sweep(parent: str) -> None:
+    """Remove the empty cgroups of grading processes that are gone (a worker killed in the middle
+    of a sandbox never removed its own); a cgroup with members is never removed (rmdir fails)."""
+    try:
+        names = os.listdir(parent)
+    except OSError:
+        return
+    for name in names:
+        owner = name.partition("-")[0]
+        if not owner.isdigit() or not os.path.isdir(os.path.join(parent, name)):
+            continue
+        try:
+            os.kill(int(owner), 0)
+            continue  # its grading process still lives: it removes its own
+        except ProcessLookupError:
+            pass
+        except OSError:
+            continue
+        try:
+            os.rmdir(os.path.join(parent, name))
+        except OSError:
+            pass
 
 
 @dataclass
