@@ -30,6 +30,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
+from capability_tests.safe_text import safe_optional  # no model text may crash a write
+
 SCHEMA_VERSION = 1
 # Bits of the samples.timed_out column, the verdict's flags (a plain 0/1 in stores written
 # before grader errors existed, which reads the same): the comparison timed out; the verifier
@@ -58,14 +60,7 @@ def encode_text(text: str) -> bytes:
 def _plain(value: str | None) -> str | None:
     """A short text column (extracted answer, reason) that SQLite can bind: lone surrogates are
     written as their escapes (`\\udc80`) instead of raising UnicodeEncodeError."""
-    if value is None:
-        return None
-    value = str(value)
-    try:
-        value.encode("utf-8")
-        return value
-    except UnicodeEncodeError:
-        return value.encode("utf-8", errors="backslashreplace").decode("utf-8")
+    return safe_optional(value)
 
 
 def decode_text(blob: bytes) -> str:

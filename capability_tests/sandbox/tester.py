@@ -112,67 +112,98 @@ def _run(job, channel):
 
 def _run_calls(job, candidate):
     for number, case in enumerate(job["cases"], start=1):
-        if _plain(candidate(*case["args"])) != _plain(case["expected"]):
+        if not call_result_matches(candidate(*case["args"]), case["expected"]):
             return {"passed": False, "why": f"wrong result on test {number} of {len(job['cases'])}"}
     return {"passed": True}
 
 
-def _plain(value):
-    """Compare as JSON would: tuples as lists (LiveCodeBench's expected values are JSON)."""
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    return value
+def call_result_matches(prediction, expected):
+    """LiveCodeBench's rule for LeetCode-style calls (`grade_call_based`): a tuple result is
+    compared as a list (the expected value is JSON), then `==`."""
+    if isinstance(prediction, tuple):
+        prediction = list(prediction)
+    return prediction == expected
 
 
 def _run_stdio(job, channel):
     for number, case in enumerate(job["cases"], start=1):
         reply = channel.request({"stdin": case["input"]})
         output = _value(reply)
-        if not isinstance(output, str) or _lines(output) != _lines(case["output"]):
+        if not isinstance(output, str) or not stdio_output_matches(output, case["output"]):
             return {"passed": False, "why": f"wrong output on test {number} of {len(job['cases'])}"}
     return {"passed": True}
 
 
+def stdio_output_matches(prediction, expected):
+    """LiveCodeBench's rule for standard output (`grade_stdio`): both texts stripped and split
+    on newlines, each line stripped; the same number of lines; each pair of lines equal as text,
+    or else both whitespace-separated numbers, equal as `Decimal`s ("1.0" matches "1")."""
+    from decimal import Decimal
+
+    def lines(text):
+        return [line.strip() for line in text.strip().split("\n")]
+
+    def decimals(line):
+        try:
+            return [Decimal(item) for item in line.split()]
+        except Exception:  # noqa: BLE001 - decimal.InvalidOperation: not a number
+            return None
+
+    got, want = lines(prediction), lines(expected)
+    if len(got) != len(want):
+        return False
+    for line, expected_line in zip(got, want):
+        if line == expected_line:
+            continue
+        numbers = decimals(line)
+        if numbers is None or numbers != decimals(expected_line):
+            return False
+    return True
+
+
 def _numpy_stand_in():
     """EvalPlus's tests import numpy for `np.allclose` on float results; the sandbox runs the
-    standard library only, so the tester gets this small stand-in when numpy is missing."""
-    try:
-        import numpy  # noqa: F401
-        return
-    except ImportError:
-        pass
-    import math
+    standard library only, so the tester gets this stand-in (`evalplus_allclose`)."""
     import types
-
-    def allclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
-        if isinstance(a, (list, tuple)) or isinstance(b, (list, tuple)):
-            a = list(a) if isinstance(a, (list, tuple)) else [a] * len(b)
-            b = list(b) if isinstance(b, (list, tuple)) else [b] * len(a)
-            return len(a) == len(b) and all(allclose(x, y, rtol, atol, equal_nan)
-                                            for x, y in zip(a, b))
-        if isinstance(a, bool) or isinstance(b, bool) or not (
-                isinstance(a, (int, float)) and isinstance(b, (int, float))):
-            raise TypeError("allclose of non-numbers")
-        if math.isnan(a) or math.isnan(b):
-            return equal_nan and math.isnan(a) and math.isnan(b)
-        return abs(a - b) <= atol + rtol * abs(b)
 
     class ndarray:  # never instantiated: isinstance(x, np.ndarray) is False
         pass
 
     module = types.ModuleType("numpy")
-    module.allclose = allclose
-    module.isclose = allclose
+    module.allclose = evalplus_allclose
+    module.isclose = evalplus_allclose
     module.ndarray = ndarray
     module.float64 = module.float32 = float
     sys.modules["numpy"] = module
 
 
-def _lines(text):
-    """Outputs compare line by line with trailing white space ignored (as LiveCodeBench does)."""
-    return [line.rstrip() for line in text.strip().splitlines()]
+def evalplus_allclose(out, exp, rtol=1e-05, atol=1e-08, equal_nan=False):
+    """`np.allclose(out, exp)` as EvalPlus's own evaluator reaches it (`unsafe_execute`): first
+    `type(out) == type(exp)` and, for a list or tuple, equal lengths (the Hub's test text leaves
+    these out, and there `np.allclose([], 0.5)` broadcasts to True: an empty container would pass
+    every float problem); then element by element |out - exp| <= atol + rtol * |exp|."""
+    if type(out) is not type(exp):
+        return False
+    if isinstance(exp, (list, tuple)) and len(out) != len(exp):
+        return False
+    return _close(out, exp, rtol, atol, equal_nan)
+
+
+def _close(a, b, rtol, atol, equal_nan):
+    import math
+
+    if isinstance(a, (list, tuple)) or isinstance(b, (list, tuple)):
+        if not isinstance(a, (list, tuple)) or not isinstance(b, (list, tuple)) or len(a) != len(b):
+            return False  # numpy cannot broadcast ragged shapes
+        return all(_close(x, y, rtol, atol, equal_nan) for x, y in zip(a, b))
+    if not isinstance(a, (int, float)) or not isinstance(b, (int, float)):
+        return False  # not numbers: numpy's comparison fails
+    a, b = float(a), float(b)
+    if math.isnan(a) or math.isnan(b):
+        return bool(equal_nan) and math.isnan(a) and math.isnan(b)
+    if math.isinf(a) or math.isinf(b):
+        return a == b
+    return abs(a - b) <= atol + rtol * abs(b)
 
 
 def _main():
