@@ -58,6 +58,8 @@ class RunConfig:
     batch_invariant: bool = False  # ask the engine for batch-invariant kernels (--batch-invariant)
     # --engine openai: --base-url, --concurrency, --request-timeout, --retries (how, not what)
     server: ServerSettings = field(default_factory=ServerSettings)
+    # --shard I/N: (I, N), this machine's slice of the selection (shard_plan.py); None: all of it
+    shard: tuple[int, int] | None = None
 
     def report_run_section(self) -> dict[str, Any]:
         """The `run` section of reports: JSON primitives only."""
@@ -66,6 +68,7 @@ class RunConfig:
         data["engine_args"] = dict(self.engine_args)
         data["data_dir"] = str(self.data_dir) if self.data_dir else None
         data["benchmarks"] = list(self.benchmarks)
+        data["shard"] = None if self.shard is None else list(self.shard)
         for where in ("report_dir", "store", "fresh", "regrade", "server"):  # how, not what
             del data[where]
         return data

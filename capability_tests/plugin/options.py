@@ -87,6 +87,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
     add_report_options(group)
     _add_store_options(group)
+    _add_shard_options(group)
 
 
 def _add_store_options(group) -> None:
@@ -181,7 +182,7 @@ def build_run_config(config: pytest.Config) -> cfg.RunConfig:
         benchmarks=tuple(benchmarks),
         report_dir=report_dir,
         server=server,
-        **_store_config(config, base, report_dir),
+        **_shard_config(config, _store_config(config, base, report_dir), report_dir),
     )
 
 
@@ -310,3 +311,37 @@ def _data_source(c: cfg.RunConfig) -> str:
     packaged = [name for name in c.benchmarks if get_benchmark(name).packaged_file is not None]
     return "packaged" if len(packaged) == len(c.benchmarks) else "Hugging Face Hub"
 
+
+
+# -- --shard I/N: one machine's slice of the selection (shard_plan.py, docs/SCALING.md) ----------
+
+
+def _shard_type(text: str):
+    from capability_tests.shard_plan import parse_shard
+    import argparse
+
+    try:
+        return parse_shard(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _add_shard_options(group) -> None:
+    group.addoption("--shard", type=_shard_type, default=None, metavar="I/N",
+                    help="sample only shard I of N (0 <= I < N) of the selected problems, "
+                    "balanced by expected cost and the same on every machine; its own store "
+                    "(default <report-dir>/completions-shard-I-of-N.sqlite) and run folder; "
+                    "combine the N runs with `capability-tests merge` (docs/SCALING.md)")
+
+
+def _shard_config(config: pytest.Config, store: dict[str, Any], report_dir: Path) -> dict[str, Any]:
+    """The store options plus `shard`; a shard's default store is its own file."""
+    spec = config.getoption("shard", None)
+    if spec is None:
+        return store
+    if config.getoption("store") is None:
+        path = report_dir / f"completions-shard-{spec.index}-of-{spec.count}.sqlite"
+        if store["regrade"] and not path.is_file():
+            raise pytest.UsageError(f"--regrade: there is no completion store at {path}")
+        store = {**store, "store": path}
+    return {**store, "shard": (spec.index, spec.count)}
