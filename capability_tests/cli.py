@@ -2,8 +2,8 @@
 
 Subcommands: `run` (the capability suite from any directory; every further argument goes to
 pytest), `grade` (grade completions made by other tools), `compare` (overlay run folders),
-`regrade-diff` (what the current grader changes in a recorded run) and `perplexity` (recorded
-runs' completions scored under another model).
+`regrade-diff` (what the current grader changes in a recorded run), `perplexity` (recorded
+runs' completions scored under another model) and `merge` (shard runs into one run).
 Each feature registers its own
 subcommand through an `add_parser(subparsers)` function.
 """
@@ -43,6 +43,9 @@ def main(argv: list[str] | None = None) -> int:
     from capability_tests.perplexity import command as perplexity_command
 
     perplexity_command.add_parser(sub)
+    from capability_tests.merge import command as merge_command
+
+    merge_command.add_parser(sub)
     args = parser.parse_args(argv)
     if args.command == "compare":
         return int(report_command.run(args))
