@@ -203,3 +203,30 @@ def test_a_shard_under_xdist_samples_its_slice_and_records_it(pytester, scripted
     record = json.loads((_run_dir(pytester.path / "x") / "shard.json").read_text())
     sampled = sorted(k for c in generate_calls(scripted) for k in c["keys"])
     assert sampled == record["problems"] and len(sampled) == 5
+
+
+def _fabricated(index, count, keys, selected):
+    from pathlib import Path
+
+    from capability_tests.merge.runs import ShardRun
+    from capability_tests.reporting.recorded_runs import RecordedRun
+    from capability_tests.results import ProblemResult
+
+    results = [ProblemResult(k.split("/")[0], k.split("/")[1], 2, 1) for k in keys]
+    record = {"shard": {"index": index, "count": count}, "problems": keys,
+              "selection": {"problems": selected}}
+    return ShardRun(RecordedRun(Path(f"/runs/{index}"), {"complete": True}, results), record,
+                    Path("/stores/x"))
+
+
+def test_shards_the_plan_leaves_empty_are_not_missing():
+    from capability_tests.merge.runs import missing
+
+    assignment = plan([("demo/a", "demo"), ("demo/b", "demo")], 4, 4096)
+    assert sorted(assignment.values()) == [0, 1], "fewer problems than shards: the first ones"
+    runs = [_fabricated(s, 4, [k for k, v in assignment.items() if v == s], 2) for s in (0, 1)]
+    assert missing(runs) == []
+    assert missing(runs[:1]) == ["shard 1/4 is missing"]
+    short = _fabricated(0, 1, ["demo/a"], 2)
+    short.record["problems"] = ["demo/a", "demo/b"]
+    assert missing([short]) == ["shard 0/1 (/runs/0) lacks 1 of its problems (first: demo/b)"]

@@ -162,7 +162,7 @@ def write_merged(shards: Sequence[ShardRun], out: Path, *, plot: bool = True):
             more={
                 "grader": {"identity": first.grader,
                            "regraded": sum(r.regraded for r in results)},
-                "store": {"path": str(out / STORE), "generation": first.generation},
+                "store": {"path": str((out / STORE).resolve()), "generation": first.generation},
                 "merge": {"shards": first.count, "missing": gaps,
                           "runs": [{"shard": s.index, "run_id": s.run.run_id,
                                     "path": str(s.run.path)} for s in shards]},
@@ -233,7 +233,8 @@ def _read_manifest(path: Path) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        report, counts, gaps = merge(args.runs, Path(args.out).expanduser(), plot=not args.no_plot)
+        report, counts, gaps = merge(args.runs, Path(args.out).expanduser().resolve(),
+                                     plot=not args.no_plot)
     except MergeError as exc:
         print(f"capability-tests merge: {exc}", file=sys.stderr)
         return EXIT_REFUSED

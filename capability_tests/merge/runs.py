@@ -186,7 +186,11 @@ def missing(shards: Sequence[ShardRun]) -> list[str]:
     """Why the merged run is not complete: missing shards, incomplete shards ([] when complete)."""
     count = shards[0].count
     present = {s.index for s in shards}
-    out = [f"shard {i}/{count} is missing" for i in range(count) if i not in present]
+    selected = (shards[0].record.get("selection") or {}).get("problems")
+    # fewer problems than shards: the plan leaves shards p..N-1 empty, and a session that
+    # selects nothing writes no run folder
+    planned = count if selected is None else min(count, selected)
+    out = [f"shard {i}/{count} is missing" for i in range(planned) if i not in present]
     for shard in shards:
         reported = {f"{r.benchmark}/{r.problem_id}" for r in shard.run.results}
         lacking = sorted(set(shard.record.get("problems") or ()) - reported)
@@ -194,8 +198,7 @@ def missing(shards: Sequence[ShardRun]) -> list[str]:
             out.append(f"{shard.label} lacks {len(lacking)} of its problems (first: {lacking[0]})")
         elif not shard.run.complete:
             out.append(f"{shard.label} is an incomplete run")
-    expected = (shards[0].record.get("selection") or {}).get("problems")
     got = sum(len(s.run.results) for s in shards)
-    if not out and expected is not None and got != expected:
-        out.append(f"the runs report {got} problems of the {expected} selected")
+    if not out and selected is not None and got != selected:
+        out.append(f"the runs report {got} problems of the {selected} selected")
     return out
