@@ -105,19 +105,23 @@ def test_three_shards_merge_into_what_one_machine_writes(pytester, scripted):
         keys += record["problems"]
         assert (pytester.path / f"shard{i}" / f"completions-shard-{i}-of-3.sqlite").is_file()
     assert sorted(keys) == sorted(set(keys)) and len(keys) == 10, "the shards cover it once"
-    assert json.loads((pytester.path / "shard1" / "summary.json").read_text())["run"]["shard"] \
-        == [1, 3]
+    shard1 = json.loads((pytester.path / "shard1" / "summary.json").read_text())
+    assert shard1["run"]["shard"] == [1, 3]
+    assert shard1["provenance"]["shard"] == {"index": 1, "count": 3}
+    assert "| shard | `1/3` |" in (_run_dir(pytester.path / "shard1") / "report.md").read_text()
     out = pytester.path / "merged"
     assert cli(["merge", *(str(pytester.path / f"shard{i}") for i in range(3)),
                 "--out", str(out)]) == 0
     a, b = _run_dir(pytester.path / "single"), _run_dir(out)
     sa, sb = (json.loads((p / "summary.json").read_text()) for p in (a, b))
-    for name in ("benchmarks", "run", "data", "grader", "complete", "exit_status", "sampling"):
+    for name in ("benchmarks", "run", "data", "grader", "complete", "exit_status", "sampling",
+                 "versions"):
         assert sa[name] == sb[name], name
     for name in ("problems.jsonl", "samples.jsonl", "pass_at_k.csv"):
         assert (a / name).read_text() == (b / name).read_text(), name
     assert (b / "pass_at_k.png").is_file() and "pass@k report" in (b / "report.md").read_text()
     assert sb["provenance"]["samples"] == {"generated": 30, "from_store": 0}
+    assert "shard" not in sb["provenance"] and "shard" not in sa["provenance"]
     assert sb["store"]["generation"] == sa["store"]["generation"]
     assert _texts(out / "completions.sqlite", sb["store"]["generation"]) == \
         _texts(pytester.path / "single" / "completions.sqlite", sa["store"]["generation"])

@@ -85,7 +85,7 @@ def _sources(shards: Sequence[ShardRun]) -> dict[str, dict[str, Any]]:
 
 
 def _sampling_part(provenance: dict[str, Any]) -> dict[str, Any]:
-    leave = ("model_spec", "harness", "packages", "data", "grader")
+    leave = ("model_spec", "harness", "packages", "data", "grader", "shard")
     return {k: v for k, v in provenance.items() if k not in leave}
 
 
@@ -163,6 +163,8 @@ def write_merged(shards: Sequence[ShardRun], out: Path, *, plot: bool = True):
                 "grader": {"identity": first.grader,
                            "regraded": sum(r.regraded for r in results)},
                 "store": {"path": str((out / STORE).resolve()), "generation": first.generation},
+                # the versions that sampled, not the merging machine's (run_writer's default)
+                "versions": dict(first.run.document.get("versions") or {}),
                 "merge": {"shards": first.count, "missing": gaps,
                           "runs": [{"shard": s.index, "run_id": s.run.run_id,
                                     "path": str(s.run.path)} for s in shards]},
