@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
+import itertools
 import json
 import sys
 from pathlib import Path
@@ -115,7 +116,7 @@ def _samples(shards: Sequence[ShardRun]):
         if not path.is_file():
             continue
         group: list[dict] = []
-        for record in [*read_samples(path), None]:
+        for record in itertools.chain(read_samples(path), [None]):  # one problem in memory
             if group and (record is None or (record["benchmark"], record["problem_id"])
                           != (group[0]["benchmark"], group[0]["problem_id"])):
                 first = group[0]
