@@ -3,8 +3,8 @@
 Subcommands: `run` (the capability suite from any directory; every further argument goes to
 pytest), `grade` (grade completions made by other tools), `compare` (overlay run folders),
 `regrade-diff` (what the current grader changes in a recorded run), `perplexity` (recorded
-runs' completions scored under another model) and `selftest` (the graders' known-answer cases on
-this machine).
+runs' completions scored under another model), `selftest` (the graders' known-answer cases on
+this machine) and `merge` (shard runs into one run).
 Each feature registers its own
 subcommand through an `add_parser(subparsers)` function.
 """
@@ -47,6 +47,9 @@ def main(argv: list[str] | None = None) -> int:
     from capability_tests.selftest import command as selftest_command
 
     selftest_command.add_parser(sub)
+    from capability_tests.merge import command as merge_command
+
+    merge_command.add_parser(sub)
     args = parser.parse_args(argv)
     if args.command == "compare":
         return int(report_command.run(args))

@@ -61,6 +61,8 @@ class RunConfig:
     server: ServerSettings = field(default_factory=ServerSettings)
     # --data-revision BENCH=REV: the Hub revision to read a benchmark at, over its pinned commit
     data_revisions: Mapping[str, str] = field(default_factory=dict)
+    # --shard I/N: (I, N), this machine's slice of the selection (shard_plan.py); None: all of it
+    shard: tuple[int, int] | None = None
 
     def report_run_section(self) -> dict[str, Any]:
         """The `run` section of reports: JSON primitives only."""
@@ -70,6 +72,7 @@ class RunConfig:
         data["data_revisions"] = dict(self.data_revisions)
         data["data_dir"] = str(self.data_dir) if self.data_dir else None
         data["benchmarks"] = list(self.benchmarks)
+        data["shard"] = None if self.shard is None else list(self.shard)
         for where in ("report_dir", "store", "fresh", "regrade", "server"):  # how, not what
             del data[where]
         return data
@@ -187,3 +190,13 @@ def data_revision(text: str) -> tuple[str, str]:
         raise argparse.ArgumentTypeError(
             f"expected BENCH=REV (a commit, or a branch such as main), got {text!r}")
     return name, revision
+
+
+def shard(text: str):
+    """argparse `type=` for --shard: `I/N` with 0 <= I < N (`shard_plan.parse_shard`)."""
+    from capability_tests.shard_plan import parse_shard
+
+    try:
+        return parse_shard(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None

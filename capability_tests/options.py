@@ -123,6 +123,11 @@ OPTIONS: tuple[Option, ...] = (
            help="read benchmark BENCH from the Hugging Face Hub at revision REV instead of its "
            "pinned commit (repeatable); a branch such as main is read with a warning, since its "
            "rows can change between runs"),
+    Option("--shard", type=cfg.shard, metavar="I/N",
+           help="sample only shard I of N (0 <= I < N) of the selected problems, balanced by "
+           "expected cost and the same on every machine; its own store (default <report-dir>/"
+           "completions-shard-I-of-N.sqlite) and run folder; combine the N runs with "
+           "`capability-tests merge` (docs/SCALING.md)"),
     Option("--limit", type=cfg.positive_int, metavar="N",
            help="only the first N problems of each benchmark"),
     Option("--benchmarks", type=cfg.benchmark_list, metavar="NAMES", commands=(RUN, "selftest"),

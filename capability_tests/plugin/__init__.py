@@ -110,6 +110,10 @@ def pytest_configure(config: pytest.Config) -> None:
     state = CapabilityState(build_run_config(config), config)
     config.stash[RUN_KEY] = state
     check_batch_invariant(state.run_config)
+    if state.run_config.shard is not None:  # --shard I/N (plugin/shard_support.py)
+        from capability_tests.plugin.shard_support import ShardSelection
+
+        config.pluginmanager.register(ShardSelection(state), "capability-shard")
     if not state.is_worker:
         check_store(state.run_config)
         config.pluginmanager.register(ResultCollector(state), "capability-results")

@@ -94,7 +94,7 @@ def build_run_config(config: pytest.Config) -> cfg.RunConfig:
         benchmarks=tuple(benchmarks),
         report_dir=report_dir,
         server=server,
-        **_store_config(config, base, report_dir),
+        **_shard_config(config, _store_config(config, base, report_dir), report_dir),
         data_revisions=_data_revisions(config),
     )
 
@@ -248,3 +248,19 @@ def _data_revisions(config: pytest.Config) -> dict[str, str]:
                                     f"({out[name]} and {revision}); give one")
         out[name] = revision
     return out
+
+
+# -- --shard I/N: one machine's slice of the selection (shard_plan.py, docs/SCALING.md) ----------
+
+
+def _shard_config(config: pytest.Config, store: dict[str, Any], report_dir: Path) -> dict[str, Any]:
+    """The store options plus `shard`; a shard's default store is its own file."""
+    spec = config.getoption("shard", None)
+    if spec is None:
+        return store
+    if config.getoption("store") is None:
+        path = report_dir / f"completions-shard-{spec.index}-of-{spec.count}.sqlite"
+        if store["regrade"] and not path.is_file():
+            raise pytest.UsageError(f"--regrade: there is no completion store at {path}")
+        store = {**store, "store": path}
+    return {**store, "shard": (spec.index, spec.count)}

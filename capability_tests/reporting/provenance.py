@@ -86,6 +86,8 @@ def build(sampling: Mapping[str, Any], run: Mapping[str, Any], versions: Mapping
     """The `provenance` section of summary.json (JSON primitives only)."""
     out: dict[str, Any] = {"model_spec": run.get("model"), **dict(sampling),
                            "harness": harness(), "packages": dict(versions), "data": dict(data)}
+    if run.get("shard"):  # --shard I/N: this run is one slice of a selection (docs/SCALING.md)
+        out["shard"] = {"index": run["shard"][0], "count": run["shard"][1]}
     from capability_tests.grading.identity import grader_identity
 
     out["grader"] = grader_identity()
@@ -130,6 +132,7 @@ def flat(provenance: Mapping[str, Any]) -> dict[str, str]:
         + (" (dirty)" if harness_.get("git_dirty") else "") or None,
         "grader": provenance.get("grader"),
         **_selftest_rows(provenance.get("selftest")),
+        "shard": "{index}/{count}".format(**provenance["shard"]) if provenance.get("shard") else None,
     }
     return {k: _text(v) for k, v in rows.items() if v is not None and _text(v) != ""}
 
