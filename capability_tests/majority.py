@@ -206,11 +206,3 @@ def _resampled(classes: AnswerClasses) -> np.ndarray:
         total += majority_scores(orderings).sum(axis=0)
         done += rows
     return total / RESAMPLES
-
-
-def mean_majority_at_k_curve(problems: Sequence[AnswerClasses], max_k: int | None = None) -> np.ndarray:
-    """Benchmark-level maj@k (mean over problems), k = 1..max_k (default: the smallest n)."""
-    if not problems:
-        raise ValueError("no problems to average")
-    max_k = min(p.n for p in problems) if max_k is None else max_k
-    return np.mean([majority_at_k_curve(p, max_k) for p in problems], axis=0)

@@ -123,7 +123,8 @@ def test_same_report_from_stored_and_fresh_samples(pytester, fake_engine_env, mo
         import re
         found = re.findall(r'<property name="[^"]+" value="[^"]*"\s*/>', xml)
         session = ("capability_run_id", "capability_provenance", "capability_device",
-                   "capability_dtype")  # the session's own: a store-only run started no engine
+                   "capability_dtype",  # the session's own: a store-only run started no engine
+                   "capability_selftest_seconds", "capability_selftest_cached")  # its own timing
         return sorted(p for p in found if not any(f'name="{n}"' in p for n in session))
 
     assert properties((pytester.path / "junit.xml").read_text()) == properties(fresh_junit)

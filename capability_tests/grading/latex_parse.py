@@ -102,8 +102,6 @@ _RELATIONS = {
 }
 _MULS = {"*", "\\cdot", "\\times", "\\ast"}
 _DIVS = {"/", "\\div"}
-_OPENERS = {"(", "[", "\\{", "\\lbrace", "\\langle", "\\lfloor", "\\lceil", "|", "{"}
-_CLOSERS = {")", "]", "}", "\\}", "\\rbrace", "\\rangle", "\\rfloor", "\\rceil", ",", "|"}
 
 
 def tokenize(text: str) -> list[tuple[str, str]]:

@@ -95,9 +95,14 @@ def load_benchmark_data(document: Mapping[str, Any], names) -> tuple[dict, dict[
     data_dir = Path(run["data_dir"]) if run.get("data_dir") else None
     problems: dict[str, dict] = {}
     missing: dict[str, str] = {}
+    recorded = document.get("data") or {}
     for name in names:
+        # the revision the run read (--data-revision, else the one recorded), never today's pin
+        hub = (recorded.get(name) or {}).get("hub") or {}
+        revision = (run.get("data_revisions") or {}).get(name) or hub.get("revision")
         try:
-            problems[name] = {p.problem_id: p for p in load_problems(name, data_dir, run.get("limit"))}
+            problems[name] = {p.problem_id: p for p in
+                              load_problems(name, data_dir, run.get("limit"), revision)}
         except Exception as exc:  # any loader failure costs the prompts, never the page
             missing[name] = f"{type(exc).__name__}: {exc}"
     return problems, missing
