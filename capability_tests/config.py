@@ -129,7 +129,7 @@ def base_url(text: str) -> str:
 
     try:
         parts = urlsplit(text.strip())
-        parts.port  # a bad port raises here
+        parts.port  # noqa: B018 (a bad port raises here)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(f"not a URL: {text!r} ({exc})") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:

@@ -11,7 +11,6 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator, Mapping
 
-
 RESULT_PROPERTY = "capability_result"
 SAMPLES_PROPERTY = "capability_samples"  # per-sample records: on the setup report only, not JUnit
 OUTCOME_LETTERS = {"correct": "C", "wrong": "W", "no_answer": "N", "timeout": "T", "error": "E",
@@ -74,7 +73,7 @@ class ProblemResult:
         }
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> "ProblemResult":
+    def from_json(cls, data: Mapping[str, Any]) -> ProblemResult:
         return cls(
             benchmark=str(data["benchmark"]),
             problem_id=str(data["problem_id"]),

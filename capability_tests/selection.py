@@ -36,8 +36,8 @@ def selectable(names: Iterable[str], keyword: str | None, markexpr: str | None) 
     names = tuple(names)
     families = {n: get_benchmark(n).family for n in names}
     return tuple(n for n in names
-                 if _may_match(keyword, lambda ident: _keyword_value(ident, n, families))
-                 and _may_match(markexpr, lambda mark: _marker_value(mark, n, families)))
+                 if _may_match(keyword, lambda ident, n=n: _keyword_value(ident, n, families))
+                 and _may_match(markexpr, lambda mark, n=n: _marker_value(mark, n, families)))
 
 
 def _keyword_value(ident: str, name: str, families: dict[str, str]) -> bool | None:
@@ -78,7 +78,7 @@ def _may_match(expression: str | None, decide: Callable[[str], bool | None]) -> 
     for guess in itertools.product((False, True), repeat=len(undecided)):
         assumed = {**values, **dict(zip(undecided, guess))}
 
-        def matcher(ident: str, /, **kwargs) -> bool:  # marker arguments are not decided on
+        def matcher(ident: str, /, assumed=assumed, **kwargs) -> bool:  # marker arguments: not decided on
             return bool(assumed.get(ident, True))
 
         if compiled.evaluate(matcher):

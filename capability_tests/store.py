@@ -328,7 +328,7 @@ class CompletionStore:
                 db.execute("INSERT INTO meta VALUES ('created', ?)", (str(time.time()),))
 
     class _Tx:
-        def __init__(self, store: "CompletionStore") -> None:
+        def __init__(self, store: CompletionStore) -> None:
             self.store = store
 
         def __enter__(self):
@@ -348,7 +348,7 @@ class CompletionStore:
                 db.execute("ROLLBACK")
             return False
 
-    def _write(self) -> "CompletionStore._Tx":
+    def _write(self) -> CompletionStore._Tx:
         return CompletionStore._Tx(self)
 
     def _error(self, action: str, exc: sqlite3.Error) -> StoreError:

@@ -50,8 +50,7 @@ def executions(args) -> None:
 
 def run(args) -> None:
     from capability_tests.benchmarks import load_problems
-    from capability_tests.engines import (EngineSettings, GenerationRequest, SamplingSettings,
-                                          create_engine)
+    from capability_tests.engines import EngineSettings, GenerationRequest, SamplingSettings, create_engine
     from capability_tests.grading.pool import GradingPool
     from capability_tests.models import prepare_model, resolve_model
     from capability_tests.seeds import sample_seeds

@@ -6,11 +6,16 @@ Rewrites: `\\dfrac` for `\\frac`, an `x = ` prefix, spaces between tokens (no ma
 `$...$`, a trailing period, `\\left(`/`\\right)`, fractions as decimals and as `a/b`, integers as
 `n.0` and `\\text{n}`, `\\sqrt {`. Prints every miss and the totals.
 """
-import os, re, sys
-from pathlib import Path
+import os
+import re
+import sys
 from fractions import Fraction
+from pathlib import Path
+
 from capability_tests.benchmarks import load_problems
 from capability_tests.grading import grade
+
+
 def variants(a):
     out = []
     out.append(a.replace("\\frac", "\\dfrac"))

@@ -25,7 +25,7 @@ CASES = {
 
 
 def main() -> None:
-    print(f"| case | method | seconds | peak MB |\n|---|---|---:|---:|")
+    print("| case | method | seconds | peak MB |\n|---|---|---:|---:|")
     for name, classes in CASES.items():
         tracemalloc.start()
         start = time.perf_counter()

@@ -28,11 +28,11 @@ def main() -> None:
                                               / "benchmarks" / "gsm8k" / "test.jsonl"))
     args = parser.parse_args()
 
+    import vllm
+
     from capability_tests.engines.vllm_engine import _prepare_cpu_environment, cpu_defaults, is_cpu_build
     from capability_tests.models import prepare_model, resolve_model
     from capability_tests.seeds import sample_seed
-
-    import vllm
 
     if is_cpu_build():
         _prepare_cpu_environment()

@@ -125,7 +125,7 @@ def main() -> None:
     server = start_server(folder, port, log)
     template = get_template("qwen-boxed")
     try:
-        print(f"| size | run | suite wall s | suite sampling s | plain client s | "
+        print("| size | run | suite wall s | suite sampling s | plain client s | "
               "wall / plain | sampling / plain |")
         print("|---|---|---|---|---|---|---|")
         for size in args.sizes.split(","):

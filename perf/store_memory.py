@@ -83,10 +83,11 @@ def main() -> None:
 def write_throughput(out: Path, samples: int = 4096) -> dict:
     """The store alone: `CompletionStore.add` of 64-sample batches of ~64 KB varied texts."""
     sys.path.insert(0, str(HERE))
+    from synthetic_engine import SyntheticEngine
+
     from capability_tests.engines import EngineSettings, GenerationRequest, SamplingSettings
     from capability_tests.seeds import SEED_POLICY
     from capability_tests.store import CompletionStore, GenerationKey, NewSample
-    from synthetic_engine import SyntheticEngine
 
     path = out / "write-throughput.sqlite"
     for suffix in ("", "-wal", "-shm"):

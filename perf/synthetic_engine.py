@@ -11,8 +11,14 @@ import os
 import random
 from typing import Iterator, Mapping, Sequence
 
-from capability_tests.engines import Completion, EngineSettings, GenerationRequest, SamplingSettings
-from capability_tests.engines import EngineCapabilities, LocalEngine
+from capability_tests.engines import (
+    Completion,
+    EngineCapabilities,
+    EngineSettings,
+    GenerationRequest,
+    LocalEngine,
+    SamplingSettings,
+)
 
 _WORDS = ("the of and to in is that for it as with was on be by this are which from or an "
           "have not at but we their sum let number therefore so then since equation value "

@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
+from fixtures.paths import REPO_ROOT, TEST_DATA, TESTS_DIR  # noqa: F401 (shared paths)
+
 pytest_plugins = ["pytester"]
 
 # Hypothesis profiles: "ci" (CI=true, and tox) derandomises the examples, so a red CI is the
@@ -17,10 +19,6 @@ settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True
                           suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("dev", deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev"))
-
-TESTS_DIR = Path(__file__).resolve().parent
-REPO_ROOT = TESTS_DIR.parent
-TEST_DATA = TESTS_DIR / "data"  # a broken benchmark file, Hub layouts
 
 
 def _shared_benchmarks() -> Path:
@@ -86,9 +84,9 @@ def small_benchmarks(tmp_path_factory) -> Path:
 
 @pytest.fixture
 def fake_engine_env(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch):
-    """A pytester folder where `--engine=fake_engine:FakeEngine` imports and logs to a file."""
-    pytester.syspathinsert(TESTS_DIR)
+    """A pytester folder where `--engine=fixtures.fake_engine:FakeEngine` imports and logs to a file."""
+    pytester.syspathinsert(REPO_ROOT)
     log = pytester.path / "engine-log.jsonl"
     monkeypatch.setenv("FAKE_ENGINE_LOG", str(log))
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(TESTS_DIR), os.environ.get("PYTHONPATH", "")]))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")]))
     return log

@@ -9,8 +9,7 @@ import pytest
 
 from capability_tests.benchmarks import BenchmarkError, get_benchmark, load_problems
 from capability_tests.benchmarks.hub import read_hub_rows
-
-from conftest import TEST_DATA
+from fixtures.paths import TEST_DATA
 
 # name: (problems, first id, first reference answer)
 STUDY_FILES = {

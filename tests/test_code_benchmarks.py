@@ -6,7 +6,6 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
-import time
 from pathlib import Path
 
 import pytest
@@ -76,7 +75,7 @@ def test_hub_layout_loaders_and_their_tests_run(name, tmp_path, monkeypatch):
     benchmark = get_benchmark(name)
     folder = DATA / "hub" / name
     if name == "livecodebench":  # parquet files by release, as its Hub copy ships them
-        from hub_fixtures import write_release_layout
+        from fixtures.hub_fixtures import write_release_layout
 
         folder = write_release_layout(tmp_path / "lcb")
     local = dataclasses.replace(benchmark.hub, repo=str(folder))
@@ -250,7 +249,7 @@ def test_the_suite_runs_humaneval_through_the_code_verifier(pytester, fake_engin
     """The whole path without a real engine: -k humaneval loads HumanEval alone, the scripted
     engine answers, the code verifier runs each program, pass@k lands in the reports; a base
     model template sends the stop sequences with each request and an instruct one none."""
-    from fake_engine import FAKE, SUITE, generate_calls
+    from fixtures.fake_engine import FAKE, SUITE, generate_calls
 
     right = f"```python\n{humaneval[0].answer}\n```"
     monkeypatch.setenv("FAKE_ENGINE_SCRIPT", json.dumps({

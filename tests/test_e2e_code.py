@@ -9,7 +9,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from fake_engine import SUITE
+from fixtures.fake_engine import SUITE
 
 pytestmark = pytest.mark.e2e
 

@@ -16,7 +16,7 @@ import time
 import psutil
 import pytest
 
-from fake_engine import SUITE
+from fixtures.fake_engine import SUITE
 
 pytestmark = pytest.mark.e2e
 
@@ -44,7 +44,7 @@ def _alive(proc: psutil.Process) -> bool:
 def test_kill_9_of_a_generating_run_ends_its_engine_processes(tmp_path):
     store = tmp_path / "completions.sqlite"
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-        [os.path.dirname(__file__), os.environ.get("PYTHONPATH", "")]))
+        [os.path.dirname(os.path.dirname(os.path.abspath(__file__))), os.environ.get("PYTHONPATH", "")]))
     # Enough work that it is still generating when the first samples are stored.
     run = subprocess.Popen(
         [sys.executable, "-m", "pytest", *SUITE, "--model=smollm2-135m", "--benchmarks=demo",

@@ -12,7 +12,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from capability_tests.passk import pass_at_k
-from fake_engine import SUITE, result_of
+from fixtures.fake_engine import SUITE, result_of
 
 pytestmark = pytest.mark.e2e
 

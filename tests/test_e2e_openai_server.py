@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from fake_engine import SUITE
+from fixtures.fake_engine import SUITE
 
 pytestmark = pytest.mark.e2e
 
@@ -132,7 +132,7 @@ def test_openai_server_killed_mid_run_then_resumed(tmp_path):
     work.mkdir()
     store = work / "reports" / "completions.sqlite"
     env = {**os.environ, "CAPABILITY_TESTS_API_KEY": "sk-never-written-anywhere",
-           "PYTHONPATH": os.pathsep.join([str(TESTS_DIR), os.environ.get("PYTHONPATH", "")])}
+           "PYTHONPATH": os.pathsep.join([str(TESTS_DIR.parent), os.environ.get("PYTHONPATH", "")])}
     phases = {}  # seconds per phase, printed at the end (pytest -s) for the CI budget
     mark = time.monotonic()
 
@@ -187,7 +187,7 @@ def test_openai_server_killed_mid_run_then_resumed(tmp_path):
     # The same report structure as an in-process engine's (the scripted one: same orchestrator).
     inproc = tmp_path / "inproc"
     inproc.mkdir()
-    subprocess.run([sys.executable, "-m", "pytest", *SUITE, "--engine=fake_engine:FakeEngine",
+    subprocess.run([sys.executable, "-m", "pytest", *SUITE, "--engine=fixtures.fake_engine:FakeEngine",
                     "--benchmarks=demo", "--limit=3", "--k=4", "--unsolved=xfail",
                     "-p", "no:cacheprovider", "-q"], cwd=inproc, env=env, capture_output=True,
                    timeout=120, check=True)

@@ -11,10 +11,9 @@ import sys
 
 import pytest
 
-from explorer_runs import HOSTILE, SCRIPT_A, SCRIPT_B, run_suite, texts_of
-
 from capability_tests.reporting.explorer import write_explorer
 from capability_tests.reporting.explorer.page import CSP, embed_json, problem_file
+from fixtures.explorer_runs import HOSTILE, SCRIPT_A, SCRIPT_B, run_suite, texts_of
 
 
 @pytest.fixture(scope="module")

@@ -11,11 +11,13 @@ import sys
 
 import pytest
 
-from explorer_runs import HOSTILE, LONG, SCRIPT_A, SCRIPT_B, run_suite, texts_of
-
 from capability_tests.reporting.explorer.browser import (
-    console_errors, missing_browser, requested_urls, start_browser,
+    console_errors,
+    missing_browser,
+    requested_urls,
+    start_browser,
 )
+from fixtures.explorer_runs import HOSTILE, LONG, SCRIPT_A, SCRIPT_B, run_suite, texts_of
 
 WHY = missing_browser()
 if WHY and os.environ.get("CI", "").lower() == "true":

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -20,9 +21,11 @@ EXAMPLE = ROOT / "examples" / "extending"
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory) -> Path:
     target = tmp_path_factory.mktemp("site")
+    source = tmp_path_factory.mktemp("source") / "extending"  # the build leaves nothing in the tree
+    shutil.copytree(EXAMPLE, source, ignore=shutil.ignore_patterns("build", "*.egg-info"))
     subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
                     "--no-build-isolation", "--disable-pip-version-check", "--target", str(target),
-                    str(EXAMPLE)], check=True, capture_output=True, text=True)
+                    str(source)], check=True, capture_output=True, text=True)
     assert (target / "ct_example" / "labphys.jsonl").is_file()
     return target
 

@@ -6,8 +6,7 @@ import pytest
 
 from capability_tests.grading import Verdict, grade
 from capability_tests.grading.extract import extract_answer
-from grading_problems import policy_of, reference
-
+from fixtures.grading_problems import policy_of, reference
 
 P = reference
 

@@ -13,7 +13,6 @@ import pytest
 from capability_tests.grading import command
 
 
-
 @pytest.fixture
 def data_dir(tmp_path):
     (tmp_path / "aime24").mkdir()

@@ -12,8 +12,7 @@ import pytest
 from capability_tests.grading import grade
 from capability_tests.grading.extract import extract_answer
 from capability_tests.problems import Problem
-from grading_problems import reference
-
+from fixtures.grading_problems import reference
 
 P = reference
 

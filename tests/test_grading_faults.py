@@ -15,11 +15,11 @@ from capability_tests.grading import grader as grader_module
 from capability_tests.grading import pool as pool_module
 from capability_tests.grading.identity import grader_identity
 from capability_tests.grading.verdict import OUTCOMES, Verdict
-from capability_tests.reporting.curves import compute_curve
 from capability_tests.reporting import summary as summary_module
+from capability_tests.reporting.curves import compute_curve
 from capability_tests.reporting.summary import BenchmarkSummary
 from capability_tests.results import ProblemResult, decode_samples, encode_samples
-from grading_problems import reference
+from fixtures.grading_problems import reference
 
 COMPLETION = ("We factor the polynomial and take the positive root.\n\n"
               "Final Answer: The final answer is $x^{2}+1$. I hope it is correct.")

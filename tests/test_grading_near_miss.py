@@ -10,14 +10,21 @@ from __future__ import annotations
 from fractions import Fraction
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from capability_tests.grading import grade
-from fixtures.near_miss import (
-    Items, NotExact, Number, Tuple, differs, exact_value, near_misses,
-)
 from capability_tests.problems import Problem
-from grading_problems import policy_of
+from fixtures.grading_problems import policy_of
+from fixtures.near_miss import (
+    Items,
+    NotExact,
+    Number,
+    Tuple,
+    differs,
+    exact_value,
+    near_misses,
+)
 
 
 def P(benchmark: str, answer: str) -> Problem:

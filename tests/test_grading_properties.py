@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from capability_tests.grading import grade
 from capability_tests.grading.equivalence import answers_match
 from capability_tests.problems import Problem
-from grading_problems import policy_of
+from fixtures.grading_problems import policy_of
 
 
 def P(answer: str, benchmark: str = "math500", **meta) -> Problem:

@@ -7,7 +7,7 @@ import pytest
 
 from capability_tests.grading import grade
 from capability_tests.grading.extract import extract_answer
-from grading_problems import reference
+from fixtures.grading_problems import reference
 
 FRAMES = (
     "Collecting the terms above, we get\n\n$$\\boxed{{{a}}}$$",

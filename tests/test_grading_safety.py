@@ -16,7 +16,7 @@ import pytest
 from capability_tests.grading import GradingPool, Verdict, grade, grade_many
 from capability_tests.grading.timeouts import GradingTimeout, time_limit
 from capability_tests.problems import Problem
-from grading_problems import policy_of
+from fixtures.grading_problems import policy_of
 
 LIMIT = 3.0  # the default per-comparison limit
 SLACK = 5.0

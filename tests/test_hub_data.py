@@ -25,9 +25,8 @@ from capability_tests.benchmarks.hub import (
     rows_sha256,
     unreachable_cause,
 )
-
-from conftest import TEST_DATA
-from hub_fixtures import lcb_rows, redirect_hub, write_release_layout
+from fixtures.hub_fixtures import lcb_rows, redirect_hub, write_release_layout
+from fixtures.paths import TEST_DATA
 
 ROOT = Path(__file__).resolve().parents[1]
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
@@ -227,7 +226,7 @@ def test_causes_are_told_apart_by_the_clients_exception_types():
 
 
 def _run(pytester, *extra):
-    from fake_engine import FAKE, SUITE
+    from fixtures.fake_engine import FAKE, SUITE
 
     return pytester.runpytest(*SUITE, *FAKE, "--benchmarks=gsm8k", "--k=1", "--unsolved=xfail",
                               "--junitxml=junit.xml", *extra)

@@ -7,7 +7,6 @@ import argparse
 import csv
 import json
 import os
-import shutil
 import textwrap
 from pathlib import Path
 
@@ -27,7 +26,7 @@ from capability_tests.reporting.metrics import (
     register_metric,
 )
 from capability_tests.results import ProblemResult
-from fake_engine import SUITE
+from fixtures.fake_engine import SUITE
 
 TESTS = Path(__file__).resolve().parent
 ROOT = TESTS.parent
@@ -128,14 +127,13 @@ PLUGIN = textwrap.dedent('''
 def test_a_metric_from_outside_the_package_is_reported_and_gated(pytester, monkeypatch):
     """The docs/EXTENDING.md metric example: a module loaded with -p registers `two@`; the run's
     summary.json, CSV and report carry it and `--fail-under demo:two@4>=...` gates on it."""
-    shutil.copy(TESTS / "fake_engine.py", pytester.path / "fake_engine.py")
     (pytester.path / "two_right.py").write_text(PLUGIN)
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(ROOT), str(pytester.path)]))
     box = "\\boxed{%s}"
     script = {"demo/add": [box % "19", box % "3"], "demo/sub": [box % "27", box % "1", box % "1", box % "1"]}
     monkeypatch.setenv("FAKE_ENGINE_SCRIPT", json.dumps(script))
     monkeypatch.delenv("PYTEST_ADDOPTS", raising=False)
-    common = ["-p", "no:cacheprovider", "--engine=fake_engine:FakeEngine", "--model=fake/model",
+    common = ["-p", "no:cacheprovider", "--engine=fixtures.fake_engine:FakeEngine", "--model=fake/model",
               "--benchmarks=demo", "--limit=2", "--k=4", "--unsolved=xfail", "--report-dir=reports",
               "--bootstrap-resamples=100"]
     result = pytester.runpytest_subprocess(*SUITE, "-p", "two_right", *common,

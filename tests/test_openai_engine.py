@@ -12,12 +12,11 @@ import time
 
 import pytest
 
-from capability_tests.engines import EngineError, EngineSettings, ServerSettings
-from capability_tests.engines import openai_engine
+from capability_tests.engines import EngineError, EngineSettings, ServerSettings, openai_engine
 from capability_tests.engines.base import GenerationRequest, RequestFailure, SamplingSettings
-from capability_tests.engines.prompt_tokens import PROMPT_TOKENS
 from capability_tests.engines.openai_engine import OpenAIEngine
-from fake_openai_server import FakeOpenAIServer
+from capability_tests.engines.prompt_tokens import PROMPT_TOKENS
+from fixtures.fake_openai_server import FakeOpenAIServer
 
 
 @pytest.fixture(autouse=True)

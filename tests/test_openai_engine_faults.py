@@ -11,12 +11,10 @@ import time
 
 import pytest
 
-from capability_tests.engines import EngineError, EngineSettings, ServerSettings
-from capability_tests.engines import openai_engine
-from capability_tests.engines.base import (Completion, GenerationRequest, RequestFailure,
-                                           SamplingSettings)
+from capability_tests.engines import EngineError, EngineSettings, ServerSettings, openai_engine
+from capability_tests.engines.base import Completion, GenerationRequest, RequestFailure, SamplingSettings
 from capability_tests.engines.openai_engine import OpenAIEngine, retry_after_seconds
-from fake_openai_server import FakeOpenAIServer
+from fixtures.fake_openai_server import FakeOpenAIServer
 
 
 @pytest.fixture(autouse=True)

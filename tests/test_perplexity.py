@@ -1,6 +1,6 @@
 """`capability-tests perplexity`: the per-token log-probability -> perplexity math, the stored
 scores (a rerun starts no engine), perplexity.json and the plot, and the errors, with a scripted
-scoring engine (tests/fake_scorer.py). The real engines: tests/test_e2e_perplexity.py."""
+scoring engine (fixtures/fake_scorer.py). The real engines: tests/test_e2e_perplexity.py."""
 
 from __future__ import annotations
 
@@ -26,9 +26,9 @@ from capability_tests.perplexity.measure import (
 from capability_tests.results import ProblemResult
 from capability_tests.store import CompletionStore, GenerationKey, NewSample, prompt_digest
 from capability_tests.templates import get_template
-from fake_scorer import FakeScorer, expected_perplexity
+from fixtures.fake_scorer import FakeScorer, expected_perplexity
 
-FAKE = "--engine=fake_scorer:FakeScorer"
+FAKE = "--engine=fixtures.fake_scorer:FakeScorer"
 
 # -- the math ----------------------------------------------------------------------------------
 
@@ -299,7 +299,7 @@ def test_a_scoring_model_that_cannot_load(tmp_path, base, monkeypatch, capsys):
 
 def test_an_engine_that_cannot_score(tmp_path, base, capsys):
     make_run(tmp_path, "run-a", {"add": ["19"]})
-    assert main(["perplexity", f"--model={base}", "--engine=fake_engine:FakeEngine",
+    assert main(["perplexity", f"--model={base}", "--engine=fixtures.fake_engine:FakeEngine",
                  f"--report-dir={tmp_path / 'reports'}", "run-a"]) == 2
     assert "cannot score completions" in capsys.readouterr().err
 
@@ -308,10 +308,10 @@ def test_an_engine_that_cannot_score(tmp_path, base, capsys):
 
 
 def test_a_run_recorded_by_the_suite_is_scored(pytester, fake_engine_env, monkeypatch, base):
-    from fake_engine import SUITE
+    from fixtures.fake_engine import SUITE
 
     monkeypatch.setenv("FAKE_ENGINE_SCRIPT", json.dumps({"demo/add": ["\\boxed{19}", "19!"]}))
-    pytester.runpytest_subprocess(*SUITE, "--engine=fake_engine:FakeEngine", "--benchmarks=demo",
+    pytester.runpytest_subprocess(*SUITE, "--engine=fixtures.fake_engine:FakeEngine", "--benchmarks=demo",
                                   "-k", "add or sub", "--k=2", "--unsolved=xfail")
     monkeypatch.chdir(pytester.path)
     assert main(["perplexity", f"--model={base}", FAKE, "latest"]) == 0

@@ -1,4 +1,4 @@
-"""The pytest plugin, driven through pytester with the scripted fake engine (tests/fake_engine.py).
+"""The pytest plugin, driven through pytester with the scripted fake engine (fixtures/fake_engine.py).
 
 The real engine runs in tests/test_e2e_engines.py; here we check collection, selection, batching,
 JUnit properties, reports and usage errors, which do not depend on which engine samples.
@@ -12,8 +12,8 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from capability_tests.reporting.summary import SCHEMA_VERSION
-from conftest import TEST_DATA
-from fake_engine import FAKE, SUITE, engine_log, generate_calls, result_of
+from fixtures.fake_engine import FAKE, SUITE, engine_log, generate_calls, result_of
+from fixtures.paths import TEST_DATA
 
 
 def test_ids_markers_and_no_engine_at_collection(pytester, fake_engine_env):
@@ -109,7 +109,7 @@ def test_bad_rows_fail_alone_and_never_reach_engine(pytester, fake_engine_env):
 
 def test_engine_start_failure_is_each_tests_error(pytester, fake_engine_env):
     result = pytester.runpytest(
-        *SUITE, "--engine=fake_engine:BrokenEngine", "--model=fake/model", "--benchmarks=demo",
+        *SUITE, "--engine=fixtures.fake_engine:BrokenEngine", "--model=fake/model", "--benchmarks=demo",
         "-k", "add or sub",
     )
     result.assert_outcomes(errors=2, deselected=8)
@@ -209,7 +209,7 @@ def test_model_path_after_space_is_fine_when_setup_is_unchanged(pytester, fake_e
     ckpt = pytester.mkdir("ckpt")
     (ckpt / "config.json").write_text("{}")
     result = pytester.runpytest(
-        *SUITE, "--model", "ckpt", "--benchmarks=demo", "--engine=fake_engine:FakeEngine",
+        *SUITE, "--model", "ckpt", "--benchmarks=demo", "--engine=fixtures.fake_engine:FakeEngine",
         "-k", "add", "--k=1",
     )
     result.assert_outcomes(failed=1, deselected=9)
@@ -291,7 +291,7 @@ def test_progress_shows_samples_tokens_rate_and_eta(tmp_path, capsys, monkeypatc
     from capability_tests.benchmarks import load_problems
     from capability_tests.config import RunConfig
     from capability_tests.sampling import SamplingCoordinator
-    from fake_engine import FakeEngine
+    from fixtures.fake_engine import FakeEngine
 
     monkeypatch.delenv("FAKE_ENGINE_LOG", raising=False)
     problems = load_problems("demo")[:3]

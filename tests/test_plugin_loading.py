@@ -14,11 +14,11 @@ import json
 import os
 import subprocess
 import sys
-import tomllib
 
 import pytest
+import tomllib
 
-from conftest import REPO_ROOT, TESTS_DIR
+from fixtures.paths import REPO_ROOT, TESTS_DIR
 
 HEAVY = ("torch", "vllm", "transformers", "datasets")
 
@@ -123,7 +123,7 @@ def test_documented_invocations_still_load_the_plugin(tmp_path):
     anywhere."""
     script = json.dumps({"demo/add": ["\\boxed{19}"]})
     env = {"FAKE_ENGINE_SCRIPT": script, "FAKE_ENGINE_LOG": str(tmp_path / "engine.jsonl")}
-    common = ["--model=fake/model", "--engine=fake_engine:FakeEngine", "--benchmarks=demo",
+    common = ["--model=fake/model", "--engine=fixtures.fake_engine:FakeEngine", "--benchmarks=demo",
               "--store=none", f"--report-dir={tmp_path / 'reports'}"]
     root = run_installed([*common, "--k", "2", "-k", "add", "-n", "2",
                           f"--junitxml={tmp_path / 'junit.xml'}"], cwd=REPO_ROOT, extra_env=env)

@@ -11,11 +11,11 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from capability_tests.seeds import SEED_POLICY
-from conftest import REPO_ROOT
-from fake_engine import SUITE
+from fixtures.fake_engine import SUITE
+from fixtures.paths import REPO_ROOT
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
-PINNED = ["--engine=fake_engine:FakeEngine", "--model=fake/model",
+PINNED = ["--engine=fixtures.fake_engine:FakeEngine", "--model=fake/model",
           f"--engine-arg=revision={SHA}", "-p", "no:cacheprovider"]
 
 
@@ -80,7 +80,7 @@ def test_under_xdist_the_workers_provenance_reaches_the_report(pytester, fake_en
 
 
 def test_an_unpinned_hub_model_is_reported_unpinned(pytester, fake_engine_env):
-    result = pytester.runpytest(*SUITE, "--engine=fake_engine:FakeEngine", "--model=fake/model",
+    result = pytester.runpytest(*SUITE, "--engine=fixtures.fake_engine:FakeEngine", "--model=fake/model",
                                 "--benchmarks=demo", "--limit=1", "--k=1", "--unsolved=xfail",
                                 "-p", "no:cacheprovider")
     result.stdout.fnmatch_lines(["*fake/model*could not be resolved to a commit*unpinned*"])

@@ -13,9 +13,8 @@ from concurrent.futures import Future
 
 import pytest
 
-from fake_engine import FAKE, SUITE, engine_log, generate_calls
-
 from capability_tests.sampling import EXIT_STOPPED
+from fixtures.fake_engine import FAKE, SUITE, engine_log, generate_calls
 
 TOO_LONG = "prompt has 9000 tokens; the model's context is 2048 tokens"
 

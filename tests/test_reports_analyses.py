@@ -5,18 +5,18 @@ runs."""
 import csv
 import json
 import os
-import shutil
 from pathlib import Path
 
 import pytest
 
 from capability_tests.passk import pass_at_k_curve
 from capability_tests.reporting.bootstrap import BootstrapSettings
-from capability_tests.reporting.compare import RecordedRun, compare_runs, markdown as compare_markdown
+from capability_tests.reporting.compare import RecordedRun, compare_runs
+from capability_tests.reporting.compare import markdown as compare_markdown
 from capability_tests.reporting.curves import compute_curve
 from capability_tests.reporting.summary import BenchmarkSummary, markdown
 from capability_tests.results import ProblemResult
-from fake_engine import SUITE
+from fixtures.fake_engine import SUITE
 
 TESTS = Path(__file__).resolve().parent
 ROOT = TESTS.parent
@@ -37,7 +37,6 @@ SCRIPT = {
 
 @pytest.fixture
 def suite(pytester, monkeypatch):
-    shutil.copy(TESTS / "fake_engine.py", pytester.path / "fake_engine.py")
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(ROOT), str(pytester.path)]))
     monkeypatch.setenv("FAKE_ENGINE_SCRIPT", json.dumps(SCRIPT))
     monkeypatch.delenv("PYTEST_ADDOPTS", raising=False)
@@ -49,7 +48,7 @@ def suite(pytester, monkeypatch):
 
 def test_session_reports_the_analyses(suite):
     result = suite.runpytest_subprocess(
-        *SUITE, "-p", "no:cacheprovider", "--engine=fake_engine:FakeEngine", "--model=fake/model",
+        *SUITE, "-p", "no:cacheprovider", "--engine=fixtures.fake_engine:FakeEngine", "--model=fake/model",
         "--benchmarks=aime24", "--data-dir=data", "--k=8", "--unsolved=xfail",
         "--report-dir=reports", "--bootstrap-resamples=300")
     assert result.ret == 0, result.stdout.str()

@@ -4,13 +4,12 @@ gates and JUnit suite properties, and the compare command on two recorded runs."
 import csv
 import json
 import os
-import shutil
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
 
-from fake_engine import SUITE
+from fixtures.fake_engine import SUITE
 
 TESTS = Path(__file__).resolve().parent
 ROOT = TESTS.parent
@@ -36,7 +35,6 @@ SCRIPT = {
 
 @pytest.fixture
 def suite(pytester, monkeypatch):
-    shutil.copy(TESTS / "fake_engine.py", pytester.path / "fake_engine.py")
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(ROOT), str(pytester.path)]))
     monkeypatch.setenv("FAKE_ENGINE_SCRIPT", json.dumps(SCRIPT))
     monkeypatch.delenv("PYTEST_ADDOPTS", raising=False)
@@ -44,7 +42,7 @@ def suite(pytester, monkeypatch):
     def run(*args, benchmarks="demo", k=8, report_dir="reports"):
         return pytester.runpytest_subprocess(
             *SUITE, "-p", "no:cacheprovider",
-            "--engine=fake_engine:FakeEngine", "--model=fake/model", f"--benchmarks={benchmarks}",
+            "--engine=fixtures.fake_engine:FakeEngine", "--model=fake/model", f"--benchmarks={benchmarks}",
             f"--k={k}", f"--report-dir={report_dir}", "--bootstrap-resamples=500", *args,
         )
 

@@ -161,7 +161,7 @@ def test_no_network_connection():
         while time.monotonic() < deadline:
             try:
                 accepted.append(server.accept())
-            except socket.timeout:
+            except TimeoutError:
                 continue
 
     thread = threading.Thread(target=accept)

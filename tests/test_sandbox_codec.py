@@ -6,7 +6,8 @@ import json
 import math
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from capability_tests.code.extract import extract_program
 from capability_tests.sandbox.codec import CodecError, decode, encode

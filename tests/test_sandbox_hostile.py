@@ -8,7 +8,6 @@ failure here can never leave CI hanging on an unkillable process.
 
 from __future__ import annotations
 
-import ctypes
 import os
 import socket
 import threading
@@ -200,7 +199,7 @@ class Listener:
         while not self.stop.is_set():
             try:
                 self.accepted.append(self.sock.accept())
-            except (socket.timeout, OSError):
+            except (TimeoutError, OSError):
                 continue
 
     def close(self):

@@ -3,7 +3,8 @@ construction, stable across runs and k, and shaped so that vLLM's n = m requests
 
 from __future__ import annotations
 
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from capability_tests.seeds import (
     SEED_MODULUS,

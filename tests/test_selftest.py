@@ -16,7 +16,7 @@ from capability_tests.problems import Problem
 from capability_tests.selftest import cases_for, run_selftest
 from capability_tests.selftest.code_cases import KINDS, kinds_of
 from capability_tests.selftest.runner import EXIT_SELFTEST_FAILED, _compare
-from fake_engine import FAKE, SUITE, engine_log
+from fixtures.fake_engine import FAKE, SUITE, engine_log
 
 BREAKERS = Path(__file__).parent / "selftest_breakers"
 

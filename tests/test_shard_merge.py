@@ -6,15 +6,16 @@ generates nothing. The same with a real engine: tests/test_e2e_shards.py."""
 from __future__ import annotations
 
 import json
-import zlib
 import sqlite3
+import zlib
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from capability_tests.cli import main as cli
 from capability_tests.shard_plan import expected_tokens, parse_shard, plan, shard_costs
-from fake_engine import FAKE, SUITE, generate_calls
+from fixtures.fake_engine import FAKE, SUITE, generate_calls
 
 SCRIPT = {"demo/add": ["\\boxed{19}", "no"], "demo/sub": ["\\boxed{27}"],
           "demo/mul": ["no", "no", "\\boxed{42}"], "demo/div": ["\\boxed{1}", "\\boxed{2}"]}

@@ -1,6 +1,6 @@
 """The completion store: reuse across runs, raised k, kill and resume, concurrent writers,
 regrading without an engine, bad store files. Driven through pytester with the scripted fake
-engine (tests/fake_engine.py), which logs the sample indices every submission asked for."""
+engine (fixtures/fake_engine.py), which logs the sample indices every submission asked for."""
 
 from __future__ import annotations
 
@@ -11,11 +11,12 @@ import signal
 import sqlite3
 import subprocess
 import sys
-from concurrent.futures import Future
 import time
+from concurrent.futures import Future
 
 import pytest
 
+from capability_tests.seeds import SEED_POLICY, sample_seed
 from capability_tests.store import (
     APPLICATION_ID,
     CompletionStore,
@@ -24,9 +25,8 @@ from capability_tests.store import (
     StoreError,
     verdict_flags,
 )
-from capability_tests.seeds import SEED_POLICY, sample_seed
-from conftest import TESTS_DIR
-from fake_engine import FAKE, SUITE, engine_log, generate_calls, result_of
+from fixtures.fake_engine import FAKE, SUITE, engine_log, generate_calls, result_of
+from fixtures.paths import TESTS_DIR
 
 KEY = GenerationKey("m", "e", None, "{}", "seeded", 0.6, 0.95, 8, 0, SEED_POLICY)
 DEMO_IDS = ["add", "sub", "mul", "div", "apples", "pens", "square", "half", "fraction", "linear"]
@@ -346,7 +346,7 @@ def test_full_disk_fails_the_batch_naming_the_store(pytester, fake_engine_env, m
 
 
 def test_batched_only_engine_refuses_seeded_sampling(pytester, fake_engine_env):
-    base = [*SUITE, "--engine=fake_engine:BatchedOnlyEngine", "--model=fake/model",
+    base = [*SUITE, "--engine=fixtures.fake_engine:BatchedOnlyEngine", "--model=fake/model",
             "--benchmarks=demo", "-k", "add", "--k=2"]
     result = pytester.runpytest(*base)
     result.assert_outcomes(errors=1, deselected=9)
@@ -357,7 +357,7 @@ def test_batched_only_engine_refuses_seeded_sampling(pytester, fake_engine_env):
 def test_batched_top_up_is_refused_for_an_engine_without_batched_seeds(pytester, fake_engine_env):
     """An engine that would draw a top-up from the same random stream as the stored samples
     (no `batched_seeds`) cannot add samples to a batched store: the run says what to run."""
-    base = [*SUITE, "--engine=fake_engine:BatchedOnlyEngine", "--model=fake/model",
+    base = [*SUITE, "--engine=fixtures.fake_engine:BatchedOnlyEngine", "--model=fake/model",
             "--benchmarks=demo", "-k", "add", "--sampling=batched"]
     pytester.runpytest(*base, "--k=2").assert_outcomes(failed=1, deselected=9)
     fake_engine_env.unlink()
@@ -377,13 +377,12 @@ def test_verdicts_with_timeouts_survive_the_store(tmp_path, monkeypatch):
     """`Grading` is the one grading seam (sampling/sink.py); what it says (timeouts too) is
     stored and comes back unchanged from the store."""
     sys.path.insert(0, str(TESTS_DIR))
-    from fake_engine import FakeEngine
-
     from capability_tests.benchmarks import load_problems
     from capability_tests.config import RunConfig
     from capability_tests.grading import Verdict
     from capability_tests.sampling import SamplingCoordinator
     from capability_tests.sampling.sink import Grading
+    from fixtures.fake_engine import FakeEngine
 
     monkeypatch.delenv("FAKE_ENGINE_LOG", raising=False)
 
@@ -394,7 +393,7 @@ def test_verdicts_with_timeouts_survive_the_store(tmp_path, monkeypatch):
             return future
 
     problems = load_problems("demo", None, 2)
-    config = RunConfig(model="fake/model", engine="fake_engine:FakeEngine", k=2,
+    config = RunConfig(model="fake/model", engine="fixtures.fake_engine:FakeEngine", k=2,
                        store=tmp_path / "s.sqlite")
     first = SamplingCoordinator(config, log=lambda _: None, grading=TimingOut(),
                                 engine_factory=lambda n, s: FakeEngine(s))

@@ -16,10 +16,10 @@ from capability_tests.benchmarks import load_problems
 from capability_tests.config import RunConfig
 from capability_tests.engines import EngineSettings, engine_identity
 from capability_tests.sampling import SamplingCoordinator
-from conftest import TESTS_DIR
+from fixtures.paths import TESTS_DIR
 
 sys.path.insert(0, str(TESTS_DIR))
-from fake_engine import FakeEngine, result_of  # noqa: E402
+from fixtures.fake_engine import FakeEngine, result_of  # noqa: E402
 
 PROBLEMS = load_problems("demo", None, 2)
 
@@ -134,7 +134,7 @@ def test_regrade_accepts_batch_invariant_where_the_engine_lacks_it(pytester, fak
     """--regrade starts no engine: on this CPU, --batch-invariant only selects the store key of
     samples made elsewhere (here there are none, which the problem's error says)."""
     from capability_tests.store import CompletionStore
-    from fake_engine import SUITE
+    from fixtures.fake_engine import SUITE
 
     CompletionStore(pytester.path / "s.sqlite").close()
     args = [*SUITE, "--model=fake/model", "--benchmarks=demo", "--limit=1", "--k=1",
@@ -142,7 +142,7 @@ def test_regrade_accepts_batch_invariant_where_the_engine_lacks_it(pytester, fak
     result = pytester.runpytest(*args, "--regrade")
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*--regrade: demo/add has 0 of 1 samples*"])
-    result = pytester.runpytest(*args, "--engine=fake_engine:FakeEngine")
+    result = pytester.runpytest(*args, "--engine=fixtures.fake_engine:FakeEngine")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert "declares no batch-invariant mode" in "\n".join(result.errlines)
 

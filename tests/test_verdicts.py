@@ -21,8 +21,8 @@ from capability_tests.grading.identity import grader_identity, grading_modules
 from capability_tests.grading.pool import MAX_ATTEMPTS
 from capability_tests.problems import Problem
 from capability_tests.results import decode_samples, encode_samples
-from conftest import REPO_ROOT, TESTS_DIR
-from fake_engine import FAKE, SUITE, generate_calls, result_of
+from fixtures.fake_engine import FAKE, SUITE, generate_calls, result_of
+from fixtures.paths import REPO_ROOT, TESTS_DIR
 
 
 def P(answer: str = "1") -> Problem:
@@ -150,18 +150,17 @@ def test_worker_dying_under_a_sample_is_retried_then_a_flagged_failure(tmp_path)
 
 
 def test_worker_crash_on_one_sample_is_stored_ungraded_and_graded_next_run(tmp_path, monkeypatch):
-    from fake_engine import FakeEngine
-
     from capability_tests.benchmarks import load_problems
     from capability_tests.config import RunConfig
     from capability_tests.sampling import SamplingCoordinator
+    from fixtures.fake_engine import FakeEngine
 
     monkeypatch.delenv("FAKE_ENGINE_LOG", raising=False)
     monkeypatch.setenv("FAKE_ENGINE_SCRIPT", json.dumps({"demo/add": ["\\boxed{19}",
                                                                       "CRASH \\boxed{19}"]}))
     problems = load_problems("demo", None, 2)
     store = tmp_path / "s.sqlite"
-    config = RunConfig(model="fake/model", engine="fake_engine:FakeEngine", k=2, store=store)
+    config = RunConfig(model="fake/model", engine="fixtures.fake_engine:FakeEngine", k=2, store=store)
     first = SamplingCoordinator(config, log=lambda _: None, engine_factory=lambda n, s: FakeEngine(s))
     first.grading._pool = GradingPool(workers=1, grade_fn=crash_on_marker)
     add, sub = [result_of(first, p, problems) for p in problems]

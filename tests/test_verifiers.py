@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from capability_tests.grading import grade
-from capability_tests.grading import verifiers
+from capability_tests.grading import grade, verifiers
 from capability_tests.grading.identity import grading_modules
 from capability_tests.grading.verdict import Verdict
 from capability_tests.problems import Problem
@@ -46,8 +45,7 @@ def test_unknown_verifier_names_the_known_ones():
 def test_a_benchmark_with_an_unregistered_verifier_is_a_load_error(monkeypatch):
     import dataclasses
 
-    from capability_tests.benchmarks import BenchmarkError, get_benchmark, load_benchmark
-    from capability_tests.benchmarks import registry
+    from capability_tests.benchmarks import BenchmarkError, get_benchmark, load_benchmark, registry
 
     odd = dataclasses.replace(get_benchmark("demo"), verifier="proof")
     monkeypatch.setitem(registry._registry(), "demo", odd)

@@ -11,9 +11,15 @@ from types import SimpleNamespace
 
 import pytest
 
-from capability_tests.engines import EngineError, EngineSettings, GenerationRequest, SamplingSettings
+from capability_tests.engines import (
+    EngineError,
+    EngineSettings,
+    GenerationRequest,
+    SamplingSettings,
+    lifetime,
+    vllm_engine,
+)
 from capability_tests.engines.base import RequestFailure
-from capability_tests.engines import lifetime, vllm_engine
 from capability_tests.seeds import sample_seeds
 
 

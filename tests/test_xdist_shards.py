@@ -11,9 +11,9 @@ import pytest
 
 from capability_tests.plugin.xdist_support import scope_of
 from capability_tests.shards import shard_map, shard_name
-from fake_engine import FAKE, SUITE, engine_log, generate_calls
+from fixtures.fake_engine import FAKE, SUITE, engine_log, generate_calls
 
-GPU_FAKE = ["--engine=fake_engine:GpuFakeEngine", "--model=fake/model", "-p", "no:cacheprovider"]
+GPU_FAKE = ["--engine=fixtures.fake_engine:GpuFakeEngine", "--model=fake/model", "-p", "no:cacheprovider"]
 
 
 def test_a_capability_test_is_scheduled_by_its_shard_other_tests_as_before():

@@ -11,7 +11,11 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from capability_tests.benchmarks.base import (
-    Benchmark, GradingPolicy, HubSource, ParsedRow, RowError,
+    Benchmark,
+    GradingPolicy,
+    HubSource,
+    ParsedRow,
+    RowError,
 )
 from capability_tests.latex import last_boxed
 

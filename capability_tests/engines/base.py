@@ -182,7 +182,8 @@ class Engine(Protocol):
     `remote_model = True` for an engine whose model lives elsewhere (a server): the suite then
     neither resolves nor converts --model, passes it as given, and asks the class for
     `model_identity(settings) -> ModelIdentity` (the store key's model fingerprint) and
-    `chat_template_source(settings) -> str | None` (for --template chat's prompt key). Optional, after start: `runtime() -> dict` of JSON
+    `chat_template_source(settings) -> str | None` (for --template chat's prompt key).
+    Optional, after start: `runtime() -> dict` of JSON
     primitives (effective dtype, device) for the reports.
 
     Optional, for an interrupted run (Ctrl-C, SIGTERM): `drain() -> Iterator[(key, index,
@@ -211,7 +212,8 @@ class Engine(Protocol):
         """Yield (request key, sample index, completion) for every wanted sample of every request,
         as each finishes, in any order; a `RequestFailure` in place of the completion for a
         sample of a request that failed on its own (the stream goes on with the other requests;
-        raise `EngineError` only when the engine as a whole cannot go on). The caller may stop iterating early (an interrupted run):
+        raise `EngineError` only when the engine as a whole cannot go on). The caller may stop
+        iterating early (an interrupted run):
         then abort what is still running. Keep no list of finished texts: the caller stores them."""
         ...
 

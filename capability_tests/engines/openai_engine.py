@@ -42,6 +42,7 @@ from urllib.parse import urlsplit
 
 from capability_tests.engines.base import (
     Completion,
+    EngineCapabilities,
     EngineError,
     EngineIdentity,
     EngineSettings,
@@ -49,10 +50,9 @@ from capability_tests.engines.base import (
     RequestFailure,
     SamplingSettings,
 )
+from capability_tests.engines.classes import EngineBase
 from capability_tests.engines.prompt_tokens import PROMPT_TOKENS, over_long, prompt_token_ids
 from capability_tests.seeds import consecutive_runs
-from capability_tests.engines.base import EngineCapabilities
-from capability_tests.engines.classes import EngineBase
 
 API_KEY_ENVS = ("CAPABILITY_TESTS_API_KEY", "OPENAI_API_KEY")
 CONNECT_TIMEOUT_S = 10.0
@@ -340,7 +340,7 @@ class _Dispatcher:
     `out`, a thread-safe queue the generator reads."""
 
     def __init__(self, jobs: Iterator[_Job], urls: Sequence[str], settings: EngineSettings,
-                 out: "queue.Queue[Any]") -> None:
+                 out: queue.Queue[Any]) -> None:
         self.jobs = jobs
         self.urls = [_Url(u) for u in urls]
         self.server = settings.server
@@ -741,7 +741,7 @@ class OpenAIEngine(EngineBase):
         finally:
             self._stop_runner(runner)
 
-    def _stop_runner(self, runner: "_Runner | None") -> None:
+    def _stop_runner(self, runner: _Runner | None) -> None:
         if runner is not None:
             runner.stop()
             runner.join(timeout=30)

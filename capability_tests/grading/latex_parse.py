@@ -27,7 +27,19 @@ from typing import Any
 
 import sympy
 from sympy import (
-    Abs, E, I, Integer, Rational, Symbol, binomial, ceiling, factorial, floor, oo, pi, sqrt,
+    Abs,
+    E,
+    I,
+    Integer,
+    Rational,
+    Symbol,
+    binomial,
+    ceiling,
+    factorial,
+    floor,
+    oo,
+    pi,
+    sqrt,
 )
 
 MAX_CHARS = 1500  # longer answers are compared as text only

@@ -145,7 +145,7 @@ class GradingPool:
         self.problems_sent = 0  # problems sent to workers (once per worker and problem)
         self.rechecked = 0  # provisional timeouts graded again with the longer limit
     # -- public ----------------------------------------------------------------------------------
-    def submit(self, completion: str, problem: Problem) -> "Future[Verdict]":
+    def submit(self, completion: str, problem: Problem) -> Future[Verdict]:
         future: Future = Future()
         with self._lock:
             if self._crash is not None:
@@ -182,7 +182,7 @@ class GradingPool:
             except OSError:
                 pass
 
-    def __enter__(self) -> "GradingPool":
+    def __enter__(self) -> GradingPool:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -397,7 +397,8 @@ class GradingPool:
 
 def grade_many(pairs: Iterable[tuple[str, Problem]], workers: int | None = None,
                timeout: float = DEFAULT_TIMEOUT_S) -> list[Verdict]:
-    """Grade (completion, problem) pairs on `workers` processes (default: `default_workers()`, the usable CPUs), in order."""
+    """Grade (completion, problem) pairs on `workers` processes (default: `default_workers()`,
+    the usable CPUs), in order."""
     with GradingPool(workers=workers, timeout=timeout) as pool:
         return pool.map(pairs)
 

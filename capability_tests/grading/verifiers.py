@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Callable
 
@@ -41,7 +41,7 @@ class UnknownVerifier(KeyError):
 class Verifier:
     name: str
     target: str  # "module:function"
-    verify: Callable[..., "Verdict"]
+    verify: Callable[..., Verdict]
 
     @property
     def module(self) -> str:
@@ -63,7 +63,7 @@ def verifier_names() -> list[str]:
     return sorted(verifier_targets())
 
 
-@lru_cache(maxsize=None)
+@cache
 def get_verifier(name: str) -> Verifier:
     targets = verifier_targets()
     if name not in targets:
@@ -88,7 +88,7 @@ def warm() -> None:
             pass
 
 
-def time_budget(problem: "Problem", timeout: float) -> float:
+def time_budget(problem: Problem, timeout: float) -> float:
     """The longest one verification of `problem` may take: `timeout` (what the math verifier
     honours), or more where the verifier's module says so through a function
     `time_budget(problem, timeout)` (the code verifier: a program's run under this machine's
@@ -98,6 +98,6 @@ def time_budget(problem: "Problem", timeout: float) -> float:
     return max(timeout, float(budget(problem, timeout))) if callable(budget) else timeout
 
 
-def verify(completion: str, problem: "Problem", timeout: float) -> "Verdict":
+def verify(completion: str, problem: Problem, timeout: float) -> Verdict:
     """Judge `completion` with the verifier `problem.verifier` names."""
     return get_verifier(problem.verifier).verify(completion, problem, timeout)

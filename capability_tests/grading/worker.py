@@ -17,7 +17,6 @@ from capability_tests.grading import equivalence  # noqa: F401
 from capability_tests.grading.grader import grade_here
 from capability_tests.grading.verifiers import warm
 
-
 READY = "ready"  # sent once imports and the verifier registry are done (see GradingPool)
 
 

@@ -23,7 +23,12 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from capability_tests.merge.runs import (
-    MergeError, ShardRun, check_agree, check_disjoint, missing, read_shard,
+    MergeError,
+    ShardRun,
+    check_agree,
+    check_disjoint,
+    missing,
+    read_shard,
 )
 from capability_tests.merge.stores import CopyCount, copy_samples, merged_store
 
@@ -135,8 +140,7 @@ def write_merged(shards: Sequence[ShardRun], out: Path, *, plot: bool = True):
     """The merged run folder under `out` (the run writer's files); returns its RunReport."""
     from capability_tests.reporting.bootstrap import BootstrapSettings
     from capability_tests.reporting.curves import compute_curves
-    from capability_tests.reporting.run_writer import data_fingerprints, new_run_id, utc_now, \
-        write_run_folder
+    from capability_tests.reporting.run_writer import data_fingerprints, new_run_id, utc_now, write_run_folder
 
     first = shards[0]
     run = dict(first.run.document.get("run") or {})

@@ -1,5 +1,6 @@
 """`capability-tests perplexity --model BASE RUN [RUN ...]`: score recorded runs' completions under
-BASE and write `perplexity.json` + `perplexity.png` into each run folder (docs/ANALYSES.md ("Perplexity under another model")).
+BASE and write `perplexity.json` + `perplexity.png` into each run folder (docs/ANALYSES.md,
+"Perplexity under another model").
 
 Exit status 0 when every run's file was written, 2 when a run, the store or the scoring model
 cannot be used (one message naming it; scores of finished batches stay stored), 130 on Ctrl-C.

@@ -27,23 +27,39 @@ import pytest
 
 from capability_tests.benchmarks import available_benchmarks
 from capability_tests.plugin.collection import (
-    FAMILY_MARKER, PLUGIN_MODULE, SUITE_PACKAGE, pytest_collection_finish,
-    pytest_collection_modifyitems, pytest_generate_tests, pytest_pycollect_makeitem,
+    FAMILY_MARKER,
+    PLUGIN_MODULE,
+    SUITE_PACKAGE,
+    pytest_collection_finish,
+    pytest_collection_modifyitems,
+    pytest_generate_tests,
+    pytest_pycollect_makeitem,
     pytest_sessionstart,
 )
 from capability_tests.plugin.collector import ResultCollector
 from capability_tests.plugin.fixtures import (
-    capability_check, capability_run, capability_samples, pytest_runtest_makereport,
+    capability_check,
+    capability_run,
+    capability_samples,
+    pytest_runtest_makereport,
 )
 from capability_tests.plugin.options import (
-    build_run_config, check_batch_invariant, check_space_separated_paths, check_store,
-    pytest_addoption, pytest_report_header,
+    build_run_config,
+    check_batch_invariant,
+    check_space_separated_paths,
+    check_store,
+    pytest_addoption,
+    pytest_report_header,
 )
 from capability_tests.plugin.phase import pytest_runtest_protocol, pytest_runtestloop
 from capability_tests.plugin.state import RUN_KEY, CapabilityState
 from capability_tests.plugin.xdist_support import (
-    check_devices, default_to_loadgroup, pytest_configure_node, pytest_xdist_auto_num_workers,
-    pytest_xdist_make_scheduler, send_worker_provenance,
+    check_devices,
+    default_to_loadgroup,
+    pytest_configure_node,
+    pytest_xdist_auto_num_workers,
+    pytest_xdist_make_scheduler,
+    send_worker_provenance,
 )
 
 __all__ = [
@@ -54,7 +70,8 @@ __all__ = [
     "pytest_collection_modifyitems",
     "pytest_collection_finish", "pytest_runtestloop", "pytest_runtest_protocol",
     "pytest_runtest_makereport", "pytest_sessionfinish", "pytest_xdist_make_scheduler",
-    "pytest_configure_node", "pytest_xdist_auto_num_workers", "capability_run", "capability_samples", "capability_check",
+    "pytest_configure_node", "pytest_xdist_auto_num_workers",
+    "capability_run", "capability_samples", "capability_check",
 ]
 
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 
 from capability_tests.benchmarks import BenchmarkError
-from capability_tests.problems import Problem
 from capability_tests.plugin.state import RUN_KEY
+from capability_tests.problems import Problem
 from capability_tests.shards import problem_of as problem_of_nodeid
 from capability_tests.shards import shard_map
 

@@ -26,7 +26,7 @@ def junit_xml(config: pytest.Config):
 
         warnings.warn(pytest.PytestWarning(
             f"capability-tests: cannot reach pytest {pytest.__version__}'s JUnit writer "
-            f"({exc}); the JUnit XML lacks the suite's capability_* properties"))
+            f"({exc}); the JUnit XML lacks the suite's capability_* properties"), stacklevel=2)
         return None
 
 

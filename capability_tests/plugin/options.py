@@ -10,11 +10,10 @@ from typing import Any
 import pytest
 
 from capability_tests import config as cfg
-from capability_tests.engines.base import ServerSettings
 from capability_tests.benchmarks import BenchmarkError, get_benchmark
-from capability_tests.models import EMBEDDED_ALIAS, ModelError, resolve_model
+from capability_tests.engines.base import ServerSettings
+from capability_tests.models import ModelError, resolve_model
 from capability_tests.plugin.state import RUN_KEY
-
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

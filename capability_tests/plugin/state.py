@@ -10,8 +10,8 @@ import pytest
 
 from capability_tests import config as cfg
 from capability_tests.benchmarks import LoadedBenchmark, get_benchmark, load_benchmark
-from capability_tests.sampling import SamplingCoordinator
 from capability_tests.problems import Problem
+from capability_tests.sampling import SamplingCoordinator
 
 RUN_KEY = pytest.StashKey["CapabilityState"]()
 

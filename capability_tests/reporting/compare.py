@@ -35,6 +35,7 @@ from capability_tests.reporting.bootstrap import (
     resample_weights,
     resampled_means,
 )
+from capability_tests.reporting.coverage import SOLVED_THRESHOLD, coverage_markdown, coverage_table
 from capability_tests.reporting.curves import (
     BenchmarkCurve,
     compute_curve,
@@ -42,7 +43,6 @@ from capability_tests.reporting.curves import (
     format_value,
     problem_curve,
 )
-from capability_tests.reporting.coverage import SOLVED_THRESHOLD, coverage_markdown, coverage_table
 from capability_tests.reporting.recorded_runs import RecordedRun
 from capability_tests.reporting.run_settings import (
     data_difference_text,
@@ -66,7 +66,7 @@ class Paired:
     k_max: int
 
     @classmethod
-    def of(cls, a: Sequence[ProblemResult], b: Sequence[ProblemResult]) -> "Paired":
+    def of(cls, a: Sequence[ProblemResult], b: Sequence[ProblemResult]) -> Paired:
         def sampled(rows):
             return {r.problem_id: (r.n, r.correct) for r in rows if r.error is None and r.n > 0}
 
@@ -238,8 +238,8 @@ def compare_runs(
          "differences": setting_differences(runs[i].document, runs[j].document)}
         for i in range(len(runs)) for j in range(i + 1, len(runs))
     ]
-    for pair, (i, j) in zip(differences, [(i, j) for i in range(len(runs))
-                                          for j in range(i + 1, len(runs))]):
+    pairs = [(a, b) for a in range(len(runs)) for b in range(a + 1, len(runs))]
+    for pair, (i, j) in zip(differences, pairs):
         data = data_differences(runs[i].document, runs[j].document)
         if data:  # only where the runs measured different data
             pair["data_differences"] = data
@@ -348,7 +348,8 @@ def markdown(result: Mapping[str, Any]) -> str:
             for key, title in (("a_only", f"{a} only"), ("b_only", f"{b} only"),
                                ("both", "both"), ("neither", "neither")):
                 ids = cov[key]
-                shown = ", ".join(ids[:LIST_LIMIT]) + (f", ... (+{len(ids) - LIST_LIMIT})" if len(ids) > LIST_LIMIT else "")
+                more = f", ... (+{len(ids) - LIST_LIMIT})" if len(ids) > LIST_LIMIT else ""
+                shown = ", ".join(ids[:LIST_LIMIT]) + more
                 out.append(f"| {title} | {len(ids)} | {shown} |")
             out.append("")
     return "\n".join(out) + "\n"

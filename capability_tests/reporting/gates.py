@@ -2,7 +2,8 @@
 
 Rules (also in docs/REPORTS.md):
 - `--fail-under BENCH:pass@K>=X` fails when the point estimate of pass@K on BENCH is below X (or
-  not above X for `>`); any registered metric gates the same way (`maj@K`, `pass^K`, metrics.py). X is a fraction (0.25) or a percentage (25%). BENCH `*` means every
+  not above X for `>`); any registered metric gates the same way (`maj@K`, `pass^K`, metrics.py).
+  X is a fraction (0.25) or a percentage (25%). BENCH `*` means every
   benchmark of the run. A gate whose benchmark is missing from the run, or whose K exceeds the
   run's n, fails (it cannot be checked). The interval is printed for the reader, not used.
 - `--baseline RUN` compares with a recorded run on the problems both sampled (paired by problem
@@ -103,7 +104,8 @@ def baseline_ks(text: str) -> tuple[int, ...] | None:
     try:
         ks = sorted({int(part) for part in text.split(",") if part.strip()})
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected ks separated by commas (e.g. 1,64) or 'all', got {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"expected ks separated by commas (e.g. 1,64) or 'all', got {text!r}") from None
     if not ks or ks[0] < 1:
         raise argparse.ArgumentTypeError(f"ks must be whole numbers >= 1, got {text!r}")
     return tuple(ks)

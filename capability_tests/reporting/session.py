@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
+from capability_tests.grading.identity import grader_identity
+from capability_tests.reporting.answer_classes import with_answer_classes
 from capability_tests.reporting.bootstrap import BootstrapSettings
 from capability_tests.reporting.gates import (
     DEFAULT_ALPHA,
@@ -29,8 +31,6 @@ from capability_tests.reporting.run_writer import (
     utc_now,
     write_run_folder,
 )
-from capability_tests.grading.identity import grader_identity
-from capability_tests.reporting.answer_classes import with_answer_classes
 from capability_tests.results import ProblemResult
 
 OK_STATUSES = (0, 1)  # pytest ExitCode.OK, TESTS_FAILED
@@ -54,7 +54,7 @@ class ReportConfig:
     bootstrap: BootstrapSettings = BootstrapSettings()
 
     @classmethod
-    def from_options(cls, option: Callable[..., Any], selected: Sequence[str] = ()) -> "ReportConfig":
+    def from_options(cls, option: Callable[..., Any], selected: Sequence[str] = ()) -> ReportConfig:
         """From an option getter (pytest's `config.getoption`); `selected`: --benchmarks."""
         allowed = option("baseline_allow_different", None) or []
         return cls(
@@ -138,7 +138,7 @@ class ReportSession:
             self.gates += check_baseline(results, self.baseline, self.baseline_gate, self.settings)
         data = data_fingerprints(self.run_config.benchmarks, results, data_sources)
         if self.baseline is not None:
-            from capability_tests.reporting.run_settings import data_differences, data_difference_text
+            from capability_tests.reporting.run_settings import data_difference_text, data_differences
 
             self.baseline_data_differences = data_differences({"data": data}, self.baseline.document)
             if self.baseline_data_differences:

@@ -60,7 +60,7 @@ class BenchmarkSummary:
         return out
 
     @classmethod
-    def from_curve(cls, bench: BenchmarkCurve) -> "BenchmarkSummary":
+    def from_curve(cls, bench: BenchmarkCurve) -> BenchmarkSummary:
         return cls(
             name=bench.name,
             problems=bench.problems,

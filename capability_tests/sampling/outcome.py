@@ -37,7 +37,7 @@ class SamplingOutcome:
     def get(self, key: str) -> ProblemOutcome | None:
         return self.problems.get(key)
 
-    def merged(self, more: Mapping[str, ProblemOutcome]) -> "SamplingOutcome":
+    def merged(self, more: Mapping[str, ProblemOutcome]) -> SamplingOutcome:
         return SamplingOutcome(MappingProxyType({**self.problems, **more}))
 
     @property

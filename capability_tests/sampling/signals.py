@@ -46,7 +46,7 @@ class StopSignals:
             raise StopRequested(signum)
 
     @contextlib.contextmanager
-    def installed(self) -> Iterator["StopSignals"]:
+    def installed(self) -> Iterator[StopSignals]:
         if threading.current_thread() is not threading.main_thread():
             yield self
             return

@@ -16,7 +16,7 @@ from capability_tests.grading.verdict import Verdict
 from capability_tests.problems import Problem
 from capability_tests.sampling.outcome import ProblemTally
 from capability_tests.seeds import sample_seed
-from capability_tests.store import CompletionStore, NewSample, StoreError, StoredSample, verdict_flags
+from capability_tests.store import CompletionStore, NewSample, StoredSample, StoreError, verdict_flags
 
 if TYPE_CHECKING:
     from capability_tests.grading.pool import GradingPool
@@ -39,9 +39,9 @@ class Grading:
 
     def __init__(self, workers: int | None = None) -> None:
         self.workers = workers
-        self._pool: "GradingPool | None" = None
+        self._pool: GradingPool | None = None
 
-    def submit(self, text: str, problem: Problem) -> "Future[Verdict]":
+    def submit(self, text: str, problem: Problem) -> Future[Verdict]:
         if self.workers == 0:
             from capability_tests.grading import grade  # sympy: loaded when grading starts
 

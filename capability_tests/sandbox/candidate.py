@@ -17,7 +17,11 @@ import sys
 
 try:
     from capability_tests.sandbox.codec import (
-        CodecError, LineReader, decode, encode, write_message,
+        CodecError,
+        LineReader,
+        decode,
+        encode,
+        write_message,
     )
 except ImportError:  # inside the sandbox the codec's source text precedes this file's
     pass
@@ -95,7 +99,7 @@ def _run_stdio(code, stdin_text):
             os.dup2(fd, 0)
             os.dup2(out_w, 1)
             os.closerange(3, 1 << 16)
-            sys.stdin = open(0, "r", closefd=False)
+            sys.stdin = open(0, closefd=False)
             sys.stdout = open(1, "w", closefd=False)
             status = 0
             try:

@@ -17,7 +17,11 @@ import sys
 
 try:
     from capability_tests.sandbox.codec import (
-        CodecError, LineReader, decode, encode, write_message,
+        CodecError,
+        LineReader,
+        decode,
+        encode,
+        write_message,
     )
 except ImportError:  # inside the sandbox the codec's source text precedes this file's
     pass

@@ -54,8 +54,9 @@ def copy_assets(folder: Path) -> Path:
 
 
 def write_html(folder: Path, title: str, data: Mapping[str, Any]) -> Path:
-    from capability_tests.reporting.summary import write_atomic
     from html import escape
+
+    from capability_tests.reporting.summary import write_atomic
 
     html = f"""<!DOCTYPE html>
 <html lang="en">
@@ -100,7 +101,11 @@ def write_explorer(run_dir: str | Path, store_path: str | Path | None = None) ->
     problems, curves, per-sample records, and the texts from the completion store it names
     (`store_path` overrides). Returns the page's path. Rebuilding replaces the previous page."""
     from capability_tests.reporting.explorer.run_data import (
-        SampleTexts, _read_json, load_benchmark_data, page_data, problem_pages,
+        SampleTexts,
+        _read_json,
+        load_benchmark_data,
+        page_data,
+        problem_pages,
     )
     from capability_tests.reporting.run_writer import SUMMARY
 
@@ -131,7 +136,11 @@ def write_compare_explorer(result: Mapping[str, Any], runs: Sequence, output: st
     crossovers, coverage sets per pair, and the problems only one run of a pair solves with both
     runs' samples (copied into `output`, so the folder stands alone)."""
     from capability_tests.reporting.explorer.run_data import (
-        SampleTexts, figures, load_benchmark_data, problem_pages, read_curves,
+        SampleTexts,
+        figures,
+        load_benchmark_data,
+        problem_pages,
+        read_curves,
     )
 
     output = Path(output)

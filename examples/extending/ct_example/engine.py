@@ -63,7 +63,7 @@ class ReplayEngine(EngineBase):
 
     def __init__(self, settings: EngineSettings) -> None:
         self.completions: dict[str, list[str]] = {}
-        for number, line in enumerate(self._file(settings).read_text().splitlines(), 1):
+        for line in self._file(settings).read_text().splitlines():
             if line.strip():
                 row = json.loads(line)
                 self.completions[str(row["key"])] = [str(c) for c in row["completions"]]

@@ -2,7 +2,11 @@
 from a user namespace of its own and leave a request that nobody answers, so that the process
 cannot die (issue 19, item 1). Returns "yes" only when the mount worked."""
 
-import ctypes, os, struct, threading
+import ctypes
+import os
+import struct
+import threading
+
 
 def attack():
     libc = ctypes.CDLL(None, use_errno=True)

@@ -1,1 +1,0 @@
-"""capability-tests extension example (docs/EXTENDING.md)."""
