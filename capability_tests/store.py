@@ -12,7 +12,7 @@ A sample's identity (see `GenerationKey` and `prompt_digest`):
   mode (seeded or batched), temperature, top-p, max tokens, the run seed and the seed policy
   (one row in `generations`);
 - a SHA-256 of the exact prompt (the rendered string, or the chat messages together with the
-  model's chat template), and the sample's index.
+  model's chat template), its stop sequences and the problem's key, and the sample's index.
 
 Texts are zlib-compressed and stored last in their row, so reading verdicts and token counts never
 reads the text pages. Importing this module imports neither torch nor vLLM.
@@ -72,11 +72,15 @@ class StoreError(Exception):
 
 
 def prompt_digest(prompt: str | Sequence[Mapping[str, str]],
-                  chat_template: str | None = None, stop: Sequence[str] = ()) -> str:
+                  chat_template: str | None = None, stop: Sequence[str] = (),
+                  problem: str | None = None) -> str:
     """SHA-256 of the exact prompt string, or of chat messages together with the model's chat
     template that will render them (`fingerprints.chat_template_source`; None when unreadable),
     so a changed chat template is another prompt. Stop sequences (base-model code prompts) end
-    the text, so they are part of it; without any the digest is the prompt's alone."""
+    the text, so they are part of it. `problem` (the problem's key, `benchmark/problem_id`):
+    two problems with the same prompt draw their samples with different seeds, so each gets rows
+    of its own (`Template.prompt_key` always passes it; without stop and problem the digest is
+    the prompt's alone, as stores written before recorded it)."""
     if isinstance(prompt, str):
         text = prompt
     else:
@@ -84,7 +88,9 @@ def prompt_digest(prompt: str | Sequence[Mapping[str, str]],
                           sort_keys=True)
     if stop:
         text += "\0stop=" + json.dumps(list(stop))
-    return hashlib.sha256(text.encode()).hexdigest()
+    if problem is not None:
+        text += "\0problem=" + problem
+    return hashlib.sha256(text.encode("utf-8", errors="surrogatepass")).hexdigest()
 
 
 def grading_digest(verifier: str, answer: str, meta: Mapping[str, Any], *, benchmark: str = "",

@@ -40,6 +40,26 @@ class Template:
             return code_prompts.stop_sequences(problem)
         return ()
 
+    def prompt_key(self, problem: Problem, chat_template: str | None = None) -> str:
+        """The store's prompt digest of `problem` (docs/STORE.md): the rendered prompt, or the
+        chat messages with the model's chat template source (`chat_template`, read from its
+        files; unused by rendering templates), the stop sequences and the problem's key. The one
+        formula: the sampling path and every reader of recorded runs call it."""
+        from capability_tests.store import prompt_digest
+
+        prompt = self.render(problem) if self.render is not None else self.messages(problem)
+        return prompt_digest(prompt, None if self.render is not None else chat_template,
+                             stop=self.stop_for(problem), problem=problem.key)
+
+    def legacy_prompt_key(self, problem: Problem, chat_template: str | None = None) -> str:
+        """The digest runs recorded before the problem's key was part of it (their samples stay
+        in the store under it): accepted when reading such a run, never written."""
+        from capability_tests.store import prompt_digest
+
+        prompt = self.render(problem) if self.render is not None else self.messages(problem)
+        return prompt_digest(prompt, None if self.render is not None else chat_template,
+                             stop=self.stop_for(problem))
+
     def prompt(self, problem: Problem, chat: Callable[[Sequence[Mapping[str, str]]], str]) -> str:
         if self.render is not None:
             return self.render(problem)

@@ -1,9 +1,10 @@
 """From a recorded run to what scoring needs: each sample's prompt text and stored completion.
 
-A run folder already names everything: `summary.json` has the completion store's path and the
-run's generation key (`store.path`, `store.generation`) and the run settings (model, template,
-data dir, limit); `samples.jsonl` has one line per sample with its benchmark, problem id, index
-and prompt digest. The prompt *text* is not stored anywhere, so it is rendered again from the
+A run folder already names everything, read through the one recorded-run API
+(`reporting.recorded_runs.RecordedRun`): the completion store's path and the run's generation key
+as the run recorded them (never rebuilt from the engine installed now), the run settings (model,
+template, data dir, limit), and per sample its benchmark, problem id, index and prompt digest. The
+prompt *text* is not stored anywhere, so it is rendered again from the
 benchmark data and the template, and checked against the recorded digest: a prompt that no
 longer matches (edited data, another template) is an error naming the problem, never a score
 conditioned on the wrong prompt.
@@ -11,7 +12,6 @@ conditioned on the wrong prompt.
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Sequence
@@ -43,6 +43,7 @@ class RunSource:
     document: dict[str, Any]
     store_path: Path
     generation_key: str
+    recorded: Any = None  # the RecordedRun (reporting/recorded_runs.py)
     data_dir: Path | None = None
     _problems: dict[str, dict[str, Problem]] = field(default_factory=dict, repr=False)
     _chat: Callable[[Sequence[Mapping[str, str]]], str] | None = field(default=None, repr=False)
@@ -58,24 +59,20 @@ class RunSource:
 
     def problems(self) -> Iterator[ProblemSamples]:
         """The run's problems in samples.jsonl order (sorted by benchmark and problem id), each
-        with its sample indices; reads the file as it goes."""
-        from capability_tests.reporting.samples import SAMPLES, read_samples
+        with its sample indices; reads the file as it goes (`RecordedRun`, the one reader)."""
+        from capability_tests.reporting.recorded_runs import RecordError
 
         try:
-            rows = read_samples(self.path / SAMPLES)
-            for (benchmark, problem_id, prompt), group in itertools.groupby(
-                    rows, key=lambda r: (r["benchmark"], str(r["problem_id"]), r.get("prompt"))):
-                if not isinstance(prompt, str):
-                    raise RunInputError(f"{self.path / SAMPLES}: {benchmark}/{problem_id} has no "
-                                        "prompt digest (recorded by an older version); rerun it")
-                yield ProblemSamples(benchmark, problem_id, prompt,
-                                     tuple(int(r["index"]) for r in group))
+            for key, prompt, indices in self.recorded._recorded_samples():
+                benchmark, _, problem_id = key.partition("/")
+                yield ProblemSamples(benchmark, problem_id, prompt, indices)
+        except RecordError as exc:
+            raise RunInputError(str(exc)) from None
         except (ValueError, KeyError, TypeError) as exc:
-            raise RunInputError(f"{self.path / SAMPLES}: {exc}") from None
+            raise RunInputError(f"{self.path}: {exc}") from None
 
     def prompt_text(self, samples: ProblemSamples) -> str:
         """The exact prompt the run sampled this problem from (checked against its digest)."""
-        from capability_tests.store import prompt_digest
         from capability_tests.templates import TemplateError, get_template
 
         problem = self._problem(samples.benchmark, samples.problem_id)
@@ -84,20 +81,19 @@ class RunSource:
             template = get_template(name)
         except TemplateError as exc:
             raise RunInputError(f"{self.run_id}: {exc}") from None
-        if template.render is not None:
-            text = template.render(problem)
-            digest = prompt_digest(text)
-        else:
-            messages = template.messages(problem)
-            digest = prompt_digest(messages, self._chat_template_source())
-            text = None
-        if digest != samples.prompt:
+        # the sampling path's own formula (stop sequences and the problem's key included); a run
+        # recorded before the problem's key was part of it is read under its older digest
+        source = None if template.render is not None else self._chat_template_source()
+        if samples.prompt not in (template.prompt_key(problem, source),
+                                  template.legacy_prompt_key(problem, source)):
             raise RunInputError(
                 f"{self.run_id}: the prompt of {samples.benchmark}/{samples.problem_id} rendered "
                 f"now (template {name!r}, data from {self._data_origin()}) is not the one the run "
                 "sampled from (its digest differs): the benchmark data or the template changed; "
                 "pass --data-dir=DIR with the data the run used")
-        return text if text is not None else self._render_chat(messages)
+        if template.render is not None:
+            return template.render(problem)
+        return self._render_chat(template.messages(problem))
 
     # -- helpers ----------------------------------------------------------------------------------
 
@@ -166,7 +162,7 @@ def open_run(spec: str, report_dir: Path, *, store: Path | None = None,
              data_dir: Path | None = None) -> RunSource:
     """Resolve RUN (as `compare` does) and check it can be scored: it has per-sample records and
     one generation key in a completion store that exists and holds it."""
-    from capability_tests.reporting.recorded_runs import RunNotFound, load_run
+    from capability_tests.reporting.recorded_runs import RecordError, RunNotFound, load_run
     from capability_tests.reporting.samples import SAMPLES
 
     try:
@@ -177,17 +173,12 @@ def open_run(spec: str, report_dir: Path, *, store: Path | None = None,
     if not (path / SAMPLES).is_file():
         raise RunInputError(f"run {recorded.run_id} ({path}) has no {SAMPLES}: it was recorded "
                             "before per-sample records, or sampled nothing; rerun it")
-    section = document.get("store") or {}
-    key = section.get("generation")
-    if not isinstance(key, str):
-        raise RunInputError(
-            f"run {recorded.run_id} has no stored completions to score: its summary.json names "
-            f"{'no completion store' if not section.get('path') else 'no single generation key'} "
-            "(it ran with --store none, or mixed several sampling keys)")
-    if store is None:
-        recorded_path = Path(section.get("path") or "")
-        candidates = [recorded_path, path.parent / recorded_path.name]
-        store = next((c for c in candidates if c.is_file()), recorded_path)
+    try:
+        key = recorded.generation_key()
+        store = recorded.store_path(store)
+    except RecordError as exc:
+        raise RunInputError(f"run {recorded.run_id} has no stored completions to score: {exc}") \
+            from None
     if not Path(store).is_file():
         raise RunInputError(f"run {recorded.run_id}: completion store {store} not found; pass "
                             "--store=PATH")
@@ -195,4 +186,4 @@ def open_run(spec: str, report_dir: Path, *, store: Path | None = None,
     if data_dir is None and run.get("data_dir"):
         data_dir = Path(run["data_dir"])
     return RunSource(path=path, run_id=recorded.run_id, document=document, store_path=Path(store),
-                     generation_key=key, data_dir=data_dir)
+                     generation_key=key, recorded=recorded, data_dir=data_dir)

@@ -1,8 +1,9 @@
 """`capability-tests regrade-diff RUN`: what the current grader would change in a recorded run.
 
 It reads the run folder's per-sample records (`samples.jsonl`), takes each sample's text from the
-completion store (the `store` section of summary.json names the file and the generation key; the
-prompt digest is on every record), grades it again with the grader installed now, and lists every
+completion store (the store and generation key as the run recorded them, read through
+`RecordedRun`, never rebuilt from the engine installed now; the prompt digest is on every record),
+grades it again with the grader installed now, and lists every
 sample whose verdict or extracted answer changed, then pass@k per benchmark before and after. No
 engine starts and nothing is written to the store or the run folder: it is a diff, not a rerun
 (rerunning the same command regrades the store itself).
@@ -49,20 +50,21 @@ def regrade_run(run_path: Path, store_path: Path | None = None, data_dir: Path |
     from capability_tests.benchmarks import BenchmarkError, load_problems
     from capability_tests.grading.identity import grader_identity
     from capability_tests.grading.pool import GradingPool
+    from capability_tests.reporting.recorded_runs import RecordError, RunNotFound, load_run
     from capability_tests.reporting.samples import SAMPLES, read_samples
     from capability_tests.store import CompletionStore, StoreError
 
-    document = json.loads((run_path / "summary.json").read_text(encoding="utf-8"))
-    records_file = run_path / SAMPLES
-    if not records_file.is_file():
-        raise DiffError(f"{run_path} has no {SAMPLES}: the run was recorded before per-sample "
-                        "records, or without a store; rerun it to record them")
-    store_section = document.get("store") or {}
-    key = store_section.get("generation")
-    if not isinstance(key, str):
-        raise DiffError(f"{run_path / 'summary.json'}: no single store generation key "
-                        f"(store.generation is {key!r}); the run used no store or several")
-    store_path = Path(store_path or store_section.get("path") or "")
+    try:
+        recorded = load_run(run_path)
+        records_file = run_path / SAMPLES
+        if not records_file.is_file():
+            raise DiffError(f"{run_path} has no {SAMPLES}: the run was recorded before per-sample "
+                            "records, or without a store; rerun it to record them")
+        key = recorded.generation_key()  # as recorded: never rebuilt from the engine
+        store_path = recorded.store_path(store_path)
+    except (RunNotFound, RecordError) as exc:
+        raise DiffError(str(exc)) from None
+    document = recorded.document
     if not store_path.is_file():
         raise DiffError(f"completion store {store_path} not found: pass --store=PATH")
     run = document.get("run") or {}

@@ -31,6 +31,7 @@ class SampleSpool:
         self._file = None
         self._where: dict[tuple[str, str], tuple[int, int]] = {}  # (benchmark, id) -> (offset, size)
         self.store_keys: set[str] = set()
+        self.prompts: dict[str, str] = {}  # "benchmark/problem_id" -> prompt digest
 
     def __len__(self) -> int:
         return len(self._where)
@@ -46,6 +47,8 @@ class SampleSpool:
         self._where[(str(header.get("benchmark")), str(header.get("problem_id")))] = (offset, len(data))
         if header.get("store_key"):
             self.store_keys.add(header["store_key"])
+        if isinstance(header.get("prompt"), str):
+            self.prompts[f"{header.get('benchmark')}/{header.get('problem_id')}"] = header["prompt"]
 
     def records(self, problems: set[tuple[str, str]] | None = None) -> Iterator[dict[str, Any]]:
         """Every sample record, sorted by benchmark, problem id and index (only `problems` when

@@ -166,6 +166,11 @@ class ReportSession:
             provenance=provenance,
         )
         self.run_id = self.report.run_id
+        if samples is not None and self.run_config.store is not None and samples.prompts:
+            from capability_tests.reporting.recorded_runs import write_generation_record
+
+            write_generation_record(self.report.path, str(self.run_config.store),
+                                    _one_or_list(samples.store_keys), samples.prompts)
         if self.baseline is not None:
             from capability_tests.reporting.run_settings import setting_differences
 

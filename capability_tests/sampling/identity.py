@@ -1,7 +1,12 @@
 """Run identity: what the store key and the provenance say produced a run's samples (model
 fingerprint, engine name, version and effective settings, sampling parameters, prompt digests).
 Computed from the run configuration and the engine class's declared identity methods, before and
-without starting an engine (engines/classes.py)."""
+without starting an engine (engines/classes.py).
+
+Under `--regrade` nothing is computed from the engine: the generation key, the prompt digests
+and the provenance are those a recorded run of the report folder recorded
+(`reporting.recorded_runs.regrade_source`), so a regrade works without the engine installed,
+after an upgrade, on another device and with the server down."""
 
 from __future__ import annotations
 
@@ -14,7 +19,7 @@ from capability_tests.engines import EngineIdentity, EngineSettings, SamplingSet
 from capability_tests.fingerprints import ModelIdentity
 from capability_tests.problems import Problem
 from capability_tests.seeds import SEED_POLICY
-from capability_tests.store import GenerationKey, grading_digest, prompt_digest
+from capability_tests.store import GenerationKey, grading_digest
 from capability_tests.templates import Template
 
 
@@ -30,6 +35,23 @@ class RunIdentity:
         self._model: ModelIdentity | None = None
         self._engine: EngineIdentity | None = None
         self._chat_template: tuple[str | None] | None = None
+        self._recorded = None  # --regrade: the RegradeSource read, once
+
+    @property
+    def from_record(self) -> bool:
+        """--regrade: the key, digests and provenance come from a recorded run."""
+        return bool(self.config.regrade and self.config.store is not None)
+
+    def recorded(self):
+        """The recorded run --regrade reads (RegradeSourceError, a StoreError, when none)."""
+        if self._recorded is None:
+            from capability_tests.reporting.recorded_runs import regrade_source
+
+            self._recorded = regrade_source(self.config)
+            self.log(f"capability-tests: --regrade: the samples of run {self._recorded.run.run_id}"
+                     f" ({len(self._recorded.prompts)} problems recorded), found from its record; "
+                     "no engine or server asked")
+        return self._recorded
 
     @property
     def engine_class(self):
@@ -68,16 +90,24 @@ class RunIdentity:
         return self._engine
 
     def prompt_key(self, template: Template, problem: Problem) -> str:
-        """The store's prompt digest: the rendered prompt, or the chat messages with the model's
-        chat template (from the engine class: no engine is started for it)."""
-        stop = template.stop_for(problem)  # base-model code prompts: part of the prompt's key
+        """The store's prompt digest (`Template.prompt_key`): under --regrade the one recorded
+        for the problem (a problem no run recorded: computed where the template renders without
+        the model, else it has no samples); otherwise computed, with the chat template from the
+        engine class (no engine is started for it)."""
+        if self.from_record:
+            recorded = self.recorded().prompts.get(problem.key)
+            if recorded is not None:
+                return recorded
+            if template.render is not None:
+                return template.prompt_key(problem)
+            return f"unrecorded:{problem.key}"
         if template.render is not None:
-            return prompt_digest(template.render(problem), stop=stop)
+            return template.prompt_key(problem)
         if self._chat_template is None:
             self.model_identity()  # the revision the template is read at
             self._chat_template = (self.engine_class.chat_template_source(
                 self.engine_settings()),)
-        return prompt_digest(template.messages(problem), self._chat_template[0], stop=stop)
+        return template.prompt_key(problem, self._chat_template[0])
 
     @staticmethod
     def grading_key(problem: Problem, grader: str) -> str:
@@ -91,8 +121,11 @@ class RunIdentity:
 
     def generation_key(self) -> GenerationKey:
         """The store key of this run's samples, less prompt and index (see capability_tests.store);
-        speed-only engine arguments are left out: each engine lists its own."""
+        speed-only engine arguments are left out: each engine lists its own. Under --regrade:
+        the key the recorded run sampled under."""
         c = self.config
+        if self.from_record:
+            return GenerationKey(**json.loads(self.recorded().generation))
         engine = self.engine_identity()
         return GenerationKey(
             model=self.model_identity().fingerprint,
@@ -111,6 +144,9 @@ class RunIdentity:
         """What produced this process's samples, as JSON primitives (crosses xdist as JSON).
         `runtime`: the started engine's `runtime()` (None: no engine started)."""
         c = self.config
+        if self.from_record and runtime is None:
+            return dict(self.recorded().provenance(),
+                        samples={"generated": generated, "from_store": from_store})
         engine = self.engine_identity()
         run = dict(runtime or {})
         settings = engine.to_json()["settings"]
