@@ -26,6 +26,7 @@ import math
 from typing import Any
 
 import sympy
+from sympy.core.function import AppliedUndef
 
 from capability_tests.grading.latex_parse import (
     Matrix,
@@ -112,6 +113,8 @@ def scalar_equal(got: sympy.Expr, want: sympy.Expr, tol: Tolerance) -> bool:
         sympy.oo, -sympy.oo, sympy.zoo, sympy.nan
     ):
         return False
+    if got.has(sympy.Sum, sympy.Product) or want.has(sympy.Sum, sympy.Product):
+        return False  # an unevaluated sum is equal only as written (above), never at sample points
     free = got.free_symbols | want.free_symbols
     if not free:
         g, w = _num(got), _num(want)
@@ -242,7 +245,7 @@ def _linear_bound(rel: Relation) -> tuple[sympy.Symbol, str, sympy.Expr] | None:
 
 def as_interval(rel: Relation) -> tuple[sympy.Symbol, Seq] | None:
     r"""The set a one-variable inequality describes: `3 < x < 9` is (3, 9), `x \geq 2` is [2, oo)."""
-    if isinstance(rel.rhs, Relation) and isinstance(rel.rhs.lhs, sympy.Symbol):
+    if isinstance(rel.rhs, Relation) and isinstance(rel.rhs.lhs, (sympy.Symbol, AppliedUndef)):
         inner = rel.rhs
         x = inner.lhs
         a, op1, op2, b = rel.lhs, rel.op, inner.op, inner.rhs

@@ -168,7 +168,8 @@ def normalise(text: str, unit: str | None = None, thousands: bool = True,
     m = _SET_BUILDER.match(s)
     if m:
         s = m.group(1).strip()
-    if s.count("=") == 1 and not keep_labels and not re.search(r"\\(?:le|ge|ne)q?|[<>]", s):
+    if (s.count("=") == 1 and not keep_labels and _equals_at_top(s)
+            and not re.search(r"\\(?:le|ge|ne)q?|[<>]", s)):
         m = _LHS.match(s)
         if m is None:
             m = _ARITHMETIC_LHS.match(s)
@@ -192,9 +193,15 @@ def normalise(text: str, unit: str | None = None, thousands: bool = True,
     return Normalised(math=s, key=key, percent=percent, degrees=degrees)
 
 
+def _equals_at_top(text: str) -> bool:
+    """The first `=` is outside every brace group (`\\sum_{k=1}^{n}` has no label)."""
+    head = text.split("=", 1)[0]
+    return head.count("{") - head.count("\\{") <= head.count("}") - head.count("\\}")
+
+
 def labelled_value(item: str) -> str | None:
     """`a = 2` -> `2`: the value of an item that is one name given a value, else None."""
-    m = _LHS.match(item)
+    m = _LHS.match(item) if _equals_at_top(item) else None
     if m and "(" not in item.split("=")[0] and ":" not in item.split("=")[0]:
         return m.group("rest").strip()
     return None
