@@ -43,6 +43,9 @@ FAMILIES = [
     ("0 < f(x) < 1", "(0, 1)", "[0,1)"),
     (r"-1 \le g(t) \le 3", "[-1, 3]", "(-1, 3]"),
     (r"0 < f(x) < 1", r"1 > f(x) > 0", "0 < x < 1"),
+    ("(0, 1)", r"f(x) \in (0, 1)", r"f(x) \in [0, 1)"),
+    (r"(0, \infty)", "f(x) > 0", r"f(x) \geq 0"),
+    ("f(x) > 0", r"(0, \infty)", "f(x) > x"),
     # sums and products with bounds
     (r"\frac{n(n+1)(2n+1)}{6}", r"\sum_{k=1}^{n} k^2", r"\sum_{k=2}^{n} k^2"),
     (r"\sum_{k=1}^{n} k^2", r"\frac{n(2n+1)(n+1)}{6}", r"\frac{n(n+1)}{2}"),

@@ -214,6 +214,8 @@ def _linear_bound(rel: Relation) -> tuple[sympy.Symbol, str, sympy.Expr] | None:
     ):
         return None
     diff = rel.lhs - rel.rhs
+    # `f(x) > 0`: a function value is the unknown (as a name, so that x alone is not)
+    diff = diff.xreplace({f: sympy.Symbol(str(f)) for f in diff.atoms(AppliedUndef)})
     free = diff.free_symbols
     if len(free) != 1:
         return None

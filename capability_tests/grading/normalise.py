@@ -93,7 +93,7 @@ _PLAIN_PI = re.compile(r"(?<![\\A-Za-z])pi(?![A-Za-z])")
 _PLAIN_SQRT = re.compile(r"(?<![\\A-Za-z])sqrt\s*(?:\(([^()]{1,200})\)|(\d+))")
 # set-builder notation: `\{x \mid x > 3\}` states the condition
 _SET_BUILDER = re.compile(r"^\\\{\s*[A-Za-z]\s*(?:\\mid|\||:)\s*(.+)\\\}$")
-_IN = re.compile(r"^\s*[A-Za-z]\s*\\in\s*")
+_IN = re.compile(r"^\s*[A-Za-z](?:\s*\(\s*[a-z]\s*\))?\s*\\in\s*")  # `x \in`, `f(x) \in`
 # "12 + 7 = 19": a purely arithmetic left side (no letters) stated before the result.
 _ARITH = r"(?:[\d\s+\-*/().^{}]|\\times|\\cdot|\\div|\\[dt]?frac|\\sqrt)"
 _ARITHMETIC_LHS = re.compile(r"^\s*" + _ARITH + r"*\d" + _ARITH + r"*=\s*(?P<rest>[^=]+)$")
