@@ -91,6 +91,7 @@ def test_a_decimal_in_a_final_answer_statement_is_kept_whole():
     (r"\prod_{k=1}^{9} 10^{10^k}", "power too large"),  # every term goes through the size guards
     (r"\sum_{k=1}^{10^{9}} k!", "too many terms"),
     (r"\prod_{k=1}^{400} k^{400}", "too large"),
+    (r"\prod_{a=1}^{9} \prod_{b=1}^{9} \prod_{c=1}^{9} \frac{1}{a+b+c}", "too many terms"),  # nested
 ])
 def test_a_sum_too_large_to_compute_is_refused_not_computed(answer, reason):
     from capability_tests.grading.latex_parse import Unsafe, parse_latex

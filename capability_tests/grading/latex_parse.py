@@ -48,7 +48,7 @@ MAX_DIGITS = 400  # digits of one numeric literal
 MAX_EXP10 = 400  # |exponent| of a scientific literal
 MAX_RESULT_BITS = 20_000  # size of an integer power / factorial the parser will compute
 MAX_TOTAL_BITS = 200_000  # all such results of one parse together
-MAX_TERMS = 500  # terms of a \sum / \prod with concrete bounds, each built by the guarded parser
+MAX_TERMS = 500  # terms of all \sum / \prod with concrete bounds, each built by the guarded parser
 MAX_CLOSED_DEGREE = 12  # a \sum of a polynomial summand up to this degree is put in closed form
 INDEX = Symbol("_index")  # the bound variable of an unevaluated \sum / \prod (no answer names it)
 
@@ -151,6 +151,7 @@ class _Parser:
         self.depth = 0
         self.bits = 0
         self.indices: list[str] = []  # bound variables of the sums being parsed
+        self.terms = 0  # terms of concrete sums built so far, nested sums included
 
     # -- helpers -------------------------------------------------------------------------------
     def peek(self, k: int = 0) -> str | None:
@@ -645,7 +646,8 @@ class _Parser:
             count = int(stop - start) + 1
             if count <= 0:
                 return op.identity
-            if count <= MAX_TERMS:
+            if count <= MAX_TERMS - self.terms:
+                self.terms += count
                 return op(*(self.term_at(body_tokens, index, k)
                             for k in range(int(start), int(stop) + 1)))
         elif start.free_symbols & {index} or stop.free_symbols & {index}:
@@ -697,11 +699,11 @@ class _Parser:
             else:
                 substituted.extend(value)
         sub = _Parser(substituted)
-        sub.depth, sub.bits = self.depth, self.bits
+        sub.depth, sub.bits, sub.terms = self.depth, self.bits, self.terms
         term = _scalar(sub.parse_unary_term())
         if sub.i != len(substituted):
             raise ParseError("a summand that does not parse on its own")
-        self.bits = sub.bits
+        self.bits, self.terms = sub.bits, sub.terms
         if term.is_Rational:
             self.charge(max(abs(term.p).bit_length(), term.q.bit_length()))
         return term
