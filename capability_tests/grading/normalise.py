@@ -27,6 +27,7 @@ was removed (`percent`, `degrees`). Rules, in order:
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -128,6 +129,7 @@ def _strip_unit(text: str, unit: str | None) -> str:
     return text
 
 
+@functools.lru_cache(maxsize=4096)  # a pure function of short strings, asked again per sample
 def normalise(text: str, unit: str | None = None, thousands: bool = True,
               keep_labels: bool = False) -> Normalised:
     s = text.strip()
