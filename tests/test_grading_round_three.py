@@ -36,6 +36,27 @@ FAMILIES = [
     # assignment lists against tuples
     ("(5,2),(7,2)", "p=5, q=2; p=7, q=2", "p=5, q=2; p=7, q=3"),
     ("(5,2),(7,2)", "p=7, q=2; p=5, q=2", "p=5, q=2; q=7, p=2"),
+    # inequalities around a function value against intervals, both directions
+    ("(0, 1)", "0 < f(x) < 1", r"0 < f(x) \le 1"),
+    ("(0, 1)", "0 < f(x) < 1", "0 < f(x) < 2"),
+    ("(0, 1)", r"0 < x < 1", r"0 < x \le 1"),
+    ("0 < f(x) < 1", "(0, 1)", "[0,1)"),
+    (r"-1 \le g(t) \le 3", "[-1, 3]", "(-1, 3]"),
+    (r"0 < f(x) < 1", r"1 > f(x) > 0", "0 < x < 1"),
+    ("(0, 1)", r"f(x) \in (0, 1)", r"f(x) \in [0, 1)"),
+    (r"(0, \infty)", "f(x) > 0", r"f(x) \geq 0"),
+    ("f(x) > 0", r"(0, \infty)", "f(x) > x"),
+    # sums and products with bounds
+    (r"\frac{n(n+1)(2n+1)}{6}", r"\sum_{k=1}^{n} k^2", r"\sum_{k=2}^{n} k^2"),
+    (r"\sum_{k=1}^{n} k^2", r"\frac{n(2n+1)(n+1)}{6}", r"\frac{n(n+1)}{2}"),
+    (r"\sum_{k=1}^{n} k^2", r"\sum_{j=1}^{n} j^2", r"\sum_{j=1}^{n+1} j^2"),
+    (r"\sum_{i=1}^{n} 2i(i+1)", r"\sum_{i=1}^{n} (i+1) \cdot 2i", r"\sum_{i=1}^{n} (i+1) \cdot i"),
+    (r"\sum_{k=1}^{n} \frac{1}{k(k+1)}", r"\sum_{m=1}^{n} \frac{1}{(m+1)m}",
+     r"\sum_{m=1}^{n} \frac{1}{(m+2)m}"),
+    ("6", r"\prod_{i=1}^{5} (1 + 1/i)", r"\prod_{i=1}^{4} (1 + 1/i)"),
+    ("55", r"\sum_{k=1}^{10} k", r"\sum_{k=0}^{9} k"),
+    (r"2^n n!", r"\prod_{k=1}^{n} 2k", r"\prod_{k=1}^{n} k"),
+    (r"a_1 + a_2 + a_3", r"\sum_{k=1}^{3} a_k", r"\sum_{k=1}^{3} a_{k+1}"),
 ]
 
 
@@ -64,3 +85,26 @@ def test_a_final_answer_statement_ending_in_a_sentence_or_debris(completion):
 def test_a_decimal_in_a_final_answer_statement_is_kept_whole():
     found = extract_answer("Final Answer: 3.5. I hope it is correct.")
     assert found.answer == "3.5"
+
+
+@pytest.mark.parametrize("answer,reason", [
+    (r"\prod_{k=1}^{9} 10^{10^k}", "power too large"),  # every term goes through the size guards
+    (r"\sum_{k=1}^{10^{9}} k!", "too many terms"),
+    (r"\prod_{k=1}^{400} k^{400}", "too large"),
+    (r"\prod_{a=1}^{9} \prod_{b=1}^{9} \prod_{c=1}^{9} \frac{1}{a+b+c}", "too many terms"),  # nested
+])
+def test_a_sum_too_large_to_compute_is_refused_not_computed(answer, reason):
+    from capability_tests.grading.latex_parse import Unsafe, parse_latex
+
+    with pytest.raises(Unsafe, match=reason):
+        parse_latex(answer)
+    assert not grade(f"\\boxed{{{answer}}}", reference("math500", "1")).correct
+
+
+def test_a_sum_with_symbolic_bounds_that_has_no_closed_form_compares_as_written():
+    from capability_tests.grading.latex_parse import parse_latex
+
+    assert parse_latex(r"\sum_{k=1}^{n} \frac{1}{k}") == parse_latex(r"\sum_{j=1}^{n} \frac{1}{j}")
+    harmonic = reference("math500", r"\sum_{k=1}^{n} \frac{1}{k}")
+    assert not grade(r"\boxed{\sum_{k=1}^{n} \frac{1}{k^2}}", harmonic).correct
+    assert not grade(r"\boxed{\ln n}", harmonic).correct

@@ -69,6 +69,9 @@ def _identity_of(package_root: Path) -> str:
 def _copy_package(dest: Path) -> Path:
     shutil.copytree(REPO_ROOT / "capability_tests", dest / "capability_tests",
                     ignore=shutil.ignore_patterns("__pycache__"))
+    # the scripted engine of the runs below (`--engine=fixtures.fake_engine:FakeEngine`)
+    shutil.copytree(REPO_ROOT / "fixtures", dest / "fixtures",
+                    ignore=shutil.ignore_patterns("__pycache__"))
     return dest
 
 

@@ -48,6 +48,9 @@ MAX_DIGITS = 400  # digits of one numeric literal
 MAX_EXP10 = 400  # |exponent| of a scientific literal
 MAX_RESULT_BITS = 20_000  # size of an integer power / factorial the parser will compute
 MAX_TOTAL_BITS = 200_000  # all such results of one parse together
+MAX_TERMS = 500  # terms of all \sum / \prod with concrete bounds, each built by the guarded parser
+MAX_CLOSED_DEGREE = 12  # a \sum of a polynomial summand up to this degree is put in closed form
+INDEX = Symbol("_index")  # the bound variable of an unevaluated \sum / \prod (no answer names it)
 
 
 class ParseError(ValueError):
@@ -147,6 +150,8 @@ class _Parser:
         self.i = 0
         self.depth = 0
         self.bits = 0
+        self.indices: list[str] = []  # bound variables of the sums being parsed
+        self.terms = 0  # terms of concrete sums built so far, nested sums included
 
     # -- helpers -------------------------------------------------------------------------------
     def peek(self, k: int = 0) -> str | None:
@@ -440,6 +445,8 @@ class _Parser:
             self.take()
             sub = self.raw_group()
             return Symbol(f"{name}_{sub}")
+        if name in self.indices:
+            return Symbol(name)
         if name == "e":
             return E
         if name == "i":
@@ -488,6 +495,8 @@ class _Parser:
             raise ParseError("unbalanced floor/ceiling")
         if name in ("begin",):
             return self.environment()
+        if name in ("sum", "prod"):
+            return self.big_operator(name)
         if name in _FUNCS or name in ("arcsec", "arccsc", "arccot"):
             return self.function(name)
         if name in _GREEK:
@@ -598,6 +607,122 @@ class _Parser:
         if len({len(r) for r in rows}) != 1:
             raise ParseError("ragged matrix")
         return Matrix(tuple(tuple(r) for r in rows))
+
+    def big_operator(self, name: str) -> Any:
+        r"""`\sum_{k=1}^{n} k^2`, `\prod_{i=1}^{5} (1 + 1/i)`: the summand is the term that follows.
+
+        Concrete bounds: each term is parsed again with the index replaced by its value, so every
+        size guard applies to it (`\prod_{k=1}^{9} 10^{10^k}` is refused, not computed).
+        Symbolic bounds: a polynomial summand is summed in closed form (Faulhaber), a product of
+        the index alone or times a constant is a factorial; anything else stays an unevaluated
+        `Sum` / `Product` over one fixed index symbol, so that renaming the index or reordering
+        factors gives an equal value."""
+        lower = upper = None
+        while self.peek() in ("_", "^"):
+            if self.take() == "_":
+                if lower is not None:
+                    raise ParseError("two lower bounds")
+                lower = self.lower_bound()
+            else:
+                if upper is not None:
+                    raise ParseError("two upper bounds")
+                upper = self.parse_exponent()
+        if lower is None or upper is None:
+            raise ParseError(f"\\{name} without bounds `_{{k=a}}^{{b}}`")
+        index, start, stop = lower[0], _scalar(lower[1]), _scalar(upper)
+        if self.starts_atom() is False and self.peek() not in ("-", "+"):
+            raise ParseError(f"\\{name} without a summand")
+        first = self.i
+        self.enter()
+        self.indices.append(index.name)  # `i` in the summand is the index, not the unit
+        try:
+            body = _scalar(self.parse_unary_term())
+        finally:
+            self.indices.pop()
+            self.leave()
+        body_tokens = self.toks[first:self.i]
+        op = sympy.Add if name == "sum" else sympy.Mul
+        if start.is_Integer and stop.is_Integer:
+            count = int(stop - start) + 1
+            if count <= 0:
+                return op.identity
+            if count <= MAX_TERMS - self.terms:
+                self.terms += count
+                return op(*(self.term_at(body_tokens, index, k)
+                            for k in range(int(start), int(stop) + 1)))
+        elif start.free_symbols & {index} or stop.free_symbols & {index}:
+            raise ParseError("a bound names the index")
+        closed = self.closed_form(name, body, index, start, stop)
+        if closed is not None:
+            return closed
+        if start.is_Integer and stop.is_Integer:
+            raise Unsafe(f"\\{name} of too many terms")
+        kind = sympy.Sum if name == "sum" else sympy.Product
+        return kind(body.xreplace({index: INDEX}), (INDEX, start, stop))
+
+    def lower_bound(self) -> tuple[Symbol, Any]:
+        """`{k=1}`: the index (one letter) and where it starts."""
+        self.expect("{")
+        if self.peek_kind() != "letter":
+            raise ParseError("the lower bound of a sum names no index")
+        index = Symbol(self.take())
+        self.expect("=")
+        self.enter()
+        try:
+            start = self.parse_sum()
+        finally:
+            self.leave()
+        self.expect("}")
+        return index, start
+
+    def parse_unary_term(self) -> Any:
+        if self.peek() in ("-", "+"):
+            sign = self.take()
+            value = self.parse_term()
+            return _neg(value) if sign == "-" else value
+        return self.parse_term()
+
+    def term_at(self, tokens: list[tuple[str, str]], index: Symbol, k: int) -> Any:
+        if len(index.name) != 1:
+            raise ParseError("a subscripted index with concrete bounds")
+        value = [("op", "(")] + ([("op", "-")] if k < 0 else []) + [("num", str(abs(k))),
+                                                                     ("op", ")")]
+        subscript = [("op", "{"), ("num", str(k)), ("op", "}")]  # `a_k` becomes `a_{3}`
+        substituted: list[tuple[str, str]] = []
+        for tok in tokens:
+            if tok != ("letter", index.name):
+                substituted.append(tok)
+            elif substituted and substituted[-1] == ("op", "_") and k >= 0:
+                substituted.extend(subscript)
+            elif substituted[-2:] == [("op", "_"), ("op", "{")] and k >= 0:
+                substituted.append(("num", str(k)))
+            else:
+                substituted.extend(value)
+        sub = _Parser(substituted)
+        sub.depth, sub.bits, sub.terms = self.depth, self.bits, self.terms
+        term = _scalar(sub.parse_unary_term())
+        if sub.i != len(substituted):
+            raise ParseError("a summand that does not parse on its own")
+        self.bits, self.terms = sub.bits, sub.terms
+        if term.is_Rational:
+            self.charge(max(abs(term.p).bit_length(), term.q.bit_length()))
+        return term
+
+    def closed_form(self, name: str, body: Any, index: Symbol, start: Any, stop: Any) -> Any:
+        if not body.has(index):
+            return body * (stop - start + 1) if name == "sum" else self.power(body, stop - start + 1)
+        poly = body.as_poly(index) if body.is_polynomial(index) else None
+        if poly is None:
+            return None
+        if name == "sum" and poly.degree() <= MAX_CLOSED_DEGREE:
+            if any(c.is_Number and abs(c) > 2 ** 64 for c in poly.coeffs()):
+                raise Unsafe("summand too large")
+            return sympy.expand(sympy.Sum(body, (index, start, stop)).doit())
+        if name == "prod" and poly.degree() == 1 and start.is_Integer and start >= 1:
+            a, b = poly.all_coeffs()
+            if b == 0:  # prod of a*k: a^(count) * stop! / (start-1)!
+                return self.power(a, stop - start + 1) * factorial(stop) / factorial(start - 1)
+        return None
 
     # -- guarded arithmetic ----------------------------------------------------------------------
     def number(self, tok: str) -> Any:

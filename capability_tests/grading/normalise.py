@@ -27,6 +27,7 @@ was removed (`percent`, `degrees`). Rules, in order:
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -93,7 +94,7 @@ _PLAIN_PI = re.compile(r"(?<![\\A-Za-z])pi(?![A-Za-z])")
 _PLAIN_SQRT = re.compile(r"(?<![\\A-Za-z])sqrt\s*(?:\(([^()]{1,200})\)|(\d+))")
 # set-builder notation: `\{x \mid x > 3\}` states the condition
 _SET_BUILDER = re.compile(r"^\\\{\s*[A-Za-z]\s*(?:\\mid|\||:)\s*(.+)\\\}$")
-_IN = re.compile(r"^\s*[A-Za-z]\s*\\in\s*")
+_IN = re.compile(r"^\s*[A-Za-z](?:\s*\(\s*[a-z]\s*\))?\s*\\in\s*")  # `x \in`, `f(x) \in`
 # "12 + 7 = 19": a purely arithmetic left side (no letters) stated before the result.
 _ARITH = r"(?:[\d\s+\-*/().^{}]|\\times|\\cdot|\\div|\\[dt]?frac|\\sqrt)"
 _ARITHMETIC_LHS = re.compile(r"^\s*" + _ARITH + r"*\d" + _ARITH + r"*=\s*(?P<rest>[^=]+)$")
@@ -128,6 +129,7 @@ def _strip_unit(text: str, unit: str | None) -> str:
     return text
 
 
+@functools.lru_cache(maxsize=4096)  # a pure function of short strings, asked again per sample
 def normalise(text: str, unit: str | None = None, thousands: bool = True,
               keep_labels: bool = False) -> Normalised:
     s = text.strip()
@@ -168,7 +170,8 @@ def normalise(text: str, unit: str | None = None, thousands: bool = True,
     m = _SET_BUILDER.match(s)
     if m:
         s = m.group(1).strip()
-    if s.count("=") == 1 and not keep_labels and not re.search(r"\\(?:le|ge|ne)q?|[<>]", s):
+    if (s.count("=") == 1 and not keep_labels and _equals_at_top(s)
+            and not re.search(r"\\(?:le|ge|ne)q?|[<>]", s)):
         m = _LHS.match(s)
         if m is None:
             m = _ARITHMETIC_LHS.match(s)
@@ -192,9 +195,15 @@ def normalise(text: str, unit: str | None = None, thousands: bool = True,
     return Normalised(math=s, key=key, percent=percent, degrees=degrees)
 
 
+def _equals_at_top(text: str) -> bool:
+    """The first `=` is outside every brace group (`\\sum_{k=1}^{n}` has no label)."""
+    head = text.split("=", 1)[0]
+    return head.count("{") - head.count("\\{") <= head.count("}") - head.count("\\}")
+
+
 def labelled_value(item: str) -> str | None:
     """`a = 2` -> `2`: the value of an item that is one name given a value, else None."""
-    m = _LHS.match(item)
+    m = _LHS.match(item) if _equals_at_top(item) else None
     if m and "(" not in item.split("=")[0] and ":" not in item.split("=")[0]:
         return m.group("rest").strip()
     return None

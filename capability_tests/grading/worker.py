@@ -13,7 +13,7 @@ import signal
 
 import sympy  # noqa: F401  (imported here so forked workers start warm)
 
-from capability_tests.grading import equivalence  # noqa: F401
+from capability_tests.grading import compare_values, equivalence  # noqa: F401
 from capability_tests.grading.grader import grade_here
 from capability_tests.grading.verifiers import warm
 
