@@ -20,27 +20,35 @@ reads the text pages. Importing this module imports neither torch nor vLLM.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import sqlite3
 import time
 import zlib
-from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping, Sequence
+from typing import Iterable, Iterator, Sequence
 
-from capability_tests.safe_text import safe_optional  # no model text may crash a write
+from capability_tests.store_keys import (  # noqa: F401 (the store's public names)
+    GenerationKey,
+    grader_of,
+    grading_digest,
+    prompt_digest,
+)
+from capability_tests.store_rows import (  # noqa: F401 (the store's public names)
+    _SCHEMA,
+    _SCORE_SCHEMA,
+    GRADER_ERROR,
+    TIMED_OUT,
+    NewSample,
+    StoredSample,
+    _plain,
+    decode_text,
+    encode_text,
+    verdict_flags,
+)
 
 SCHEMA_VERSION = 1
-# Bits of the samples.timed_out column, the verdict's flags (a plain 0/1 in stores written
-# before grader errors existed, which reads the same): the comparison timed out; the verifier
-# raised (a `grader_error` verdict, docs/GRADING.md).
-TIMED_OUT, GRADER_ERROR = 1, 2
 
 
-def verdict_flags(timed_out: bool, grader_error: bool = False) -> int:
-    return (TIMED_OUT if timed_out else 0) | (GRADER_ERROR if grader_error else 0)
 APPLICATION_ID = 0x43545331  # "CTS1": marks a file as ours (PRAGMA application_id)
 BUSY_TIMEOUT_MS = 60_000
 
@@ -50,184 +58,10 @@ def _is_busy(exc: BaseException) -> bool:
     return "locked" in text or "busy" in text
 
 
-def encode_text(text: str) -> bytes:
-    """A text as stored: UTF-8, zlib level 1. Any `str` can be stored: a lone surrogate (a model
-    or a decoder can produce one) is kept as its surrogate escape, never an exception that
-    would lose the flush."""
-    return zlib.compress(str(text).encode("utf-8", errors="surrogatepass"), 1)
-
-
-def _plain(value: str | None) -> str | None:
-    """A short text column (extracted answer, reason) that SQLite can bind: lone surrogates are
-    written as their escapes (`\\udc80`) instead of raising UnicodeEncodeError."""
-    return safe_optional(value)
-
-
-def decode_text(blob: bytes) -> str:
-    return zlib.decompress(blob).decode("utf-8", errors="surrogatepass")
-
-
 class StoreError(Exception):
     """The store cannot be used; the message names the file and says what to do."""
 
 
-def prompt_digest(prompt: str | Sequence[Mapping[str, str]],
-                  chat_template: str | None = None, stop: Sequence[str] = (),
-                  problem: str | None = None) -> str:
-    """SHA-256 of the exact prompt string, or of chat messages together with the model's chat
-    template that will render them (`fingerprints.chat_template_source`; None when unreadable),
-    so a changed chat template is another prompt. Stop sequences (base-model code prompts) end
-    the text, so they are part of it. `problem` (the problem's key, `benchmark/problem_id`):
-    two problems with the same prompt draw their samples with different seeds, so each gets rows
-    of its own (`Template.prompt_key` always passes it; without stop and problem the digest is
-    the prompt's alone, as stores written before recorded it)."""
-    if isinstance(prompt, str):
-        text = prompt
-    else:
-        text = json.dumps({"messages": list(prompt), "chat_template": chat_template},
-                          sort_keys=True)
-    if stop:
-        text += "\0stop=" + json.dumps(list(stop))
-    if problem is not None:
-        text += "\0problem=" + problem
-    return hashlib.sha256(text.encode("utf-8", errors="surrogatepass")).hexdigest()
-
-
-def grading_digest(verifier: str, answer: str, meta: Mapping[str, Any], *, benchmark: str = "",
-                   grader: str | None = None, policy: Any = None) -> str:
-    """What a stored verdict depends on besides the text: `<grader identity>/<16 hex>`, the hex
-    over verifier, benchmark, reference answer, meta and the benchmark's grading policy
-    (`GradingPolicy`: extraction and tolerances depend on it; `policy.as_key()`).
-
-    A verdict stored under another digest is regraded from its text (no engine). The grader
-    identity (`grading.identity.grader_identity`, default: the running grader's) is kept readable
-    in front so a run can say how many verdicts a grader change regraded.
-    """
-    if grader is None:
-        from capability_tests.grading.identity import grader_identity
-
-        grader = grader_identity()
-    fields = [verifier, benchmark, answer, dict(meta)]
-    if policy is not None:
-        fields.append(policy.as_key())
-    data = json.dumps(fields, sort_keys=True, default=str)
-    return f"{grader}/{hashlib.sha256(data.encode()).hexdigest()[:16]}"
-
-
-def grader_of(grading: str | None) -> str | None:
-    """The grader identity a stored `grading` digest was made under (None: unknown or older)."""
-    if not grading or "/" not in grading:
-        return None
-    return grading.split("/", 1)[0]
-
-
-@dataclass(frozen=True)
-class GenerationKey:
-    """Everything but the prompt and index that decides what a sample is (see docs/STORE.md).
-
-    `engine_settings`: the settings the engine will actually use after its own defaults, less
-    those it declares speed-only (`EngineIdentity.key_settings`), as sorted JSON.
-    `seed_policy`: how per-sample seeds are derived (`capability_tests.seeds.SEED_POLICY`);
-    samples stored under an older policy are not reused.
-    """
-
-    model: str  # fingerprints.ModelIdentity.fingerprint
-    engine: str
-    engine_version: str | None
-    engine_settings: str  # JSON, sorted keys
-    mode: str  # "seeded" | "batched"
-    temperature: float
-    top_p: float
-    max_tokens: int
-    seed: int
-    seed_policy: str
-
-    def as_json(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True)
-
-
-@dataclass(frozen=True)
-class StoredSample:
-    """A stored sample without its text (what planning and reports need)."""
-
-    index: int
-    seed: int | None
-    tokens: int
-    finish_reason: str
-    correct: bool | None  # None: not graded (grading failed; the next run grades it)
-    extracted: str | None
-    reason: str | None
-    grading: str | None  # grading_digest the verdict was made under
-    timed_out: bool = False
-    created: float | None = None  # the row's version: a --fresh rewrite gives it another
-    grader_error: bool = False  # the verifier raised: a verdict (not correct), not a failure
-
-
-@dataclass(frozen=True)
-class NewSample:
-    prompt: str  # prompt_digest
-    problem: str  # "benchmark/problem_id", informational
-    index: int
-    seed: int | None
-    text: str
-    tokens: int
-    finish_reason: str
-    correct: bool | None = None
-    extracted: str | None = None
-    reason: str | None = None
-    grading: str | None = None
-    timed_out: bool = False
-    grader_error: bool = False
-
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS generations (
-    id INTEGER PRIMARY KEY,
-    key TEXT NOT NULL UNIQUE,
-    created REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS samples (
-    generation INTEGER NOT NULL REFERENCES generations(id),
-    prompt TEXT NOT NULL,
-    idx INTEGER NOT NULL,
-    problem TEXT NOT NULL,
-    seed INTEGER,
-    tokens INTEGER NOT NULL,
-    finish_reason TEXT NOT NULL,
-    correct INTEGER,
-    extracted TEXT,
-    reason TEXT,
-    timed_out INTEGER NOT NULL DEFAULT 0,
-    grading TEXT,
-    created REAL NOT NULL,
-    text BLOB NOT NULL,
-    PRIMARY KEY (generation, prompt, idx)
-);
-""" + "\n"
-
-# Perplexity scores of stored samples under a scoring model (`capability-tests perplexity`).
-# Added tables, not a new schema version: code that does not know them ignores them, and a store
-# created before them gets them on the first scoring (CREATE TABLE IF NOT EXISTS).
-_SCORE_SCHEMA = """
-CREATE TABLE IF NOT EXISTS scorers (
-    id INTEGER PRIMARY KEY,
-    key TEXT NOT NULL UNIQUE,
-    created REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS scores (
-    scorer INTEGER NOT NULL REFERENCES scorers(id),
-    generation INTEGER NOT NULL,
-    prompt TEXT NOT NULL,
-    idx INTEGER NOT NULL,
-    sample_created REAL NOT NULL,
-    tokens INTEGER NOT NULL,
-    logprob_sum REAL NOT NULL,
-    created REAL NOT NULL,
-    PRIMARY KEY (scorer, generation, prompt, idx)
-);
-"""
-_SCHEMA += _SCORE_SCHEMA
 
 
 class CompletionStore:
