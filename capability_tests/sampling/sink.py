@@ -16,15 +16,14 @@ import collections
 import queue
 import threading
 import time
-from concurrent.futures import FIRST_COMPLETED, Future, as_completed
-from concurrent.futures import wait as wait_for_futures
+from concurrent.futures import Future, as_completed
 from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
 
 from capability_tests.engines import Completion, RequestFailure
 from capability_tests.grading.verdict import Verdict
 from capability_tests.problems import Problem
 from capability_tests.sampling.outcome import ProblemTally
-from capability_tests.seeds import sample_seed
+from capability_tests.seeds import SEED_MODULUS, problem_seed_base
 from capability_tests.store import CompletionStore, NewSample, StoreError, StoredSample, verdict_flags
 
 if TYPE_CHECKING:
@@ -107,9 +106,11 @@ class SampleSink:
         self._in_flight: dict[Future, tuple[str, int, Completion]] = {}
         self._in_flight_bytes = 0
         self._done: collections.deque[Future] = collections.deque()  # appended by any thread
+        self._arrived = threading.Event()  # set when a verdict lands in _done
         self._rows: list[tuple[str, NewSample]] = []
         self._rows_since = time.monotonic()
         self._writer: _Writer | None = None
+        self._seed_bases: dict[str, int] = {}
         self.flushing = False  # a stop signal waits for the flush (sampling/signals.py)
 
     def receive(self, key: str, index: int, item: Completion | RequestFailure) -> None:
@@ -141,7 +142,8 @@ class SampleSink:
             self.collect()
             while self._in_flight and (wait or len(self._in_flight) > MAX_IN_FLIGHT
                                        or self._in_flight_bytes > MAX_IN_FLIGHT_BYTES):
-                wait_for_futures(list(self._in_flight), return_when=FIRST_COMPLETED)
+                self._arrived.wait(1.0)  # cheap at any number in flight (futures.wait is not)
+                self._arrived.clear()
                 self.collect()
             if wait:
                 self._write_rows()
@@ -159,7 +161,11 @@ class SampleSink:
             future.set_exception(exc)
         self._in_flight[future] = item
         self._in_flight_bytes += len(comp.text)
-        future.add_done_callback(self._done.append)
+        future.add_done_callback(self._landed)
+
+    def _landed(self, future: Future) -> None:
+        self._done.append(future)
+        self._arrived.set()
 
     def collect(self) -> None:
         """Tally the verdicts that are ready and queue their rows for the store (any order: a
@@ -180,8 +186,7 @@ class SampleSink:
             problem = tally.problem
             self._rows.append((key, NewSample(
                 tally.digest, key, index,
-                sample_seed(self.run_seed, problem.benchmark, problem.problem_id, index)
-                if self.seeded else None,
+                self._seed(key, problem, index) if self.seeded else None,
                 comp.text, comp.tokens, comp.finish_reason,
                 None if verdict.error else verdict.correct,  # a failure is no verdict
                 verdict.extracted, verdict.reason, tally.grading, verdict.timed_out,
@@ -190,6 +195,14 @@ class SampleSink:
         if self._rows and (len(self._rows) >= WRITE_ROWS
                            or time.monotonic() - self._rows_since >= WRITE_SECONDS):
             self._write_rows()
+
+    def _seed(self, key: str, problem: Problem, index: int) -> int:
+        """`seeds.sample_seed`, with the problem's base hashed once per batch."""
+        base = self._seed_bases.get(key)
+        if base is None:
+            base = self._seed_bases[key] = problem_seed_base(
+                self.run_seed, problem.benchmark, problem.problem_id)
+        return (base + index) % SEED_MODULUS
 
     def _write_rows(self) -> None:
         rows, self._rows = self._rows, []
