@@ -157,12 +157,14 @@ class GradingPool:
                 raise self._crash
             if self._closed:
                 raise RuntimeError("GradingPool is closed")
-            self._pending.append((future, completion, problem, 0, 1.0))
-            if self._thread is None:
+            wake = not self._pending  # a dispatcher with work queued wakes by itself: a
+            self._pending.append((future, completion, problem, 0, 1.0))  # write per sample
+            if self._thread is None:  # would hand the GIL over per sample
                 self._thread = threading.Thread(target=self._run, name="grading-pool",
                                                 daemon=True)
                 self._thread.start()
-        self._wake()
+        if wake:
+            self._wake()
         return future
 
     def map(self, pairs: Iterable[tuple[str, Problem]]) -> list[Verdict]:
