@@ -3,11 +3,14 @@
 By default the pool has one worker per CPU this process may use (`os.sched_getaffinity`), shared
 with the other xdist workers of the run (`default_workers`).
 
-`GradingPool` owns worker processes (started lazily, on the first `submit`). Each worker grades one
-sample at a time with `grade_here` (SIGALRM limit inside the worker). A dispatcher thread in the
-parent hands out samples and watches the clock: a worker that has not answered within
-`timeout + slack` seconds (stuck in C code a signal cannot interrupt) is killed and replaced, and
-its sample gets a `timed_out` verdict. One bad sample therefore never stalls the run.
+`GradingPool` owns worker processes (started lazily, on the first `submit`). Each worker grades its
+samples one after the other with `grade_here` (SIGALRM limit inside the worker) and sends each
+verdict back as it is made. A dispatcher thread in the parent hands out samples in chunks (as many
+as a worker grades in about `QUEUE_SECONDS`, topped up before it runs dry, so a worker never waits
+for the parent's thread, which shares the GIL with the sampling path) and watches the clock: a
+worker that has not answered for the sample it is grading within `timeout + slack` seconds (stuck
+in C code a signal cannot interrupt) is killed and replaced, that sample gets a `timed_out`
+verdict and the rest of its chunk is queued again. One bad sample therefore never stalls the run.
 
 A worker that dies (killed while idle, crashed while grading) is not a verdict on anybody's
 completion: the dispatcher watches idle workers' process sentinels and replaces one that dies, a
