@@ -13,7 +13,6 @@ or SIGINT stores what was received, ends the engine and propagates (`StopRequest
 from __future__ import annotations
 
 import contextlib
-import sys
 import time
 from dataclasses import dataclass
 from typing import Callable, ContextManager, Sequence
@@ -32,9 +31,6 @@ from capability_tests.sampling.sink import Grading, SampleSink
 from capability_tests.seeds import sample_seeds
 from capability_tests.store import CompletionStore, StoreError
 from capability_tests.templates import get_template
-
-
-SWITCH_INTERVAL_S = 0.0005  # the GIL's turn while sampling (sys.setswitchinterval)
 
 
 @dataclass(frozen=True)
@@ -199,8 +195,7 @@ class SamplingCoordinator:
         start = time.perf_counter()
         signals = StopSignals(busy=lambda: sink.flushing)
         total = sum(map(len, missing.values()))
-        with self.live_output(), self._progress_bar(total) as bar, signals.installed(), \
-                _short_gil_turns():
+        with self.live_output(), self._progress_bar(total) as bar, signals.installed():
             stream = engine.stream(requests, settings)
             try:
                 for key, index, item in stream:
@@ -259,19 +254,6 @@ class SamplingCoordinator:
             store, self.store = self.store, None
             if store is not None:
                 store.close()
-
-
-@contextlib.contextmanager
-def _short_gil_turns():
-    """While sampling, threads take shorter turns at the GIL (SWITCH_INTERVAL_S, not 5 ms): the
-    server engine's event loop releases it at every socket call and would otherwise wait a whole
-    turn behind the sink, the grading pool's dispatcher or the store's writer each time."""
-    previous = sys.getswitchinterval()
-    sys.setswitchinterval(min(previous, SWITCH_INTERVAL_S))
-    try:
-        yield
-    finally:
-        sys.setswitchinterval(previous)
 
 
 def _stored_verdict(s) -> Verdict:
