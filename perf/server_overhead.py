@@ -1,14 +1,20 @@
 """The suite's overhead over an OpenAI-compatible server: the same prompts, seeds and sampling
-settings sent by (a) the whole suite (`pytest --engine openai`, a subprocess: start, collection,
-sampling, grading, reports) and (b) a plain asyncio client loop (httpx, the same concurrency, one
-request per sample with the suite's per-sample seed), against one vLLM server started once.
+settings sent by (a) a plain asyncio client loop (httpx, the same concurrency, one request per
+sample with the suite's per-sample seed) and (b) the whole suite (`pytest --engine openai`, a
+subprocess: start, collection, sampling, grading, reports), with the store off and on.
 
-    python perf/server_overhead.py --sizes 20x4,60x4 --max-tokens 64 --concurrency 16 --repeats 2
+    python perf/server_overhead.py                      # a server that answers at once (default)
+    python perf/server_overhead.py --server vllm --sizes 20x4 --max-tokens 64 --concurrency 16
 
-Prints one row per run and the ratio suite/plain per size, twice: the suite's whole wall time
-(pytest start to exit), and its sampling phase alone (from its own log line
-`capability-tests: N samples, T tokens in S s`). The server's start is excluded from both sides.
-Problems: GSM8K from ../shared/benchmarks (`--data-dir`), prompts rendered by `qwen-boxed`.
+`--server instant` (default) starts perf/instant_server.py in its own process: it answers every
+request at once, so the client side (the suite's own per-sample path: receiving, grading,
+storing, tallying) is what is measured, as against a fast GPU fleet. `--server vllm` starts one
+vLLM server on the embedded model. Per size (GSM8K problems x k, default 500x16, concurrency 32)
+and repeat (interleaved: drift hits every side alike) it prints the plain client's seconds and
+samples/s, and the suite's sampling phase (its own log line `capability-tests: N samples, T tokens
+in S s`) with `--store=none` and with a fresh store, and their ratios to the plain client; then the
+medians. The server's start is outside every figure. Problems: GSM8K from ../shared/benchmarks
+(`--data-dir`), prompts rendered by `qwen-boxed`.
 """
 
 from __future__ import annotations
@@ -83,69 +89,99 @@ def plain_client(url: str, prompts: list[tuple[str, list[int]]], max_tokens: int
 
 
 def suite_run(url: str, data_dir: str, problems: int, k: int, max_tokens: int,
-              concurrency: int) -> tuple[float, float, int]:
+              concurrency: int, store: bool) -> tuple[float, float, int, int]:
+    """The whole suite as a subprocess: (wall s, sampling-phase s, samples, tokens)."""
     with tempfile.TemporaryDirectory() as work:
+        where = f"--store={work}/completions.sqlite" if store else "--store=none"
         start = time.perf_counter()
         out = subprocess.run(
             [sys.executable, "-m", "pytest", "-p", "capability_tests.plugin", "--pyargs",
              "capability_tests.suite", "--engine=openai", f"--base-url={url}",
              f"--model={SERVED}", "--benchmarks=gsm8k", f"--data-dir={data_dir}",
              f"--limit={problems}", f"--k={k}", f"--max-tokens={max_tokens}",
-             f"--concurrency={concurrency}", "--store=none", "--unsolved=xfail", "-q",
-             "-p", "no:cacheprovider"], cwd=work, capture_output=True, text=True)
+             f"--concurrency={concurrency}", where, "--unsolved=xfail", "-q",
+             f"--report-dir={work}/reports", "-p", "no:cacheprovider"],
+            cwd=work, capture_output=True, text=True)
         wall = time.perf_counter() - start
     text = out.stdout + out.stderr
     found = re.search(r"capability-tests: (\d+) samples, (\d+) tokens in ([\d.]+) s", text)
-    if out.returncode != 0 or not found:
+    if out.returncode not in (0, 1) or not found:
         raise SystemExit(f"suite run failed ({out.returncode}): {text[-3000:]}")
-    return wall, float(found.group(3)), int(found.group(2))
+    if int(found.group(1)) != problems * k:
+        raise SystemExit(f"suite sampled {found.group(1)} of {problems * k}: {text[-3000:]}")
+    return wall, float(found.group(3)), int(found.group(1)), int(found.group(2))
+
+
+def start_instant(port: int, log: Path) -> subprocess.Popen:
+    process = subprocess.Popen(
+        [sys.executable, str(Path(__file__).with_name("instant_server.py")), "--port", str(port)],
+        stdout=open(log, "wb"), stderr=subprocess.STDOUT, start_new_session=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"server exited: {log.read_text(errors='replace')[-2000:]}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/models", timeout=2):
+                return process
+        except OSError:
+            time.sleep(0.2)
+    raise SystemExit("server did not start")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sizes", default="20x4,60x4", help="PROBLEMSxK, comma-separated")
+    parser.add_argument("--server", choices=("instant", "vllm"), default="instant")
+    parser.add_argument("--sizes", default="500x16", help="PROBLEMSxK, comma-separated")
     parser.add_argument("--max-tokens", type=int, default=64)
-    parser.add_argument("--concurrency", type=int, default=16)
-    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--data-dir", default=str(Path(__file__).resolve().parents[1].parent
                                                   / "shared" / "benchmarks"))
     args = parser.parse_args()
 
     from capability_tests.benchmarks import load_problems
-    from capability_tests.models import prepare_model, resolve_model
     from capability_tests.seeds import sample_seeds
     from capability_tests.templates import get_template
 
-    folder = prepare_model(resolve_model(None), progress=False)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     url = f"http://127.0.0.1:{port}/v1"
     log = Path(tempfile.mkdtemp()) / "server.log"
-    server = start_server(folder, port, log)
+    if args.server == "vllm":
+        from capability_tests.models import prepare_model, resolve_model
+
+        server = start_server(prepare_model(resolve_model(None), progress=False), port, log)
+    else:
+        server = start_instant(port, log)
     template = get_template("qwen-boxed")
+    print(f"load average at start: {os.getloadavg()[0]:.1f}", flush=True)
     try:
-        print("| size | run | suite wall s | suite sampling s | plain client s | "
-              "wall / plain | sampling / plain |")
-        print("|---|---|---|---|---|---|---|")
+        print("| size | run | plain s | plain samples/s | suite, no store s | suite, store s | "
+              "no store / plain | store / plain |")
+        print("|---|---|---:|---:|---:|---:|---:|---:|")
         for size in args.sizes.split(","):
             n, k = (int(x) for x in size.split("x"))
             problems = load_problems("gsm8k", Path(args.data_dir), n)
             prompts = [(template.render(p), list(sample_seeds(0, p.benchmark, p.problem_id,
                                                              range(k)))) for p in problems]
-            ratios_wall, ratios_sampling = [], []
-            for repeat in range(args.repeats):  # interleaved: drift hits both sides alike
-                wall, sampling, tokens = suite_run(url, args.data_dir, n, k, args.max_tokens,
-                                                   args.concurrency)
-                plain, plain_tokens = plain_client(url, prompts, args.max_tokens,
-                                                   args.concurrency)
-                ratios_wall.append(wall / plain)
-                ratios_sampling.append(sampling / plain)
-                print(f"| {n} x k={k} | {repeat + 1} | {wall:.1f} | {sampling:.1f} | "
-                      f"{plain:.1f} | {wall / plain:.3f} | {sampling / plain:.3f} |  "
-                      f"tokens {tokens} / {plain_tokens}", flush=True)
-            print(f"| {n} x k={k} | median | | | | {statistics.median(ratios_wall):.3f} | "
-                  f"{statistics.median(ratios_sampling):.3f} |", flush=True)
+            rows = []
+            for repeat in range(args.repeats):  # interleaved: drift hits every side alike
+                plain, _ = plain_client(url, prompts, args.max_tokens, args.concurrency)
+                _, bare, samples, _ = suite_run(url, args.data_dir, n, k, args.max_tokens,
+                                                args.concurrency, store=False)
+                _, stored, _, _ = suite_run(url, args.data_dir, n, k, args.max_tokens,
+                                            args.concurrency, store=True)
+                rows.append((plain, bare, stored))
+                print(f"| {n} x k={k} | {repeat + 1} | {plain:.2f} | {samples / plain:.0f} | "
+                      f"{bare:.2f} | {stored:.2f} | {bare / plain:.3f} | {stored / plain:.3f} |",
+                      flush=True)
+            med = [statistics.median(col) for col in zip(*rows)]
+            ratios = [statistics.median(r[i] / r[0] for r in rows) for i in (1, 2)]
+            print(f"| {n} x k={k} | median | {med[0]:.2f} | {n * k / med[0]:.0f} | {med[1]:.2f} "
+                  f"({n * k / med[1]:.0f}/s) | {med[2]:.2f} ({n * k / med[2]:.0f}/s) | "
+                  f"{ratios[0]:.3f} | {ratios[1]:.3f} |", flush=True)
+        print(f"load average at end: {os.getloadavg()[0]:.1f}", flush=True)
     finally:
         os.killpg(server.pid, signal.SIGKILL)
         server.wait()

@@ -68,6 +68,7 @@ RETRY_FINISH_REASONS = frozenset({"abort", "error"})  # vLLM/SGLang dropped or f
 FINISH_REASONS = {"stop": "stop", "length": "length", "content_filter": "content_filter",
                   "eos_token": "stop", "stop_sequence": "stop"}
 RETRY_AFTER_CAP_S = 3600.0  # a Retry-After is honoured up to an hour
+CONSUMER_POLL_S = 0.005  # the consumer's pause when no sample is waiting
 GIVE_UP_AFTER = 3  # requests in a row that ran out of retries with no success between: stop
 # A 4xx that concerns one request's prompt, not the run (vLLM, SGLang, TGI, OpenAI wordings).
 PROMPT_TOO_LONG = re.compile(
@@ -728,8 +729,9 @@ class OpenAIEngine(EngineBase):
         try:
             while True:
                 try:
-                    item = out.get(timeout=0.2)
-                except queue.Empty:
+                    item = out.get_nowait()
+                except queue.Empty:  # let samples gather: one wake-up takes many (fewer
+                    time.sleep(CONSUMER_POLL_S)  # switches between this thread and the loop's)
                     continue
                 if item is _DONE:
                     return

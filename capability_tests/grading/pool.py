@@ -3,11 +3,14 @@
 By default the pool has one worker per CPU this process may use (`os.sched_getaffinity`), shared
 with the other xdist workers of the run (`default_workers`).
 
-`GradingPool` owns worker processes (started lazily, on the first `submit`). Each worker grades one
-sample at a time with `grade_here` (SIGALRM limit inside the worker). A dispatcher thread in the
-parent hands out samples and watches the clock: a worker that has not answered within
-`timeout + slack` seconds (stuck in C code a signal cannot interrupt) is killed and replaced, and
-its sample gets a `timed_out` verdict. One bad sample therefore never stalls the run.
+`GradingPool` owns worker processes (started lazily, on the first `submit`). Each worker grades its
+samples one after the other with `grade_here` (SIGALRM limit inside the worker) and sends each
+verdict back as it is made. A dispatcher thread in the parent hands out samples in chunks (as many
+as a worker grades in about `QUEUE_SECONDS`, topped up before it runs dry, so a worker never waits
+for the parent's thread, which shares the GIL with the sampling path) and watches the clock: a
+worker that has not answered for the sample it is grading within `timeout + slack` seconds (stuck
+in C code a signal cannot interrupt) is killed and replaced, that sample gets a `timed_out`
+verdict and the rest of its chunk is queued again. One bad sample therefore never stalls the run.
 
 A worker that dies (killed while idle, crashed while grading) is not a verdict on anybody's
 completion: the dispatcher watches idle workers' process sentinels and replaces one that dies, a
@@ -55,6 +58,9 @@ MAX_ATTEMPTS = 3  # tries per sample when its worker dies under it
 STARTUP_LIMIT_S = 120.0  # a worker that is not ready by then is replaced
 MAX_START_FAILURES = 5  # failed starts in a row before the waiting samples fail as errors
 PROBLEM_CACHE = 256  # problems a worker keeps (sent once, then referred to by token)
+CHUNK = 32  # samples sent to a worker in one message at most
+QUEUE_SECONDS = 0.02  # a worker holds about this much work ahead (from the mean grading time)
+PIPELINE_BYTES = 32 << 10  # a chunk sent to a busy worker fits its pipe: a send never blocks
 
 
 def usable_cpus() -> int:
@@ -104,7 +110,8 @@ class _Worker:
             self.proc.start()
         finally:
             child.close()
-        self.task: tuple | None = None  # (future, sent at, deadline, item)
+        self.tasks: collections.deque = collections.deque()  # items sent, verdict not yet back
+        self.deadline = 0.0  # the hard limit of the first of `tasks` (the one being graded)
         # tokens of the problems this worker holds, in its cache's order (mirror of worker_main)
         self.holds: collections.OrderedDict[int, None] = collections.OrderedDict()
         # Work is sent only once the worker says it is ready (imports and registry done), so a
@@ -144,6 +151,7 @@ class GradingPool:
         self._next_token = 0
         self.problems_sent = 0  # problems sent to workers (once per worker and problem)
         self.rechecked = 0  # provisional timeouts graded again with the longer limit
+        self._mean_s = 0.05  # running mean of a sample's grading time (sets how far ahead)
     # -- public ----------------------------------------------------------------------------------
     def submit(self, completion: str, problem: Problem) -> Future[Verdict]:
         future: Future = Future()
@@ -152,12 +160,14 @@ class GradingPool:
                 raise self._crash
             if self._closed:
                 raise RuntimeError("GradingPool is closed")
-            self._pending.append((future, completion, problem, 0, 1.0))
-            if self._thread is None:
+            wake = not self._pending  # a dispatcher with work queued wakes by itself: a
+            self._pending.append((future, completion, problem, 0, 1.0))  # write per sample
+            if self._thread is None:  # would hand the GIL over per sample
                 self._thread = threading.Thread(target=self._run, name="grading-pool",
                                                 daemon=True)
                 self._thread.start()
-        self._wake()
+        if wake:
+            self._wake()
         return future
 
     def map(self, pairs: Iterable[tuple[str, Problem]]) -> list[Verdict]:
@@ -203,29 +213,30 @@ class GradingPool:
             while True:
                 with self._lock:
                     done = self._closed and not self._pending and not self._rechecks
-                if done and all(w.task is None for w in workers):
+                if done and all(not w.tasks for w in workers):
                     break
-                # hand out work (a worker that cannot take it is replaced; the sample waits)
+                # hand out work (a worker that cannot take it is replaced; the samples wait)
+                ready_workers = sum(w.ready for w in workers)
                 for i, w in enumerate(workers):
-                    if w.ready and w.task is None and not self._assign(w):
+                    if w.ready and not self._feed(w, ready_workers):
                         workers[i] = self._replace(ctx, w)
                         self.replaced += 1
-                # a provisional timeout is rechecked only in an otherwise idle pool
-                if self._rechecks and not self._pending and all(w.task is None for w in workers):
+                # a provisional timeout is rechecked only in an otherwise idle pool, alone
+                if self._rechecks and not self._pending and all(not w.tasks for w in workers):
                     idle_now = [i for i, w in enumerate(workers) if w.ready]
                     if idle_now:
                         with self._lock:
                             self._pending.appendleft(self._rechecks.popleft())
-                        if not self._assign(workers[idle_now[0]]):
+                        if not self._feed(workers[idle_now[0]], 1):
                             workers[idle_now[0]] = self._replace(ctx, workers[idle_now[0]])
                             self.replaced += 1
                 while len(workers) < self.size and (self._pending or (self._rechecks and not workers)):
                     workers.append(_Worker(ctx, self.timeout, self._grade_fn))
-                busy = [w for w in workers if w.task is not None]
-                idle = [w for w in workers if w.ready and w.task is None]
+                busy = [w for w in workers if w.tasks]
+                idle = [w for w in workers if w.ready and not w.tasks]
                 starting = [w for w in workers if not w.ready]
                 now = time.monotonic()
-                wait_for = min([w.task[2] for w in busy] + [w.start_deadline for w in starting],
+                wait_for = min([w.deadline for w in busy] + [w.start_deadline for w in starting],
                                default=now + 1.0) - now
                 ready = multiprocessing.connection.wait(
                     [w.conn for w in busy] + [w.proc.sentinel for w in idle]
@@ -238,32 +249,39 @@ class GradingPool:
                 for i, w in enumerate(workers):
                     if not w.ready:
                         self._starting(ctx, workers, i, ready)
-                    elif w.task is None and w.proc.sentinel in ready:
+                    elif not w.tasks and w.proc.sentinel in ready:
                         # an idle worker died (killed, out of memory)
                         workers[i] = self._replace(ctx, w)
                         self.replaced += 1
                 for i, w in enumerate(list(workers)):
-                    if w.task is None:
+                    if not w.tasks:
                         continue
-                    future, sent, deadline, item = w.task
                     if w.conn in ready:
                         try:
-                            verdict = w.conn.recv()
+                            while w.tasks and w.conn.poll():  # every verdict that is back
+                                verdict = w.conn.recv()
+                                item = w.tasks.popleft()
+                                self._mean_s += 0.05 * (verdict.seconds - self._mean_s)
+                                self._settle(item, verdict)
+                                if w.tasks:  # the next one starts now (or started, if later)
+                                    w.deadline = time.monotonic() + self._limit_for(
+                                        w.tasks[0][2], w.tasks[0][4])
                         except (EOFError, OSError) as exc:
-                            w.task = None
+                            item, rest = w.tasks.popleft(), list(w.tasks)
+                            w.tasks.clear()
                             workers[i] = self._replace(ctx, w)
                             self.replaced += 1
-                            self._retry(item, f"grader crashed ({exc!r})",
-                                        time.monotonic() - sent)
-                        else:
-                            w.task = None
-                            self._settle(item, verdict)
-                    elif time.monotonic() > deadline:
+                            self._requeue(rest)
+                            self._retry(item, f"grader crashed ({exc!r})", 0.0)
+                    elif time.monotonic() > w.deadline:
                         self.killed += 1
-                        w.task = None
+                        item, rest = w.tasks.popleft(), list(w.tasks)
+                        w.tasks.clear()
                         workers[i] = self._replace(ctx, w)
+                        self._requeue(rest)
                         self._settle(item, Verdict(False, None, "timeout",
-                                                   time.monotonic() - sent, timed_out=True))
+                                                   self._limit_for(item[2], item[4]),
+                                                   timed_out=True))
         except BaseException as exc:  # the dispatcher cannot go on: its cause reaches every caller
             with self._lock:  # (through their futures and every later submit, not a thread dump)
                 self._crash = exc
@@ -284,7 +302,7 @@ class GradingPool:
                 crash = self._crash
             stranded = [item[0] for item in leftover]
             # only after an error in this thread: never leave a caller waiting
-            stranded += [w.task[0] for w in workers if w.task is not None]
+            stranded += [item[0] for w in workers for item in w.tasks]
             for future in stranded:
                 if future.done():
                     continue
@@ -322,31 +340,67 @@ class GradingPool:
                     f"grading workers failed to start {self._start_failures} times in a row"))
             self._start_failures = 0
 
-    def _assign(self, w: _Worker) -> bool:
-        """Send the next pending sample to idle worker `w`; False when `w` cannot take it (the
-        sample goes back to the front of the queue, the caller replaces `w`)."""
+    def _feed(self, w: _Worker, ready_workers: int) -> bool:
+        """Send ready worker `w` the next pending samples in one message: as many as it grades
+        in about QUEUE_SECONDS (at most CHUNK, at most its share of what waits), topped up while
+        it still grades the last of what it holds, so it never waits for this thread. A chunk
+        for a busy worker must fit its pipe (PIPELINE_BYTES), else it waits until the worker is
+        idle: this thread never blocks on a send. False when `w` cannot take it (the samples go
+        back to the front of the queue, the caller replaces `w`)."""
+        depth = max(1, min(CHUNK, int(QUEUE_SECONDS / max(self._mean_s, 1e-6))))
+        held_now = len(w.tasks)
+        if held_now > depth // 2:
+            return True
         with self._lock:
-            if not self._pending:
+            share = -(-len(self._pending) // max(1, ready_workers))
+            count = min(depth - held_now, share)
+            items = [self._pending.popleft() for _ in range(count)]
+        if not items:
+            return True
+        from multiprocessing.reduction import ForkingPickler
+
+        while True:
+            holds = collections.OrderedDict(w.holds)  # the worker's cache after this chunk
+            payload, new = [], 0
+            for _future, completion, problem, _attempts, factor in items:
+                token = self._token(problem)
+                held = token in holds
+                payload.append((completion, token, None if held else problem,
+                                self.timeout * factor))
+                if held:
+                    holds.move_to_end(token)
+                else:
+                    new += 1
+                    holds[token] = None
+                    if len(holds) > PROBLEM_CACHE:
+                        holds.popitem(last=False)
+            data = ForkingPickler.dumps(payload)
+            if not held_now or len(data) <= PIPELINE_BYTES:
+                break
+            keep = len(items) // 2
+            self._requeue(items[keep:])
+            items = items[:keep]
+            if not items:
                 return True
-            item = self._pending.popleft()
-        future, completion, problem, attempts, factor = item
-        now = time.monotonic()
-        token = self._token(problem)
-        held = token in w.holds
         try:
-            w.conn.send((completion, token, None if held else problem, self.timeout * factor))
+            w.conn.send_bytes(data)
         except (OSError, ValueError) as exc:
-            self._retry(item, f"cannot send to grader ({exc!r})", 0.0)
+            self._requeue(items[1:])
+            self._retry(items[0], f"cannot send to grader ({exc!r})", 0.0)
             return False
-        if held:
-            w.holds.move_to_end(token)
-        else:
-            self.problems_sent += 1
-            w.holds[token] = None
-            if len(w.holds) > PROBLEM_CACHE:
-                w.holds.popitem(last=False)
-        w.task = (future, now, now + self._limit_for(problem, factor), item)
+        self.problems_sent += new
+        w.holds = holds
+        if not held_now:
+            w.deadline = time.monotonic() + self._limit_for(items[0][2], items[0][4])
+        w.tasks.extend(items)
         return True
+
+    def _requeue(self, items) -> None:
+        """Samples sent to a worker that is gone before it graded them: to the front of the
+        queue, in their order, no try counted (the sample being graded is counted, elsewhere)."""
+        if items:
+            with self._lock:
+                self._pending.extendleft(reversed(items))
 
     def _token(self, problem: Problem) -> int:
         """A number for `problem` (by object), stable while it lives."""

@@ -1,6 +1,8 @@
 """The loop a `GradingPool` worker process runs (imported once by the forkserver).
 
-Each task is `(completion, token, problem or None, timeout)`: the pool sends a problem once per
+Each message is a chunk of tasks `(completion, token, problem or None, timeout)`, graded in
+order, each verdict sent back as soon as it is made (the pool's hard limit follows the sample
+being graded); the pool sends a problem once per
 worker, with its token, and afterwards only the token; the worker keeps the last
 `cache_size` problems it was sent (least recently used out first). The pool mirrors that cache
 exactly (same size, same order of use), so it knows which problems a worker still holds.
@@ -33,12 +35,12 @@ def worker_main(conn, timeout: float, grade_fn=None, cache_size: int = 256) -> N
             return
         if task is None:
             return
-        completion, token, problem, limit = task
-        if problem is not None:
-            problems[token] = problem
-            if len(problems) > cache_size:
-                problems.popitem(last=False)
-        else:
-            problem = problems[token]  # a missing token is a pool bug: this worker dies loudly
-            problems.move_to_end(token)
-        conn.send(grade_fn(completion, problem, limit or timeout))
+        for completion, token, problem, limit in task:  # a chunk: one verdict sent per sample
+            if problem is not None:
+                problems[token] = problem
+                if len(problems) > cache_size:
+                    problems.popitem(last=False)
+            else:
+                problem = problems[token]  # a missing token is a pool bug: this worker dies
+                problems.move_to_end(token)
+            conn.send(grade_fn(completion, problem, limit or timeout))

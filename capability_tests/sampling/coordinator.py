@@ -207,8 +207,8 @@ class SamplingCoordinator:
                         bar.set_postfix_str(f"{stats['tokens'] / elapsed:.0f} tokens/s",
                                             refresh=False)
                         bar.update(1)
-                    if sink.due:
-                        sink.flush()
+                    if sink.due:  # submitted to grading; verdicts are taken in as they come
+                        sink.flush(wait=False)
                         signals.check()
             finally:
                 try:
@@ -220,7 +220,10 @@ class SamplingCoordinator:
                 except Exception:
                     pass
                 finally:
-                    sink.flush()  # every sample received is graded and stored
+                    try:
+                        sink.flush()  # every sample received is graded and stored
+                    finally:
+                        sink.close()
         stats["seconds"] = time.perf_counter() - start
         seconds = stats["seconds"]
         self.log(
