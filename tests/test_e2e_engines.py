@@ -132,7 +132,7 @@ def test_vllm_store_reuse_and_per_sample_seeds(tmp_path):
     from capability_tests.config import RunConfig
     from capability_tests.engines import create_engine
     from capability_tests.sampling import SamplingCoordinator
-    from capability_tests.store import CompletionStore, prompt_digest
+    from capability_tests.store import CompletionStore
     from capability_tests.templates import get_template
 
     problems = load_problems("demo", None, 3)
@@ -174,7 +174,7 @@ def test_vllm_store_reuse_and_per_sample_seeds(tmp_path):
         store = CompletionStore(path)
         gen = store.generation_id(batched_key if path == c else key)
         texts[path] = [
-            list(store.texts(gen, prompt_digest(get_template("qwen-boxed").render(p)), range(4)))
+            list(store.texts(gen, get_template("qwen-boxed").prompt_key(p), range(4)))
             for p in problems
         ]
         store.close()
@@ -252,8 +252,7 @@ def test_transformers_batched_top_up_draws_new_samples(tmp_path):
     db = CompletionStore(store)
     gen = db.generation_id(second.generation_key())
     for p in problems:
-        texts = [t for _, t in db.texts(gen, second.prompt_key(get_template("qwen-boxed"), p),
-                                        range(4))]
+        texts = [t for _, t in db.texts(gen, get_template("qwen-boxed").prompt_key(p), range(4))]
         assert len(texts) == 4
         assert len(set(texts)) == 4, f"{p.key}: duplicate samples across the top-up: {texts}"
     db.close()
