@@ -152,6 +152,9 @@ def test_vllm_store_reuse_and_per_sample_seeds(tmp_path):
                 assert result_of(sampling, p, problems).n == k
             return sampling.generation_key()
         finally:
+            # the one real engine outlives each run: its processes are not this session's to
+            # reap (a session waits for, then kills, the processes its engine started)
+            sampling.session._processes = {}
             sampling.close()
 
     a, b, c = tmp_path / "a.sqlite", tmp_path / "b.sqlite", tmp_path / "c.sqlite"
