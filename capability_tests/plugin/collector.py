@@ -110,7 +110,7 @@ class ResultCollector:
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int):
         # before every other sessionfinish: JUnit's writer must see the suite properties
         self._add_unreported_results()
-        if self.results:
+        if self.results or self.state.sampling_interrupted:  # a stopped run: its incomplete folder
             self._write_reports(session, exitstatus)
         try:
             return (yield)
