@@ -10,7 +10,6 @@ an interrupted scoring keeps every finished batch and memory holds one batch of 
 
 from __future__ import annotations
 
-import contextlib
 import json
 import sys
 import time
@@ -21,6 +20,7 @@ from typing import Any, Callable, Iterator
 
 from capability_tests.perplexity.measure import ScoreError, logprob_total
 from capability_tests.perplexity.recorded import ProblemSamples, RunInputError, RunSource
+from capability_tests.progress import progress_bar
 from capability_tests.store import CompletionStore, StoreError
 
 DEFAULT_BATCH = 64
@@ -234,7 +234,7 @@ def score_runs(sources: list[RunSource], scorer: Scorer, stores: StoreSet, *,
     engine = scorer.start()
     stats.engine_started = True
     start = time.perf_counter()
-    with _progress_bar(scorer.progress, missing) as bar:
+    with progress_bar(scorer.progress, missing, "scoring") as bar:
         batch: list[_Item] = []
         for item in _missing_items(sources, stores, key):
             batch.append(item)
@@ -291,18 +291,3 @@ def _score_batch(engine, batch: list[_Item], stats: ScoringStats, bar, start: fl
         elapsed = time.perf_counter() - start
         bar.set_postfix_str(f"{stats.tokens / elapsed:.0f} tokens/s", refresh=False)
         bar.update(len(batch))
-
-
-@contextlib.contextmanager
-def _progress_bar(progress: bool, total: int):
-    """Samples scored of total, tokens/s and ETA, as the sampling phase shows them."""
-    if not progress or total == 0:
-        yield None
-        return
-    from tqdm.auto import tqdm
-
-    bar = tqdm(total=total, desc="scoring", unit="sample", dynamic_ncols=True)
-    try:
-        yield bar
-    finally:
-        bar.close()

@@ -22,6 +22,7 @@ from capability_tests.engines import Engine, EngineSettings, GenerationRequest, 
 from capability_tests.grading import Verdict
 from capability_tests.grading.identity import grader_identity
 from capability_tests.problems import Problem
+from capability_tests.progress import progress_bar
 from capability_tests.sampling.identity import RunIdentity
 from capability_tests.sampling.outcome import ProblemOutcome, ProblemTally, SamplingOutcome
 from capability_tests.sampling.plan import PlanRules, ProblemPlan, plan_problem
@@ -195,7 +196,7 @@ class SamplingCoordinator:
         start = time.perf_counter()
         signals = StopSignals(busy=lambda: sink.flushing)
         total = sum(map(len, missing.values()))
-        with self.live_output(), self._progress_bar(total) as bar, signals.installed():
+        with self.live_output(), progress_bar(self.progress, total, "sampling") as bar, signals.installed():
             stream = engine.stream(requests, settings)
             try:
                 for key, index, item in stream:
@@ -230,21 +231,6 @@ class SamplingCoordinator:
             f"capability-tests: {stats['samples']} samples, {stats['tokens']} tokens in "
             f"{seconds:.1f} s ({stats['tokens'] / seconds if seconds else 0:.0f} tokens/s)")
         signals.check()
-
-    @contextlib.contextmanager
-    def _progress_bar(self, total: int):
-        """Samples done of total, tokens/s and ETA while the engine runs: only on a terminal and
-        without -q (`progress`), and whatever the engine."""
-        if not self.progress or total == 0:
-            yield None
-            return
-        from tqdm.auto import tqdm  # a maintained progress bar, not a hand-rolled one
-
-        bar = tqdm(total=total, desc="sampling", unit="sample", dynamic_ncols=True)
-        try:
-            yield bar
-        finally:
-            bar.close()
 
     def close(self) -> None:
         self.grading.close()
