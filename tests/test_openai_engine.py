@@ -12,7 +12,14 @@ import time
 
 import pytest
 
-from capability_tests.engines import EngineError, EngineSettings, ServerSettings, openai_engine
+from capability_tests.engines import (
+    EngineError,
+    EngineSettings,
+    ServerSettings,
+    openai_engine,
+    openai_requests,
+    openai_server,
+)
 from capability_tests.engines.base import GenerationRequest, RequestFailure, SamplingSettings
 from capability_tests.engines.openai_engine import OpenAIEngine
 from capability_tests.engines.prompt_tokens import PROMPT_TOKENS
@@ -21,10 +28,10 @@ from fixtures.fake_openai_server import FakeOpenAIServer
 
 @pytest.fixture(autouse=True)
 def fast_backoff(monkeypatch):
-    monkeypatch.setattr(openai_engine, "BACKOFF_BASE_S", 0.01)
-    monkeypatch.setattr(openai_engine, "BACKOFF_CAP_S", 0.05)
-    monkeypatch.setattr(openai_engine, "_DESCRIBED", {})
-    for name in openai_engine.API_KEY_ENVS:
+    monkeypatch.setattr(openai_requests, "BACKOFF_BASE_S", 0.01)
+    monkeypatch.setattr(openai_requests, "BACKOFF_CAP_S", 0.05)
+    monkeypatch.setattr(openai_server, "_DESCRIBED", {})
+    for name in openai_server.API_KEY_ENVS:
         monkeypatch.delenv(name, raising=False)
 
 
@@ -127,8 +134,8 @@ def test_retries_are_bounded_and_the_failure_says_so():
 
 
 def test_backoff_grows_between_attempts(monkeypatch):
-    monkeypatch.setattr(openai_engine, "BACKOFF_BASE_S", 0.1)
-    monkeypatch.setattr(openai_engine, "BACKOFF_CAP_S", 10.0)
+    monkeypatch.setattr(openai_requests, "BACKOFF_BASE_S", 0.1)
+    monkeypatch.setattr(openai_requests, "BACKOFF_CAP_S", 10.0)
     times = []
     script = lambda body, attempt: times.append(time.monotonic()) or (  # noqa: E731
         (500, {"detail": "x"}) if attempt <= 3 else None)
@@ -152,6 +159,17 @@ def test_concurrency_is_bounded_per_url_and_reached():
     with FakeOpenAIServer(delay=0.05) as server:
         got = list(engine(server.url, concurrency=3).stream(requests(10), sampling()))
     assert len(got) == 20 and server.max_in_flight == 3
+
+
+def test_concurrency_over_several_connection_pools_is_bounded_and_reached():
+    """The workers share HTTP clients of `POOL_SIZE` connections each (httpcore scans a whole
+    pool per request): 10 workers are 4 + 4 + 2 connections, all used, never more."""
+    assert openai_requests.POOL_SIZE < 10
+    with FakeOpenAIServer(delay=0.1) as server:
+        got = list(engine(server.url, concurrency=10).stream(requests(30), sampling()))
+    assert len(got) == 60
+    assert len({(key, index) for key, index, _ in got}) == 60
+    assert server.max_in_flight == 10
 
 
 def test_work_spreads_over_two_urls_each_bounded():
@@ -220,7 +238,7 @@ def test_identity_and_fingerprint_from_what_the_server_reports(tmp_path):
     folder.mkdir()
     (folder / "config.json").write_text("{}")
     (folder / "model.safetensors").write_bytes(b"1234")
-    openai_engine._DESCRIBED.clear()
+    openai_server._DESCRIBED.clear()
     with FakeOpenAIServer(root=str(folder)) as server:
         settings = EngineSettings("served-model", 0, {}, server=ServerSettings((server.url,)))
         first = OpenAIEngine.model_identity(settings)

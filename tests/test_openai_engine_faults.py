@@ -11,18 +11,19 @@ import time
 
 import pytest
 
-from capability_tests.engines import EngineError, EngineSettings, ServerSettings, openai_engine
+from capability_tests.engines import EngineError, EngineSettings, ServerSettings, openai_requests, openai_server
 from capability_tests.engines.base import Completion, GenerationRequest, RequestFailure, SamplingSettings
-from capability_tests.engines.openai_engine import OpenAIEngine, retry_after_seconds
+from capability_tests.engines.openai_engine import OpenAIEngine
+from capability_tests.engines.openai_requests import retry_after_seconds
 from fixtures.fake_openai_server import FakeOpenAIServer
 
 
 @pytest.fixture(autouse=True)
 def fast_backoff(monkeypatch):
-    monkeypatch.setattr(openai_engine, "BACKOFF_BASE_S", 0.01)
-    monkeypatch.setattr(openai_engine, "BACKOFF_CAP_S", 0.05)
-    monkeypatch.setattr(openai_engine, "_DESCRIBED", {})
-    for name in openai_engine.API_KEY_ENVS:
+    monkeypatch.setattr(openai_requests, "BACKOFF_BASE_S", 0.01)
+    monkeypatch.setattr(openai_requests, "BACKOFF_CAP_S", 0.05)
+    monkeypatch.setattr(openai_server, "_DESCRIBED", {})
+    for name in openai_server.API_KEY_ENVS:
         monkeypatch.delenv(name, raising=False)
 
 
@@ -82,7 +83,7 @@ def test_servers_that_fail_every_request_stop_the_run():
     with FakeOpenAIServer(script=lambda body, attempt: (500, {"detail": "down"})) as server:
         with pytest.raises(EngineError, match=r"failed 2 times \(--retries 1\)"):
             list(engine(server.url, retries=1, concurrency=2).stream(requests(5, 1), sampling(1)))
-    assert len(server.requests) <= 2 * (openai_engine.GIVE_UP_AFTER + 2)
+    assert len(server.requests) <= 2 * (openai_requests.GIVE_UP_AFTER + 2)
 
 
 def test_a_client_error_about_the_run_still_stops_it():
@@ -150,8 +151,8 @@ def test_tgi_finish_reasons_are_mapped():
 def test_retry_after_arriving_during_a_running_backoff_is_honoured(monkeypatch):
     """p0 fails first (a back-off of 0.25-0.5 s starts); p1's 429 with Retry-After: 2 arrives
     while that pause runs: nothing is sent to the server for 2 s after it."""
-    monkeypatch.setattr(openai_engine, "BACKOFF_BASE_S", 0.5)
-    monkeypatch.setattr(openai_engine, "BACKOFF_CAP_S", 10.0)
+    monkeypatch.setattr(openai_requests, "BACKOFF_BASE_S", 0.5)
+    monkeypatch.setattr(openai_requests, "BACKOFF_CAP_S", 10.0)
     sent = []
 
     def script(body, attempt):
