@@ -78,6 +78,21 @@ def test_compare_shows_the_recorded_pass_at_k_and_the_crossover(golden, capsys):
     assert "data_differences" not in doc["setting_differences"][0]
 
 
+def test_the_same_data_read_from_another_checkout_is_no_data_difference(golden, capsys):
+    """A packaged benchmark's recorded source is the file's path in the checkout that ran it; the
+    same file (same sha256) in another checkout is the same data."""
+    document = summary(golden.baseline)
+    for where in (document["data"]["demo"], document["provenance"]["data"]["demo"]):
+        where["source"] = "/another/checkout/capability_tests/data/demo/test.jsonl"
+    (golden.baseline / "summary.json").write_text(json.dumps(document))
+    out = golden.reports.parent / "cmp"
+    assert main(["compare", str(golden.baseline), str(golden.candidate), "-o", str(out),
+                 "--resamples", "50", "--no-plot"]) == 0
+    assert "DATA DIFFERS" not in capsys.readouterr().out
+    assert "data_differences" not in json.loads((out / "compare.json").read_text())[
+        "setting_differences"][0]
+
+
 @pytest.mark.parametrize("name", ["baseline", "candidate"])
 def test_regrade_diff_against_the_same_grader_changes_nothing(golden, name, capsys):
     before = golden.store.read_bytes()
