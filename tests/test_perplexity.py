@@ -304,21 +304,21 @@ def test_an_engine_that_cannot_score(tmp_path, base, capsys):
     assert "cannot score completions" in capsys.readouterr().err
 
 
-# -- a run recorded by the suite ---------------------------------------------------------------
+# -- runs recorded by the suite ---------------------------------------------------------------
 
 
-def test_a_run_recorded_by_the_suite_is_scored(pytester, fake_engine_env, monkeypatch, base):
-    from fixtures.fake_engine import SUITE
+def test_the_golden_runs_recorded_by_the_suite_are_scored_from_one_store(tmp_path, base):
+    """Both checked-in runs (fixtures/golden), moved from where they were recorded: their store
+    is found beside them, one engine scores both, each sample as its text says."""
+    from fixtures.golden import CORRECT, K, golden_copy, texts_of
 
-    monkeypatch.setenv("FAKE_ENGINE_SCRIPT", json.dumps({"demo/add": ["\\boxed{19}", "19!"]}))
-    pytester.runpytest_subprocess(*SUITE, "--engine=fixtures.fake_engine:FakeEngine", "--benchmarks=demo",
-                                  "-k", "add or sub", "--k=2", "--unsolved=xfail")
-    monkeypatch.chdir(pytester.path)
-    assert main(["perplexity", f"--model={base}", FAKE, "latest"]) == 0
-    run_id = json.loads((pytester.path / "reports" / "summary.json").read_text())["run_id"]
-    document = json.loads((pytester.path / "reports" / run_id / "perplexity.json").read_text())
-    got = {(s["problem_id"], s["index"]): s["perplexity"] for s in document["samples"]}
-    assert got == pytest.approx({("add", 0): expected_perplexity("\\boxed{19}"),
-                                 ("add", 1): expected_perplexity("19!"),
-                                 ("sub", 0): expected_perplexity("I do not know."),
-                                 ("sub", 1): expected_perplexity("I do not know.")})
+    golden = golden_copy(tmp_path / "elsewhere")
+    assert main(["perplexity", f"--model={base}", FAKE, f"--report-dir={golden.reports}",
+                 "--no-plot", golden.baseline.name, "latest"]) == 0
+    assert len(FakeScorer.starts) == 1 and sum(FakeScorer.batches) == 2 * 10 * K
+    for name in ("baseline", "candidate"):  # `latest`: the candidate, recorded last
+        document = json.loads((golden.run(name) / "perplexity.json").read_text())
+        got = {(s["problem_id"], s["index"]): s["perplexity"] for s in document["samples"]}
+        assert got == pytest.approx({
+            (pid, i): expected_perplexity(text) for pid in CORRECT[name]
+            for i, text in enumerate(texts_of(name, f"demo/{pid}"))})

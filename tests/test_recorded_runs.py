@@ -2,7 +2,8 @@
 samples through one recorded-run API (`reporting/recorded_runs.py`: the generation key and prompt
 digests a run folder recorded), never by asking the installed engine or a live server; and two
 problems with the same prompt get rows of their own. Driven through pytester with the scripted
-engine (fixtures/fake_engine.py) and the scripted server (fixtures/fake_openai_server.py)."""
+engine (fixtures/fake_engine.py) and the scripted server (fixtures/fake_openai_server.py). The API
+on checked-in runs (generation key, prompt digests, texts): tests/test_golden_runs.py."""
 
 from __future__ import annotations
 
@@ -16,7 +17,6 @@ from capability_tests.cli import main
 from capability_tests.engines import EngineError, EngineIdentity
 from capability_tests.problems import Problem
 from capability_tests.reporting.recorded_runs import load_run
-from capability_tests.store import CompletionStore
 from capability_tests.templates import get_template
 from fixtures.fake_engine import FAKE, SUITE, FakeEngine, generate_calls
 from fixtures.fake_openai_server import FakeOpenAIServer
@@ -105,25 +105,6 @@ def test_regrade_diff_and_perplexity_read_the_record_not_the_engine(
     run = load_run("latest")
     scored = json.loads((run.path / "perplexity.json").read_text())
     assert [(s["problem_id"], s["index"]) for s in scored["samples"]] == [("HumanEval/0", 0)]
-
-
-def test_the_recorded_run_api_names_generation_prompts_and_texts(pytester, fake_engine_env,
-                                                                 monkeypatch):
-    monkeypatch.setenv("FAKE_ENGINE_SCRIPT", json.dumps({"demo/add": ["\\boxed{19}", "x"]}))
-    pytester.runpytest(*SUITE, *FAKE, "--benchmarks=demo", "-k", "add or sub", "--k=2")
-    monkeypatch.chdir(pytester.path)
-    run = load_run("latest")
-    assert (run.path / "generation.json").is_file(), "a compact per-problem record"
-    assert run.generation_key() == summary(pytester.path)["store"]["generation"]
-    digests = run.prompt_digests()
-    assert set(digests) == {"demo/add", "demo/sub"} and len(set(digests.values())) == 2
-    store = CompletionStore(run.store_path())
-    try:
-        texts = {(key, i): text for key, i, text in run.samples(store)}
-    finally:
-        store.close()
-    assert texts == {("demo/add", 0): "\\boxed{19}", ("demo/add", 1): "x",
-                     ("demo/sub", 0): "I do not know.", ("demo/sub", 1): "I do not know."}
 
 
 # -- two problems with the same prompt ---------------------------------------------------------

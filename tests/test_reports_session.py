@@ -1,5 +1,6 @@
 """Whole pytest sessions with the scripted fake engine: run folders, -n 0 vs -n 2, interruption,
-gates and JUnit suite properties, and the compare command on two recorded runs."""
+gates and JUnit suite properties, and `--baseline`/`--compare` against a recorded run (the golden
+baseline, fixtures/golden)."""
 
 import csv
 import json
@@ -9,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from fixtures import golden
 from fixtures.fake_engine import SUITE
+from fixtures.golden import golden_copy
 
 TESTS = Path(__file__).resolve().parent
 ROOT = TESTS.parent
@@ -149,74 +152,59 @@ def test_malformed_gate_is_a_usage_error_naming_the_option(suite):
     missing.stderr.fnmatch_lines(["*--baseline: 'no-such-run' is not a run folder*"])
 
 
-def test_baseline_drop_and_compare_on_recorded_runs(suite, monkeypatch):
-    # a model that answers every demo problem
-    monkeypatch.setenv("FAKE_ENGINE_SCRIPT", json.dumps({f"demo/{p}": [boxed(a)] for p, a in ANSWERS.items()}))
-    first = suite(k=16)
-    assert first.ret == 0
-    base = run_folder(suite.path / "reports").name
-    # a worse model: only `add` is ever right
-    monkeypatch.setenv("FAKE_ENGINE_SCRIPT", json.dumps({"demo/add": [boxed("19")]}))
-    # same model name, so --fresh: the completion store would otherwise hand back the first run's samples
-    worse = suite("--unsolved=xfail", "--fresh", f"--baseline={base}", "--max-drop=0.05",
-                  f"--compare={base}", k=16)
+def test_baseline_drop_and_compare_against_a_recorded_run(suite, monkeypatch, tmp_path):
+    """The golden baseline (fixtures/golden) against a live run of the golden candidate's
+    script: pass@1 falls from 67.5% to 21.2%."""
+    base = golden_copy(tmp_path / "golden").baseline
+    monkeypatch.setenv("FAKE_ENGINE_SCRIPT", json.dumps(golden.CANDIDATE_SCRIPT))
+    worse = suite("--unsolved=xfail", f"--baseline={base}", "--max-drop=0.05", f"--compare={base}",
+                  k=golden.K)
     assert worse.ret == 6
     worse.stdout.fnmatch_lines([
-        f"settings that differ from baseline {base} (besides the model): none",
-        "GATE FAILED: demo pass@1 = 10.0% vs baseline 100.0% (*, 10 paired problems): drop 90.0% > "
-        "max-drop 5.0% and significant at family-wise alpha 0.05 (one-sided sign-flip p = 0.00*, "
-        "Holm-adjusted 0.00* over 1 test)",
+        f"settings that differ from baseline {base.name} (besides the model): *",
+        "GATE FAILED: demo pass@1 = 21.2% vs baseline 67.5% (*, 10 paired problems): drop 46.2% > "
+        "max-drop 5.0% and significant at family-wise alpha 0.05 (one-sided sign-flip p = 0.0*, "
+        "Holm-adjusted 0.0* over 1 test)",
         "gates: 0 passed, 1 failed (exit status 6)",
-        "settings that differ between A (*) and B (*), besides the model: none",
+        "settings that differ between A (*) and B (*), besides the model: *",
     ])
     current = run_folder(suite.path / "reports")
     assert (current / "compare" / "compare.png").is_file()
-    assert "- FAIL: demo pass@1 = 10.0%" in (current / "report.md").read_text()
-    # the command on the two recorded runs
-    from capability_tests.cli import main
-
-    out = suite.path / "cmp"
-    code = main(["compare", str(suite.path / "reports" / base), str(current), "-o", str(out),
-                 "--resamples", "300", "--at-k", "16"])
-    assert code == 0
-    doc = json.loads((out / "compare.json").read_text())
-    pair = doc["benchmarks"]["demo"]["pairs"][0]
-    assert pair["crossover"]["k"] is None and pair["crossover"]["leader"] == base
-    assert pair["coverage"]["both"] == ["add"] and len(pair["coverage"]["a_only"]) == 9
-    assert (out / "compare.png").stat().st_size > 10_000
-    assert "| benchmark" not in (out / "compare.md").read_text()  # the per-run table, not the summary
-    # same model and settings: the label falls back to the run id
-    assert f"fake/model ({base})" in (out / "compare.md").read_text()
-    assert doc["setting_differences"] == [{"a": base, "b": current.name, "differences": []}]
+    assert "- FAIL: demo pass@1 = 21.2%" in (current / "report.md").read_text()
+    summary = json.loads((current / "summary.json").read_text())
+    (gate,) = summary["gates"]
+    assert gate["passed"] is False and not [g for g in summary["gates"] if g.get("data_differ")]
+    compared = json.loads((current / "compare" / "compare.json").read_text())
+    pair = compared["benchmarks"]["demo"]["pairs"][0]
+    assert pair["crossover"]["k"] == 7 and pair["crossover"]["leader"] == base.name
 
 
-def test_baseline_sampled_differently_is_a_usage_error_unless_allowed(suite):
-    first = suite("--unsolved=xfail", k=4)
-    assert first.ret == 0
-    base = run_folder(suite.path / "reports").name
-    refused = suite("--unsolved=xfail", f"--baseline={base}", "--temperature=1.0", "--max-tokens=512", k=4)
+def test_baseline_sampled_differently_is_a_usage_error_unless_allowed(suite, monkeypatch, tmp_path):
+    base = golden_copy(tmp_path / "golden").baseline  # k=8, temperature 0.6, max_tokens 4096
+    monkeypatch.setenv("FAKE_ENGINE_SCRIPT", json.dumps(golden.BASELINE_SCRIPT))
+    refused = suite("--unsolved=xfail", f"--baseline={base}", "--temperature=1.0", "--max-tokens=512")
     assert refused.ret == 4
     refused.stderr.fnmatch_lines([
         f"*--baseline: the runs were sampled differently: temperature is 1.0 in this run but 0.6 in "
-        f"baseline {base}; max_tokens is 512 in this run but 4096 in baseline {base}. *"
+        f"baseline {base.name}; max_tokens is 512 in this run but 4096 in baseline {base.name}. *"
         "pass --baseline-allow-different temperature,max_tokens to gate anyway*"])
     allowed = suite("--unsolved=xfail", f"--baseline={base}", "--temperature=1.0", "--max-tokens=512",
-                    "--baseline-allow-different=temperature", "--baseline-allow-different=max_tokens", k=4)
+                    "--baseline-allow-different=temperature", "--baseline-allow-different=max_tokens")
     assert allowed.ret == 0, allowed.stdout.str()
     allowed.stdout.fnmatch_lines([
-        "settings that differ from baseline * (besides the model): max_tokens: 512 (this run) vs "
-        "4096 (baseline); temperature: 1.0 (this run) vs 0.6 (baseline)",
+        "settings that differ from baseline * (besides the model): *max_tokens: 512 (this run) vs "
+        "4096 (baseline); *temperature: 1.0 (this run) vs 0.6 (baseline)*",
         "GATE NOTE: sampling settings differ from baseline * (allowed by --baseline-allow-different)*",
         "gates: 1 passed, 0 failed",
     ])
     summary = json.loads((suite.path / "reports" / "summary.json").read_text())
     note = summary["gates"][0]
     assert note["note"] and [d["setting"] for d in note["settings_differ"]] == ["temperature", "max_tokens"]
-    too_many = suite("--unsolved=xfail", f"--baseline={base}", "--baseline-k=1,8", k=8,
+    too_many = suite("--unsolved=xfail", f"--baseline={base}", "--baseline-k=1,16", k=16,
                      *["--baseline-allow-different=k"])
     assert too_many.ret == 4
-    too_many.stderr.fnmatch_lines([f"*--baseline-k 8: baseline {base} has only n=4 samples per problem "
-                                   "on demo, fewer than k=8*"])
-    beyond_run = suite("--unsolved=xfail", f"--baseline={base}", "--baseline-k=8", k=4)
+    too_many.stderr.fnmatch_lines([f"*--baseline-k 16: baseline {base.name} has only n=8 samples per "
+                                   "problem on demo, fewer than k=16*"])
+    beyond_run = suite("--unsolved=xfail", f"--baseline={base}", "--baseline-k=16")
     assert beyond_run.ret == 4
-    beyond_run.stderr.fnmatch_lines(["*--baseline-k 8: this run draws only --k 4 samples per problem*"])
+    beyond_run.stderr.fnmatch_lines(["*--baseline-k 16: this run draws only --k 8 samples per problem*"])

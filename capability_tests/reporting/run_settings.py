@@ -133,7 +133,8 @@ def difference_text(diffs: Iterable[Mapping[str, Any]], a: str = "a", b: str = "
 def data_differences(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[dict[str, Any]]:
     """Per benchmark both runs recorded, each DATA_FIELDS entry whose value differs:
     `[{"benchmark", "field", "a", "b"}]`. A different revision, row count or rows sha256 means
-    the runs measured different data, whatever their settings."""
+    the runs measured different data, whatever their settings; a file's path is no difference
+    when both runs hashed it (the packaged demo read from two checkouts is the same data)."""
     da, db = a.get("data") or {}, b.get("data") or {}
     out = []
     for name in sorted(set(da) & set(db)):
@@ -144,6 +145,8 @@ def data_differences(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[dict[st
         for key in DATA_FIELDS:
             if key == "source" and (fa.get("hub.hub_id") or fb.get("hub.hub_id")):
                 continue  # a Hub source string repeats id, revision, config and split
+            if key == "source" and fa.get("file_sha256") and fb.get("file_sha256"):
+                continue  # a file is its content: the path is where a checkout keeps it
             if not _same(fa.get(key), fb.get(key)):
                 out.append({"benchmark": name, "field": key.removeprefix("hub."),
                             "a": fa.get(key), "b": fb.get(key)})
