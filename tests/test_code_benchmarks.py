@@ -342,3 +342,73 @@ def test_an_empty_list_fails_every_float_problem_of_the_hub_layouts(tmp_path, mo
                     f"```python\ndef {problem.meta['entry_point']}(*a):\n    return {empty}\n```",
                     problem)
                 assert not verdict.correct and not verdict.error, (problem.key, verdict)
+
+
+# -- LeetCode-style calls: `Solution().<method>`, not a module-level name of the same name -------
+
+
+def _leetcode_problem(func: str, starter: str, calls: list[tuple[list, object]]) -> Problem:
+    """A LiveCodeBench functional (LeetCode) problem, through the real row parser."""
+    cases = [{"input": "\n".join(json.dumps(a) for a in args), "output": json.dumps(expected),
+              "testtype": "functional"} for args, expected in calls]
+    row = {"question_content": f"Implement Solution.{func}.", "starter_code": starter,
+           "platform": "leetcode", "difficulty": "easy", "public_test_cases": json.dumps(cases),
+           "metadata": json.dumps({"func_name": func})}
+    (problem,) = get_benchmark("livecodebench").problems_from_rows([("lcb:0", 0, row)])
+    assert problem.error is None and problem.meta["mode"] == "calls"
+    return problem
+
+
+ADD_STARTER = ("class Solution:\n"
+               "    def add(self, nums1: List[int], nums2: List[int]) -> List[int]:\n        ")
+ADD_LISTS = _leetcode_problem("add", ADD_STARTER, [([[1, 2], [3, 4]], [4, 6]),
+                                                    ([[0, -5, 9], [7, 5, 1]], [7, 0, 10])])
+SUM_INTS = _leetcode_problem("add", "class Solution:\n    def add(self, a: int, b: int) -> int:\n",
+                             [([2, 3], 5), ([-4, 4], 0)])
+# LeetCode 2176: the model also wrote a one-argument module-level helper of the same name
+COUNT_PAIRS = _leetcode_problem(
+    "countPairs", "class Solution:\n    def countPairs(self, nums: List[int], k: int) -> int:\n",
+    [([[3, 1, 2, 2, 2, 1, 3], 2], 4), ([[1, 2, 3, 4], 1], 0)])
+
+
+@pytest.mark.parametrize(("problem", "completion", "correct"), [
+    # the prelude's `from operator import *` defines `add`: concatenation is not the sum
+    (ADD_LISTS, "class Solution:\n    def add(self, nums1, nums2):\n"
+                "        return [a + b for a, b in zip(nums1, nums2)]\n", True),
+    # ... and a wrong method must not pass because operator.add happens to be right
+    (SUM_INTS, "class Solution:\n    def add(self, a, b):\n        return a - b\n", False),
+    (SUM_INTS, "from operator import add\n\nclass Solution:\n    def add(self, a, b):\n"
+               "        return add(a, b)\n", True),
+    (COUNT_PAIRS, "def countPairs(nums):\n    return sum(nums.count(x) - 1 for x in nums) // 2\n\n"
+                  "class Solution:\n    def countPairs(self, nums, k):\n"
+                  "        n = len(nums)\n        return sum(1 for i in range(n) for j in range(i + 1, n)\n"
+                  "                   if nums[i] == nums[j] and i * j % k == 0)\n", True),
+    # a `Solution` without the method is wrong, whatever else is called `add`
+    (SUM_INTS, "class Solution:\n    def addTwo(self, a, b):\n        return a + b\n", False),
+], ids=["operator-add-right", "operator-add-wrong", "imported-add-delegates", "helper-same-name",
+        "method-missing"])
+def test_a_leetcode_problem_calls_the_solution_method(problem, completion, correct, tmp_path,
+                                                      monkeypatch):
+    """LiveCodeBench calls `Solution().<func_name>(...)`; a module-level name that is the same
+    (the prelude's star imports, the model's own import or helper) is not the one graded."""
+    monkeypatch.setenv("CAPABILITY_TESTS_CACHE", str(tmp_path / "cache"))
+    verdict = verify_code(f"```python\n{completion}```", problem)
+    assert not verdict.error, verdict.reason
+    assert verdict.correct is correct, verdict.reason
+
+
+def test_without_a_solution_class_a_function_is_still_called(tmp_path, monkeypatch):
+    """A LeetCode problem answered by a plain function (LiveCodeBench accepts that too), and a
+    HumanEval-style problem whose module also has a `Solution.add`: the function is graded."""
+    monkeypatch.setenv("CAPABILITY_TESTS_CACHE", str(tmp_path / "cache"))
+    plain = verify_code("```python\ndef countPairs(nums, k):\n    n = len(nums)\n"
+                        "    return sum(1 for i in range(n) for j in range(i + 1, n)\n"
+                        "               if nums[i] == nums[j] and i * j % k == 0)\n```", COUNT_PAIRS)
+    assert plain.correct, plain.reason
+    function_style = Problem("t", "add", "Add a and b.", "", "t", verifier="code", meta={
+        "mode": "function", "entry_point": "add", "prelude": "", "test_prelude": "",
+        "test": "def check(candidate):\n    assert candidate(2, 3) == 5\n"})
+    both = ("```python\nclass Solution:\n    def add(self, a, b):\n        return a - b\n\n"
+            "def add(a, b):\n    return a + b\n```")
+    verdict = verify_code(both, function_style)
+    assert verdict.correct, verdict.reason

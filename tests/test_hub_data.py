@@ -72,6 +72,27 @@ def test_the_pinned_revision_is_passed_to_the_loader_and_recorded(monkeypatch):
     assert loaded.fingerprint_source()["hub"] == loaded.hub
 
 
+@pytest.mark.parametrize(("name", "repo", "config"), [
+    ("amc23", "math-ai/amc23", None),
+    ("minerva_math", "math-ai/minervamath", None),
+    ("olympiadbench", "Hothan/OlympiadBench", "OE_TO_maths_en_COMP"),
+])
+def test_the_study_sets_once_unpinned_read_their_pinned_commit(name, repo, config, monkeypatch):
+    """AMC23, Minerva and OlympiadBench are read from the Hub at their own pinned commit, with
+    no --data-revision and no warning (issue 24; docs/BENCHMARKS.md says where each came from)."""
+    calls = redirect_hub(monkeypatch, {repo: TEST_DATA / "hub" / name})
+    pinned = get_benchmark(name).hub.revision
+    assert is_commit(pinned)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UnpinnedDataWarning)
+        loaded = load_benchmark(name)
+    assert calls == [{"path": repo, "name": config, "revision": pinned}]
+    assert loaded.hub["hub_id"] == repo and loaded.hub["revision"] == pinned
+    assert loaded.hub["pinned"] is True and loaded.hub["rows"] == 2
+    assert loaded.source.startswith(f"hub:{repo}@{pinned}")
+    assert [p.error for p in loaded.problems] == [None, None]
+
+
 def test_the_rows_fingerprint_follows_the_content():
     assert rows_sha256([{"a": 1, "b": "x"}]) == rows_sha256([{"b": "x", "a": 1}])
     assert rows_sha256([{"a": 1}]) != rows_sha256([{"a": 2}])

@@ -142,7 +142,8 @@ BUILTIN_BENCHMARKS: tuple[Benchmark, ...] = (
         family="math",
         parse_row=parse_aime_amc,
         id_fields=("id",),
-        hub=HubSource("math-ai/amc23", split="test"),  # no pin found: docs/BENCHMARKS.md
+        hub=HubSource("math-ai/amc23", split="test",
+                      revision="80815d37005feb82cd7f8fbc6901d5d3eff43057"),
         description="AMC 12 2023, 40 problems",
     ),
     Benchmark(
@@ -159,7 +160,8 @@ BUILTIN_BENCHMARKS: tuple[Benchmark, ...] = (
         family="math",
         parse_row=parse_minerva,
         id_fields=("idx",),
-        hub=HubSource("math-ai/minervamath", split="test"),  # no pin found: docs/BENCHMARKS.md
+        hub=HubSource("math-ai/minervamath", split="test",
+                      revision="ee46ddc498933b1977577953250ca5c66be64f96"),
         description="Minerva's MIT OCW problems, 272, answers with units and tolerances",
         # measured quantities rounded to 2-4 significant figures: what rounds to the reference
         # at its written precision, within [0.1%, 2%] (docs/GRADING.md, "Tolerances")
@@ -171,8 +173,8 @@ BUILTIN_BENCHMARKS: tuple[Benchmark, ...] = (
         family="math",
         parse_row=parse_olympiadbench,
         id_fields=("id",),
-        # no pin found: docs/BENCHMARKS.md
-        hub=HubSource("Hothan/OlympiadBench", split="train", config="OE_TO_maths_en_COMP"),
+        hub=HubSource("Hothan/OlympiadBench", split="train", config="OE_TO_maths_en_COMP",
+                      revision="91184b52131e7fc9455fef848035173aea8cc01a"),
         description="OlympiadBench, English text-only open-ended math, 675",
         # the OlympiadBench judge's own 1e-8; a decimal reference: half its last digit, <= 1%
         grading_policy=GradingPolicy(tolerance="relative", tolerance_value=1e-8,

@@ -57,8 +57,7 @@ def _limits(cpu: float) -> Limits:
 def _run(program: str, problem: Problem, cpu: float):
     meta = problem.meta
     mode = meta.get("mode", "function")
-    return run_tests(program, tester_job(problem), _limits(cpu),
-                     mode="stdio" if mode == "stdio" else "function",
+    return run_tests(program, tester_job(problem), _limits(cpu), mode=mode,
                      entry_point=meta.get("entry_point"))
 
 

@@ -6,10 +6,13 @@ line: the program and the mode), 3 the tester's requests, 4 the replies; stdout 
 to /dev/null. Nothing here is trusted: the program can replace any of it, and can only spoil its
 own replies (the tester checks them, and only the tester can report a pass).
 
-Modes: "function" calls a function of the program (or a method of `Solution()`, LeetCode style)
-with the arguments each request carries; "stdio" runs the whole program once per request with
-the request's text on standard input (a forked child, so `open(0)` and `sys.exit` work) and
-replies with what it printed.
+Modes: "function" calls a function of the program (else a method of `Solution()`) with the
+arguments each request carries; "calls" (LeetCode style: LiveCodeBench's functional problems)
+calls the method of `Solution()` whenever the program defines `Solution`, as LiveCodeBench does,
+never a module-level name that happens to match (a star import of the prelude, the model's own
+import or helper), else the function; "stdio" runs the whole program once per request with the
+request's text on standard input (a forked child, so `open(0)` and `sys.exit` work) and replies
+with what it printed.
 """
 
 import os
@@ -40,7 +43,7 @@ def _main():
               "__builtins__": __builtins__}
     try:
         code = compile(program, "solution.py", "exec")
-        if job["mode"] == "function":
+        if job["mode"] != "stdio":
             exec(code, module)
         loaded = {"loaded": True}
     except SystemExit:
@@ -58,18 +61,28 @@ def _main():
         if job["mode"] == "stdio":
             reply = _run_stdio(code, request.get("stdin", ""))
         else:
-            reply = _call(module, job.get("entry_point"), request)
+            reply = _call(module, job.get("entry_point"), request, job["mode"] == "calls")
         try:
             write_message(4, reply)
         except CodecError as exc:
             write_message(4, {"raise": "TypeError", "message": str(exc)})
 
 
-def _call(module, entry_point, request):
+def _target(module, entry_point, leetcode):
+    """LeetCode style: `Solution().<entry_point>` if the program defines `Solution` at all (a
+    missing method is then an AttributeError, never another callable of that name), else the
+    module's name. Function style: the module's name, else the method of `Solution()`."""
+    if leetcode and "Solution" in module:
+        return getattr(module["Solution"](), entry_point)
+    target = module.get(entry_point)
+    if target is None and "Solution" in module:
+        target = getattr(module["Solution"](), entry_point)
+    return target
+
+
+def _call(module, entry_point, request, leetcode=False):
     try:
-        target = module.get(entry_point)
-        if target is None and "Solution" in module:
-            target = getattr(module["Solution"](), entry_point)
+        target = _target(module, entry_point, leetcode)
         if target is None:
             return {"raise": "NameError", "message": f"the program defines no {entry_point}"}
         args = decode(request["args"])

@@ -95,8 +95,10 @@ def run_tests(program: str, tester_job: Mapping[str, Any], limits: Limits,
               mode: str = "function", entry_point: str | None = None,
               _hardening: bool = True) -> SandboxReport:
     """Run `program` (the candidate's whole module) against `tester_job` (mode, prompt, test,
-    entry_point or cases). `_hardening=False` (tests of the teardown only) leaves out the
-    system-call filter and the minimal /dev, to let a known attack reach the kernel."""
+    entry_point or cases). `mode` is how the candidate answers: "function", "calls" (LeetCode
+    style: the method of `Solution()` first) or "stdio" (candidate.py). `_hardening=False`
+    (tests of the teardown only) leaves out the system-call filter and the minimal /dev, to let
+    a known attack reach the kernel."""
     launcher_source, tester_source, candidate_source = _sources()
     python, prefix = interpreter()
     try:

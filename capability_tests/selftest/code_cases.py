@@ -50,8 +50,9 @@ _TASK = "Return the sum of the two integers a and b."
 _FUNCTION_PROMPT = 'def add(a: int, b: int) -> int:\n    """Return the sum of a and b."""\n'
 _FUNCTION_TEST = ("def check(candidate):\n    assert candidate(2, 3) == 5\n"
                   "    assert candidate(-4, 4) == 0\n    assert candidate(10, 7) == 17\n")
-# not `add`: LiveCodeBench's prelude star-imports `operator`, whose `add` would be found first
-_CALLS_STARTER = "class Solution:\n    def addTwo(self, a: int, b: int) -> int:\n        "
+# `add` on purpose: LiveCodeBench's prelude star-imports `operator.add`, which must not be the
+# callable graded (the wrong program below would pass if it were)
+_CALLS_STARTER = "class Solution:\n    def add(self, a: int, b: int) -> int:\n        "
 _STDIO_TASK = "Read two integers from one line of standard input and print their sum."
 
 
@@ -65,7 +66,7 @@ def _problem(kind: str) -> Problem:
 
         reference = f"{LCB_PRELUDE}\n{_CALLS_STARTER}return a + b\n"
         return Problem(BENCHMARK, "calls", _TASK, reference, __name__, verifier="code",
-                       meta={"mode": "calls", "entry_point": "addTwo", "task": _TASK,
+                       meta={"mode": "calls", "entry_point": "add", "task": _TASK,
                              "starter": _CALLS_STARTER, "prelude": LCB_PRELUDE,
                              "cases": [{"args": [2, 3], "expected": 5},
                                        {"args": [-4, 4], "expected": 0},
@@ -83,7 +84,7 @@ def _function(body: str, kind: str, header: str = "") -> str:
     inner = "\n".join("    " + line if line else line for line in body.strip().splitlines())
     if kind == "calls":
         inner = "\n".join("    " + line if line else line for line in inner.splitlines())
-        return f"{header}class Solution:\n    def addTwo(self, a, b):\n{inner}\n"
+        return f"{header}class Solution:\n    def add(self, a, b):\n{inner}\n"
     return f"{header}def add(a, b):\n{inner}\n"
 
 
