@@ -98,6 +98,18 @@ def time_budget(problem: Problem, timeout: float) -> float:
     return max(timeout, float(budget(problem, timeout))) if callable(budget) else timeout
 
 
+def verdict_limits(problem: Problem) -> str | None:
+    """The effective limits a verdict on `problem` is made under on this machine, where they
+    depend on the problem (the code verifier: a limit scaled from the reference solution's time
+    here), through the verifier module's `verdict_limits(problem)`; None where the verifier has
+    no such function (math: its limits are the same for every problem and are in the grader
+    identity). It goes into the verdict key (`store_keys.grading_digest`), so a verdict made
+    under other limits is graded again rather than reused."""
+    verifier = get_verifier(problem.verifier)
+    limits = getattr(importlib.import_module(verifier.module), "verdict_limits", None)
+    return str(limits(problem)) if callable(limits) else None
+
+
 def verify(completion: str, problem: Problem, timeout: float) -> Verdict:
     """Judge `completion` with the verifier `problem.verifier` names."""
     return get_verifier(problem.verifier).verify(completion, problem, timeout)
