@@ -14,8 +14,9 @@ as they finish. Completions are synthetic and deterministic (`grading_speed.py`'
 about half the time, otherwise a near miss or another problem's answer). Each run starts a new pool
 (cold worker caches, as a run does) and new completions (another seed); worker start-up is
 outside the timing (a warm-up batch on another benchmark's problems). Prints samples/s per worker count (each
-run and the median) and the load average before and after, which decides what 2 workers can
-give on a shared 2-core machine.
+run and the median), the CPU the workers and the parent used (what grading costs, whatever the
+load), and the load average before and after, which decides what 2 workers can give on a shared
+2-core machine.
 """
 
 from __future__ import annotations
@@ -58,6 +59,19 @@ def completions(problems, seed: int = 2024) -> list[str]:
     return out
 
 
+def cpu_of(pids) -> float:
+    """CPU seconds (user + system) the processes `pids` have used so far (/proc)."""
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+        except (OSError, IndexError, ValueError):
+            pass
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def one_run(grading: Grading, texts: list[str], problems) -> tuple[float, int]:
     """Seconds to grade every (text, fresh problem copy), flush by flush; samples correct."""
     fresh = [dataclasses.replace(p) for p in problems]  # new objects: sent to a worker again
@@ -91,6 +105,8 @@ def main() -> None:
     rates: dict[int, list[float]] = {w: [] for w in args.workers}
     sent: dict[int, list[int]] = {w: [] for w in args.workers}
     correct = {}
+    worker_cpu: dict[int, list[float]] = {w: [] for w in args.workers}
+    parent_cpu: dict[int, list[float]] = {w: [] for w in args.workers}
     for run in range(args.runs):  # worker counts alternate: a change of load hits them alike
         texts = completions(problems, seed=run)  # new texts each run: no warm memo caches
         for workers in args.workers:
@@ -102,7 +118,11 @@ def main() -> None:
                         w.ready for w in pool._workers):
                     time.sleep(0.05)
                 before = pool.problems_sent
+                pids = pool.worker_pids()
+                cpu0, parent0 = cpu_of(pids), time.process_time()
                 seconds, correct[workers] = one_run(grading, texts, problems)
+                worker_cpu[workers].append(cpu_of(pids) - cpu0)
+                parent_cpu[workers].append(time.process_time() - parent0)
                 sent[workers].append(pool.problems_sent - before)
             finally:
                 grading.close()
@@ -114,6 +134,10 @@ def main() -> None:
               + f" samples/s; median {medians[workers]:.0f}; problems sent per run "
               f"{max(sent[workers])} (of {len(problems)}); correct in the last run "
               f"{correct[workers]}")
+        busy = statistics.median(worker_cpu[workers])
+        print(f"  median CPU per run: workers {busy:.2f} s (grading alone: "
+              f"{len(problems) / max(busy, 1e-9):.0f} samples per worker CPU-second), "
+              f"parent (dispatcher and submit) {statistics.median(parent_cpu[workers]):.2f} s")
     print("load average after: " + " ".join(f"{x:.2f}" for x in os.getloadavg()))
     base = medians.get(min(medians))
     for workers, rate in medians.items():
