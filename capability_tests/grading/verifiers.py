@@ -105,9 +105,17 @@ def verdict_limits(problem: Problem) -> str | None:
     no such function (math: its limits are the same for every problem and are in the grader
     identity). It goes into the verdict key (`store_keys.grading_digest`), so a verdict made
     under other limits is graded again rather than reused."""
-    verifier = get_verifier(problem.verifier)
-    limits = getattr(importlib.import_module(verifier.module), "verdict_limits", None)
-    return str(limits(problem)) if callable(limits) else None
+    try:
+        verifier = get_verifier(problem.verifier)
+        limits = getattr(importlib.import_module(verifier.module), "verdict_limits", None)
+    except Exception:  # an unknown or broken verifier fails each sample, with its own message
+        return None
+    if not callable(limits):
+        return None
+    try:
+        return str(limits(problem))
+    except Exception as exc:  # the limits are unknown: a key no later run matches, so the
+        return f"unavailable: {type(exc).__name__}"  # verdict made now is graded again then
 
 
 def verify(completion: str, problem: Problem, timeout: float) -> Verdict:
