@@ -232,6 +232,21 @@ def test_a_code_verdict_stands_only_under_the_effective_limit_it_was_made_under(
     assert RunIdentity.grading_key(math, "grader-x") == RunIdentity.grading_key(math, "grader-x")
 
 
+def test_a_verdict_whose_limits_cannot_be_found_is_not_kept_by_the_next_run(monkeypatch,
+                                                                           humaneval):
+    """Limits that cannot be found (a verifier's `verdict_limits` raised) key the verdict so that
+    no later run matches it: it is graded again, never kept under unknown limits."""
+    from capability_tests.code import verifier
+    from capability_tests.sampling.identity import RunIdentity
+
+    def broken(problem):
+        raise OSError("no cache")
+
+    monkeypatch.setattr(verifier, "verdict_limits", broken)
+    first = RunIdentity.grading_key(humaneval[0], "grader-x")
+    assert first != RunIdentity.grading_key(humaneval[0], "grader-x")
+
+
 def test_the_run_regrades_code_verdicts_when_the_limit_changes(pytester, fake_engine_env,
                                                                 monkeypatch, humaneval, tmp_path):
     """The whole path: a stored HumanEval verdict is kept by the next run on the same machine,

@@ -14,6 +14,7 @@ modules that decide its verdicts, so the grader identity (`identity.py`) covers 
 from __future__ import annotations
 
 import importlib
+import os
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from importlib.metadata import entry_points
@@ -114,8 +115,9 @@ def verdict_limits(problem: Problem) -> str | None:
         return None
     try:
         return str(limits(problem))
-    except Exception as exc:  # the limits are unknown: a key no later run matches, so the
-        return f"unavailable: {type(exc).__name__}"  # verdict made now is graded again then
+    except Exception as exc:  # the limits are unknown: a key no later run matches (a nonce),
+        # so a verdict made now is graded again by the next run rather than kept unchecked
+        return f"unavailable: {type(exc).__name__} {os.urandom(8).hex()}"
 
 
 def verify(completion: str, problem: Problem, timeout: float) -> Verdict:
