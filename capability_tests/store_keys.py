@@ -33,10 +33,15 @@ def prompt_digest(prompt: str | Sequence[Mapping[str, str]],
 
 
 def grading_digest(verifier: str, answer: str, meta: Mapping[str, Any], *, benchmark: str = "",
-                   grader: str | None = None, policy: Any = None) -> str:
+                   grader: str | None = None, policy: Any = None,
+                   limits: str | None = None) -> str:
     """What a stored verdict depends on besides the text: `<grader identity>/<16 hex>`, the hex
-    over verifier, benchmark, reference answer, meta and the benchmark's grading policy
-    (`GradingPolicy`: extraction and tolerances depend on it; `policy.as_key()`).
+    over verifier, benchmark, reference answer, meta, the benchmark's grading policy
+    (`GradingPolicy`: extraction and tolerances depend on it; `policy.as_key()`) and the
+    effective limits on this machine where they depend on the problem (`limits`, from
+    `grading.verifiers.verdict_limits`: the code verifier's CPU-time limit scaled from the
+    reference solution's time here, its memory and other sandbox limits; None for math, whose
+    limits are in the grader identity, which leaves math keys as they were).
 
     A verdict stored under another digest is regraded from its text (no engine). The grader
     identity (`grading.identity.grader_identity`, default: the running grader's) is kept readable
@@ -49,6 +54,8 @@ def grading_digest(verifier: str, answer: str, meta: Mapping[str, Any], *, bench
     fields = [verifier, benchmark, answer, dict(meta)]
     if policy is not None:
         fields.append(policy.as_key())
+    if limits is not None:
+        fields.append({"limits": limits})
     data = json.dumps(fields, sort_keys=True, default=str)
     return f"{grader}/{hashlib.sha256(data.encode()).hexdigest()[:16]}"
 

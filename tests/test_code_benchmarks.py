@@ -197,6 +197,90 @@ def test_limits_scale_with_the_reference_and_are_recorded_once(tmp_path, monkeyp
     assert len(recorded) == 1 and json.loads(recorded[0].read_text())["problem"] == problem.key
 
 
+def test_a_code_verdict_stands_only_under_the_effective_limit_it_was_made_under(
+        tmp_path, monkeypatch, humaneval):
+    """Issue 17: a stored code verdict made under limit A is regraded when this machine's limit
+    for the problem is B (a reference re-measured on another machine, a changed factor): the
+    effective limits are part of the verdict key. Jitter in the reference within a bucket moves
+    neither the limit nor the key, so a re-measurement does not regrade everything."""
+    from capability_tests.code.verifier import _reference_key
+    from capability_tests.sampling.identity import RunIdentity
+    from capability_tests.sampling.plan import PlanRules, plan_problem
+    from capability_tests.store import StoredSample
+
+    monkeypatch.setenv("CAPABILITY_TESTS_CACHE", str(tmp_path))
+    problem = humaneval[0]
+    key = _reference_key(problem)
+
+    def verdict_key(reference_seconds: float) -> str:
+        timing.record(key, reference_seconds, problem.key)
+        return RunIdentity.grading_key(problem, "grader-x")
+
+    under_a = verdict_key(0.40)
+    under_b = verdict_key(2.0)  # a machine 5x slower: a limit more than twice as long
+    assert problem_limit(problem) == timing.limit_for(2.0) > timing.limit_for(0.40)
+    assert under_a != under_b
+    stored = {0: StoredSample(0, None, 9, "stop", False, "x", "timeout: over 4.6 s", under_a,
+                              timed_out=True)}
+    plan = plan_problem(problem.key, stored, under_b, "grader-x", PlanRules(k=1))
+    assert plan.regrade == (0,) and plan.keep == (), "a verdict made under limit A was reused"
+    # 2.5% jitter in a re-measured reference: same limit, same key, nothing regraded
+    assert timing.limit_for(0.41) == timing.limit_for(0.40)
+    assert verdict_key(0.41) == under_a
+    # math verdicts carry no per-problem limit: their key is unchanged by this
+    math = load_problems("demo")[0]
+    assert RunIdentity.grading_key(math, "grader-x") == RunIdentity.grading_key(math, "grader-x")
+
+
+def test_a_verdict_whose_limits_cannot_be_found_is_not_kept_by_the_next_run(monkeypatch,
+                                                                           humaneval):
+    """Limits that cannot be found (a verifier's `verdict_limits` raised) key the verdict so that
+    no later run matches it: it is graded again, never kept under unknown limits."""
+    from capability_tests.code import verifier
+    from capability_tests.sampling.identity import RunIdentity
+
+    def broken(problem):
+        raise OSError("no cache")
+
+    monkeypatch.setattr(verifier, "verdict_limits", broken)
+    first = RunIdentity.grading_key(humaneval[0], "grader-x")
+    assert first != RunIdentity.grading_key(humaneval[0], "grader-x")
+
+
+def test_the_run_regrades_code_verdicts_when_the_limit_changes(pytester, fake_engine_env,
+                                                                monkeypatch, humaneval, tmp_path):
+    """The whole path: a stored HumanEval verdict is kept by the next run on the same machine,
+    regraded (no engine) once the problem's recorded reference time gives another limit, and the
+    run says so."""
+    from fixtures.fake_engine import FAKE, SUITE, generate_calls
+
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("CAPABILITY_TESTS_CACHE", str(cache))
+    right = f"```python\n{humaneval[0].answer}\n```"
+    monkeypatch.setenv("FAKE_ENGINE_SCRIPT", json.dumps({"humaneval/HumanEval/0": [right]}))
+    args = [*SUITE, *FAKE, "-k", "humaneval", "--limit=1", "--k=1", "--unsolved=xfail"]
+    pytester.runpytest(*args).assert_outcomes(passed=1)
+    kept = pytester.runpytest(*args)
+    kept.assert_outcomes(passed=1)
+    assert "regraded from the store" not in kept.stdout.str()
+    records = [path for path in (cache / "code-reference-times").rglob("*.json")
+               if json.loads(path.read_text())["problem"] == humaneval[0].key]
+    assert len(records) == 1  # (the self-test's known-answer problems have theirs)
+    data = json.loads(records[0].read_text())
+    data["seconds"] = 5.0  # as measured on a much slower machine: a longer limit
+    records[0].write_text(json.dumps(data))
+    result = pytester.runpytest(*args)
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*regraded from the store, no generation:*1 verdicts made "
+                                 "under another grading key*"])
+    data["seconds"] = 5.05  # re-measured with jitter: the same step of the limit grid
+    records[0].write_text(json.dumps(data))
+    again = pytester.runpytest(*args)
+    again.assert_outcomes(passed=1)
+    assert "regraded from the store" not in again.stdout.str(), "written back, and jitter kept"
+    assert len(generate_calls(fake_engine_env)) == 1
+
+
 def _slow_problem() -> Problem:
     return Problem("sandboxtest", "slow", "", "", "tests", verifier="code", meta={
         "mode": "function", "entry_point": "f",

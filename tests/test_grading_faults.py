@@ -99,7 +99,7 @@ class _CannotStart:
 
 
 def test_a_dispatcher_that_cannot_start_a_worker_raises_its_cause(monkeypatch):
-    monkeypatch.setattr(pool_module, "_Worker", _CannotStart)
+    monkeypatch.setattr(pool_module, "WorkerHandle", _CannotStart)
     pool = GradingPool(workers=2)
     outcome = []
 

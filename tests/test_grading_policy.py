@@ -140,7 +140,7 @@ def test_the_identity_covers_verifiers_not_dispatch_or_test_data():
     modules = grading_modules()
     for wanted in ("grader", "extract", "normalise", "equivalence", "latex_parse", "policy"):
         assert f"capability_tests.grading.{wanted}" in modules
-    for dispatch in ("pool", "worker", "command", "identity"):
+    for dispatch in ("pool", "worker", "worker_handle", "command", "identity"):
         assert f"capability_tests.grading.{dispatch}" not in modules
     assert not any("near_miss" in m for m in modules)
     assert not (REPO / "capability_tests" / "grading" / "near_miss.py").exists()

@@ -33,6 +33,7 @@ def test_ungraded_other_grader_and_other_reference_are_regraded_not_generated():
     plan = plan_problem("demo/add", stored, GRADING, GRADER, PlanRules(k=4))
     assert plan.regrade == (0, 1, 2) and [s.index for s in plan.keep] == [3]
     assert plan.ungraded == 1 and plan.other_grader == 1 and plan.missing == ()
+    assert plan.other_key == 1  # same grader, another key: reference, policy or limits
 
 
 def test_regrade_all_regrades_everything_and_fails_a_problem_with_gaps():

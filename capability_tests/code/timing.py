@@ -1,19 +1,27 @@
 """Time limits fair to this machine: scaled from the reference solution's own run time here.
 
 A fixed limit turns right but slowish programs into timeouts on a slow CPU (CI's 2 shared cores)
-and lets wrong-but-slow ones through on a fast one. So each problem's wall-clock limit is
-`BASE_S + FACTOR * reference` seconds of CPU time, within [MIN_S, MAX_S], where `reference` is
+and lets wrong-but-slow ones through on a fast one. So each problem's limit is
+`BASE_S + FACTOR * reference` seconds of CPU time, within [MIN_S, MAX_S], rounded up to a step of
+a fixed geometric grid (`STEPS_PER_DOUBLING` per doubling from MIN_S), where `reference` is
 the CPU time of the benchmark's own solution through the same sandbox on this machine
 (interpreter start-ups included; the wall time where no cgroup counts CPU), the minimum of
-`REFERENCE_REPEATS` runs, measured once and recorded under the cache directory, keyed by the machine (host
-name, CPU model, core count, Python version) and by the problem's solution and tests. A problem
-without a reference solution gets `DEFAULT_S`.
+`REFERENCE_REPEATS` runs, measured once and recorded under the cache directory, keyed by the machine
+(host name, CPU model, core count, Python version) and by the problem's solution and tests, with
+the clock that counted it. A problem without a reference solution gets `DEFAULT_S`.
+
+The grid is there because the limit is part of a code verdict's key (`verdict_limits`): a
+re-measured reference (a cleared cache, another machine) that moves the limit by a few percent
+lands on the same step and regrades nothing, while one that moves it by a step or more (a
+machine twice as slow, a changed FACTOR) gives another key, and the stored verdicts made under
+the old limit are graded again.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import platform
 import sys
@@ -28,7 +36,8 @@ DEFAULT_S = 10.0
 REFERENCE_LIMIT_S = 60.0  # the reference's own run: generous, it is trusted code
 REFERENCE_REPEATS = 3  # the reference time is the minimum of this many runs
 WALL_FACTOR, WALL_SLACK_S = 3.0, 5.0  # wall-clock backstop over a CPU-time limit
-FORMAT = 2  # 2: CPU seconds of the sandbox (wall where no cgroup counts), minimum of 3 runs
+STEPS_PER_DOUBLING = 4  # the limit grid: MIN_S * 2 ** (i / 4), 19% apart
+FORMAT = 3  # 3: CPU seconds of the sandbox (wall where no cgroup counts), minimum of 3 runs, clock
 
 
 def wall_backstop(cpu_seconds: float) -> float:
@@ -37,9 +46,12 @@ def wall_backstop(cpu_seconds: float) -> float:
 
 
 def limit_for(reference_seconds: float | None) -> float:
+    """The problem's CPU-time limit: deterministic in the reference, on the grid (see above)."""
     if reference_seconds is None:
         return DEFAULT_S
-    return round(min(MAX_S, max(MIN_S, BASE_S + FACTOR * reference_seconds)), 3)
+    raw = min(MAX_S, max(MIN_S, BASE_S + FACTOR * reference_seconds))
+    step = math.ceil(math.log2(raw / MIN_S) * STEPS_PER_DOUBLING - 1e-9)
+    return round(min(MAX_S, MIN_S * 2 ** (step / STEPS_PER_DOUBLING)), 2)
 
 
 def _cache_root() -> Path:
@@ -80,24 +92,33 @@ def _path(key: str) -> Path:
 
 def recorded(key: str) -> float | None:
     """The recorded reference time for `key` on this machine, or None."""
+    found = recorded_with_clock(key)
+    return None if found is None else found[0]
+
+
+def recorded_with_clock(key: str) -> tuple[float, str] | None:
+    """(seconds, clock) recorded for `key` on this machine: "cpu" where the sandbox's cgroup
+    counted the reference's CPU time, "wall" where none did; None when not recorded."""
     try:
         data = json.loads(_path(key).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         return None
-    seconds = data.get("seconds")
-    return float(seconds) if isinstance(seconds, (int, float)) and seconds >= 0 else None
+    seconds, clock = data.get("seconds"), data.get("clock")
+    if not isinstance(seconds, (int, float)) or seconds < 0 or clock not in ("cpu", "wall"):
+        return None
+    return float(seconds), clock
 
 
-def record(key: str, seconds: float, problem: str) -> None:
+def record(key: str, seconds: float, problem: str, clock: str = "cpu") -> None:
     """Write atomically (several grading processes may measure the same problem at once)."""
     path = _path(key)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps({"format": FORMAT, "seconds": seconds, "problem": problem}),
-                       encoding="utf-8")
+        tmp.write_text(json.dumps({"format": FORMAT, "seconds": seconds, "clock": clock,
+                                   "problem": problem}), encoding="utf-8")
         os.replace(tmp, path)
     except OSError:
         pass  # an unwritable cache costs a measurement next time, never a verdict

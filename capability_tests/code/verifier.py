@@ -2,8 +2,9 @@
 
 `verify_code(completion, problem, timeout)` extracts the program (`extract.py`) and runs it in
 the sandbox (`capability_tests.sandbox`) under this machine's limit for the problem
-(`timing.py`; the first time a problem is seen here, its reference solution is run once to
-measure it). Outcomes: correct (the tester reported that every test passed: positive proof,
+(`timing.py`; the first time a problem is seen here, its reference solution is timed, usually
+already by the run's planning, which puts the problem's effective limits in the verdict key:
+`verdict_limits`). Outcomes: correct (the tester reported that every test passed: positive proof,
 never the absence of a failure), wrong (a test failed, the program did not load, it crashed or
 exited early), no answer (no code in the completion), timeout (the wall-clock limit passed;
 counted apart from wrong answers), or a grading error when the sandbox itself could not run
@@ -15,6 +16,8 @@ counted apart from wrong answers), or a grading error when the sandbox itself co
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import time
 
 from capability_tests.code import timing
@@ -61,22 +64,43 @@ def _run(program: str, problem: Problem, cpu: float):
                      entry_point=meta.get("entry_point"))
 
 
-def problem_limit(problem: Problem) -> float:
-    """This machine's wall-clock limit for `problem`, measuring its reference once if needed."""
+def _reference(problem: Problem) -> tuple[float, str] | None:
+    """(seconds, clock) of the problem's reference on this machine, measured once if needed;
+    None without a reference, or with one that does not pass its own tests."""
     key = _reference_key(problem)
     if key is None:
-        return timing.limit_for(None)
-    seconds = timing.recorded(key)
-    if seconds is None:
-        runs = []
+        return None
+    found = timing.recorded_with_clock(key)
+    if found is None:
+        runs, clock = [], "cpu"
         for _ in range(timing.REFERENCE_REPEATS):  # the minimum: the run least disturbed
             report = _run(problem.answer, problem, timing.REFERENCE_LIMIT_S)
             if report.error or not report.passed:
-                return timing.limit_for(None)  # a broken reference says nothing about speed
+                return None  # a broken reference says nothing about speed
+            if report.cpu_seconds is None:
+                clock = "wall"
             runs.append(report.cpu_seconds if report.cpu_seconds is not None else report.seconds)
-        seconds = round(min(runs), 4)
-        timing.record(key, seconds, problem.key)
-    return timing.limit_for(seconds)
+        found = (round(min(runs), 4), clock)
+        timing.record(key, found[0], problem.key, found[1])
+    return found
+
+
+def problem_limit(problem: Problem) -> float:
+    """This machine's CPU-time limit for `problem`, measuring its reference once if needed."""
+    found = _reference(problem)
+    return timing.limit_for(None if found is None else found[0])
+
+
+def verdict_limits(problem: Problem) -> str:
+    """The effective limits a verdict on `problem` is made under on this machine, as the text
+    that goes into the verdict key (`grading.verifiers.verdict_limits`): the sandbox's limits
+    (CPU time from the grid, wall-clock backstop, memory, output, processes, tmpfs) and the clock
+    the reference was counted by. A stored verdict made under other limits is graded again."""
+    found = _reference(problem)
+    limits = _limits(timing.limit_for(None if found is None else found[0]))
+    clock = "default" if found is None else found[1]
+    return json.dumps({"limits": dataclasses.asdict(limits), "reference_clock": clock},
+                      sort_keys=True)
 
 
 def time_budget(problem: Problem, timeout: float) -> float:

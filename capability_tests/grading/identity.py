@@ -8,9 +8,9 @@ computed, not declared, so no version number has to be remembered:
   `grader.py`, the code verifier, third-party ones) and of every project module they import,
   followed through their `import` statements (extraction, normalisation, the parser,
   equivalence, `capability_tests.latex`, `capability_tests.problems`, the grading policy, ...),
-  but not the modules that only carry samples to a verifier and decide nothing: the pool and its
-  worker loop (scheduling), the `grade` subcommand, this module; test data generators live
-  outside the package (`fixtures/`). Editing the pool therefore regrades nothing; editing
+  but not the modules that only carry samples to a verifier and decide nothing: the pool, its
+  worker handle and its worker loop (scheduling), the `grade` subcommand, this module; test
+  data generators live outside the package (`fixtures/`). Editing the pool therefore regrades nothing; editing
   extraction regrades everything;
 - the effective time limits in force: the grading limit, the recheck's factor and the clock
   they count (a verdict can be "timeout" under one limit and "equal" under another);
@@ -39,6 +39,7 @@ NOT_GRADING = frozenset({
     "capability_tests.grading.command",
     "capability_tests.grading.pool",
     "capability_tests.grading.worker",
+    "capability_tests.grading.worker_handle",
     "capability_tests.grading.identity",
 })
 PREFIX = "grader-"

@@ -25,8 +25,9 @@ idle (no waiting sample, no busy worker), and the recheck's verdict is final. So
 not depend on how loaded the machine was when the sample was first graded.
 
 A worker receives each problem once, then only completions with the problem's token (its
-cache holds the last `PROBLEM_CACHE` problems; the pool keeps a mirror of it per worker): a code
-problem's tests travel once per worker, not once per sample.
+cache holds the last `PROBLEM_CACHE` problems; the pool keeps a mirror of it per worker in the
+worker's `WorkerHandle`, `worker_handle.py`: starting, readiness, the cache mirror, the kill): a
+code problem's tests travel once per worker, not once per sample.
 
 If the dispatcher thread itself fails (a worker that cannot start: EMFILE, ENOMEM), every waiting
 future gets that exception and so does every later `submit`: nobody waits forever on a pool
@@ -51,13 +52,11 @@ from typing import Iterable
 
 from capability_tests.grading.timeouts import DEFAULT_TIMEOUT_S, RECHECK_FACTOR
 from capability_tests.grading.verdict import Verdict
+from capability_tests.grading.worker_handle import WorkerHandle, context
 from capability_tests.problems import Problem
 
-_WORKER_MODULE = "capability_tests.grading.worker"
 MAX_ATTEMPTS = 3  # tries per sample when its worker dies under it
-STARTUP_LIMIT_S = 120.0  # a worker that is not ready by then is replaced
 MAX_START_FAILURES = 5  # failed starts in a row before the waiting samples fail as errors
-PROBLEM_CACHE = 256  # problems a worker keeps (sent once, then referred to by token)
 CHUNK = 32  # samples sent to a worker in one message at most
 QUEUE_SECONDS = 0.02  # a worker holds about this much work ahead (from the mean grading time)
 PIPELINE_BYTES = 32 << 10  # a chunk sent to a busy worker fits its pipe: a send never blocks
@@ -91,42 +90,6 @@ def _failure(reason: str, seconds: float = 0.0) -> Verdict:
     return Verdict(False, None, f"grading error: {reason}", seconds, error=True)
 
 
-def _context():
-    if "forkserver" in multiprocessing.get_all_start_methods():
-        ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload([_WORKER_MODULE])
-        return ctx
-    return multiprocessing.get_context("spawn")
-
-
-class _Worker:
-    def __init__(self, ctx, timeout: float, grade_fn=None):
-        from capability_tests.grading.worker import worker_main
-
-        self.conn, child = ctx.Pipe(duplex=True)
-        self.proc = ctx.Process(target=worker_main, args=(child, timeout, grade_fn, PROBLEM_CACHE),
-                                daemon=True)
-        try:
-            self.proc.start()
-        finally:
-            child.close()
-        self.tasks: collections.deque = collections.deque()  # items sent, verdict not yet back
-        self.deadline = 0.0  # the hard limit of the first of `tasks` (the one being graded)
-        # tokens of the problems this worker holds, in its cache's order (mirror of worker_main)
-        self.holds: collections.OrderedDict[int, None] = collections.OrderedDict()
-        # Work is sent only once the worker says it is ready (imports and registry done), so a
-        # slow start on a loaded machine never eats into a sample's time limit.
-        self.ready = False
-        self.start_deadline = time.monotonic() + STARTUP_LIMIT_S
-
-    def kill(self) -> None:
-        try:
-            self.proc.kill()
-            self.proc.join(5)
-        finally:
-            self.conn.close()
-
-
 class GradingPool:
     def __init__(self, workers: int | None = None, timeout: float = DEFAULT_TIMEOUT_S,
                  slack: float = 2.0, grade_fn=None):
@@ -144,7 +107,7 @@ class GradingPool:
         self.killed = 0  # workers killed for overrunning (for tests and reports)
         self.replaced = 0  # workers found dead (idle or under a sample) and replaced
         self._start_failures = 0
-        self._workers: list[_Worker] = []
+        self._workers: list[WorkerHandle] = []
         self._rechecks: collections.deque = collections.deque()  # provisional timeouts
         self._crash: BaseException | None = None  # what stopped the dispatcher thread
         self._tokens: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -206,8 +169,8 @@ class GradingPool:
             pass
 
     def _run(self) -> None:
-        ctx = _context()
-        workers: list[_Worker] = []
+        ctx = context()
+        workers: list[WorkerHandle] = []
         self._workers = workers
         try:
             while True:
@@ -231,7 +194,7 @@ class GradingPool:
                             workers[idle_now[0]] = self._replace(ctx, workers[idle_now[0]])
                             self.replaced += 1
                 while len(workers) < self.size and (self._pending or (self._rechecks and not workers)):
-                    workers.append(_Worker(ctx, self.timeout, self._grade_fn))
+                    workers.append(WorkerHandle(ctx, self.timeout, self._grade_fn))
                 busy = [w for w in workers if w.tasks]
                 idle = [w for w in workers if w.ready and not w.tasks]
                 starting = [w for w in workers if not w.ready]
@@ -311,7 +274,7 @@ class GradingPool:
                 else:
                     future.set_result(_failure("grading pool closed"))
 
-    def _starting(self, ctx, workers: list[_Worker], i: int, ready: list) -> None:
+    def _starting(self, ctx, workers: list[WorkerHandle], i: int, ready: list) -> None:
         """A worker not yet ready: mark it ready when it says so; replace it when it died or
         did not start in time; after MAX_START_FAILURES starts in a row that failed, fail the
         waiting samples (as errors, never verdicts) rather than retry forever."""
@@ -340,7 +303,7 @@ class GradingPool:
                     f"grading workers failed to start {self._start_failures} times in a row"))
             self._start_failures = 0
 
-    def _feed(self, w: _Worker, ready_workers: int) -> bool:
+    def _feed(self, w: WorkerHandle, ready_workers: int) -> bool:
         """Send ready worker `w` the next pending samples in one message: as many as it grades
         in about QUEUE_SECONDS (at most CHUNK, at most its share of what waits), topped up while
         it still grades the last of what it holds, so it never waits for this thread. A chunk
@@ -357,24 +320,8 @@ class GradingPool:
             items = [self._pending.popleft() for _ in range(count)]
         if not items:
             return True
-        from multiprocessing.reduction import ForkingPickler
-
         while True:
-            holds = collections.OrderedDict(w.holds)  # the worker's cache after this chunk
-            payload, new = [], 0
-            for _future, completion, problem, _attempts, factor in items:
-                token = self._token(problem)
-                held = token in holds
-                payload.append((completion, token, None if held else problem,
-                                self.timeout * factor))
-                if held:
-                    holds.move_to_end(token)
-                else:
-                    new += 1
-                    holds[token] = None
-                    if len(holds) > PROBLEM_CACHE:
-                        holds.popitem(last=False)
-            data = ForkingPickler.dumps(payload)
+            data, holds, new = w.encode(items, self._token, self.timeout)
             if not held_now or len(data) <= PIPELINE_BYTES:
                 break
             keep = len(items) // 2
@@ -444,9 +391,9 @@ class GradingPool:
         with self._lock:
             self._pending.appendleft((future, completion, problem, attempts + 1, factor))
 
-    def _replace(self, ctx, w: _Worker) -> _Worker:
+    def _replace(self, ctx, w: WorkerHandle) -> WorkerHandle:
         w.kill()
-        return _Worker(ctx, self.timeout, self._grade_fn)
+        return WorkerHandle(ctx, self.timeout, self._grade_fn)
 
 
 def grade_many(pairs: Iterable[tuple[str, Problem]], workers: int | None = None,

@@ -14,6 +14,7 @@ modules that decide its verdicts, so the grader identity (`identity.py`) covers 
 from __future__ import annotations
 
 import importlib
+import os
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from importlib.metadata import entry_points
@@ -96,6 +97,27 @@ def time_budget(problem: Problem, timeout: float) -> float:
     verifier = get_verifier(problem.verifier)
     budget = getattr(importlib.import_module(verifier.module), "time_budget", None)
     return max(timeout, float(budget(problem, timeout))) if callable(budget) else timeout
+
+
+def verdict_limits(problem: Problem) -> str | None:
+    """The effective limits a verdict on `problem` is made under on this machine, where they
+    depend on the problem (the code verifier: a limit scaled from the reference solution's time
+    here), through the verifier module's `verdict_limits(problem)`; None where the verifier has
+    no such function (math: its limits are the same for every problem and are in the grader
+    identity). It goes into the verdict key (`store_keys.grading_digest`), so a verdict made
+    under other limits is graded again rather than reused."""
+    try:
+        verifier = get_verifier(problem.verifier)
+        limits = getattr(importlib.import_module(verifier.module), "verdict_limits", None)
+    except Exception:  # an unknown or broken verifier fails each sample, with its own message
+        return None
+    if not callable(limits):
+        return None
+    try:
+        return str(limits(problem))
+    except Exception as exc:  # the limits are unknown: a key no later run matches (a nonce),
+        # so a verdict made now is graded again by the next run rather than kept unchecked
+        return f"unavailable: {type(exc).__name__} {os.urandom(8).hex()}"
 
 
 def verify(completion: str, problem: Problem, timeout: float) -> Verdict:

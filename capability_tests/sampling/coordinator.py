@@ -148,8 +148,9 @@ class SamplingCoordinator:
         sink = SampleSink(self.grading, store, generation, tallies, run_seed=c.seed,
                           seeded=self.identity.seeded, replace=c.fresh)
         plans: dict[str, ProblemPlan] = {}
+        keys = self.identity.grading_keys(problems, grader, self.grading.workers)
         for p in problems:
-            grading = self.identity.grading_key(p, grader)
+            grading = keys[p.key]
             tally = tallies[p.key] = ProblemTally(p, c.k, digests[p.key], grading, grader,
                                                   key.as_json() if key is not None else None)
             stored = store.stored(generation, digests[p.key]) if store is not None else {}
@@ -164,11 +165,13 @@ class SamplingCoordinator:
                 tally.fail(plan.failure, 0)
         stale = sum(pl.other_grader for pl in plans.values())
         ungraded = sum(pl.ungraded for pl in plans.values())
-        if stale or ungraded:
+        changed = sum(pl.other_key for pl in plans.values())
+        if stale or ungraded or changed:
             self.log(
                 f"capability-tests: regraded from the store, no generation: {stale} verdicts "
-                f"made under another grader (this one is {grader}), {ungraded} samples an "
-                "earlier run could not grade")
+                f"made under another grader (this one is {grader}), {changed} verdicts made "
+                "under another grading key (reference answer, grading policy, or the effective "
+                f"limits on this machine), {ungraded} samples an earlier run could not grade")
         missing = {k: pl.missing for k, pl in plans.items() if pl.missing}
         where = f"store {c.store}" if store is not None else "no store"
         self.log(

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import warnings
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from capability_tests.config import RunConfig
 from capability_tests.engines import EngineIdentity, EngineSettings, SamplingSettings, engine_class
@@ -111,8 +111,32 @@ class RunIdentity:
 
     @staticmethod
     def grading_key(problem: Problem, grader: str) -> str:
+        """The key a verdict on `problem` is stored and kept under: the grader, the problem's
+        reference and policy, and the effective limits on this machine (a code problem's
+        reference solution is timed here once, if not recorded yet: `verdict_limits`)."""
+        from capability_tests.grading.verifiers import verdict_limits
+
         return grading_digest(problem.verifier, problem.answer, problem.meta,
-                              benchmark=problem.benchmark, grader=grader, policy=problem.policy)
+                              benchmark=problem.benchmark, grader=grader, policy=problem.policy,
+                              limits=verdict_limits(problem))
+
+    @classmethod
+    def grading_keys(cls, problems: Sequence[Problem], grader: str,
+                     workers: int | None = None) -> dict[str, str]:
+        """`grading_key` of each problem, by problem key. What takes time is timing a code
+        problem's reference the first time on a machine (three sandbox runs), so problems are
+        keyed side by side on `workers` threads (default: the grading pool's size), as the pool's
+        workers would have timed them."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        from capability_tests.grading.pool import default_workers
+
+        threads = max(1, min(len(problems), workers or default_workers()))
+        if threads == 1:
+            return {p.key: cls.grading_key(p, grader) for p in problems}
+        with ThreadPoolExecutor(threads, thread_name_prefix="grading-keys") as pool:
+            keys = pool.map(lambda p: cls.grading_key(p, grader), problems)
+            return dict(zip([p.key for p in problems], keys))
 
     def sampling_settings(self) -> SamplingSettings:
         c = self.config

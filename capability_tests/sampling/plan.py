@@ -32,6 +32,8 @@ class ProblemPlan:
     other_grader: int = 0  # of `regrade`: verdicts made under another grader identity
     ungraded: int = 0  # of `regrade`: samples an earlier run could not grade
     failure: str | None = None  # the problem cannot be completed in this run (why)
+    # of `regrade`: same grader, another key (reference, policy, a code problem's limits here)
+    other_key: int = 0
 
     @property
     def stored(self) -> int:
@@ -43,7 +45,7 @@ def plan_problem(key: str, stored: Mapping[int, StoredSample], grading: str, gra
     """The plan for problem `key`, whose current grading digest is `grading` (made by grader
     identity `grader`), given its stored samples by index."""
     keep, regrade = [], []
-    other = ungraded = 0
+    other = ungraded = changed = 0
     for i in range(rules.k):
         s = stored.get(i)
         if s is None:
@@ -54,6 +56,8 @@ def plan_problem(key: str, stored: Mapping[int, StoredSample], grading: str, gra
         elif rules.regrade_all or s.grading != grading:
             if grader_of(s.grading) != grader:
                 other += 1
+            elif s.grading != grading:
+                changed += 1
             regrade.append(i)
         else:
             keep.append(s)
@@ -72,4 +76,4 @@ def plan_problem(key: str, stored: Mapping[int, StoredSample], grading: str, gra
             "could repeat them; run with --fresh to regenerate all k, or with "
             "--sampling seeded")
     return ProblemPlan(key, tuple(keep), tuple(regrade), () if failure else lacking,
-                       other, ungraded, failure)
+                       other, ungraded, failure, changed)
