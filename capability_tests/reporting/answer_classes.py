@@ -28,6 +28,7 @@ from fractions import Fraction
 from functools import lru_cache
 from typing import Any, Iterable, Mapping, Sequence
 
+from capability_tests.grading.verdict import Outcome
 from capability_tests.majority import AnswerClasses
 from capability_tests.results import ProblemResult
 
@@ -37,7 +38,8 @@ _FRACTION = re.compile(
     r"^(?P<sign>[+-]?)(?:\\frac\{(?P<a>[+-]?\d{1,60})\}\{(?P<b>\d{1,60})\}|\\frac(?P<c>\d)(?P<d>\d)"
     r"|(?P<e>[+-]?\d{1,60})/(?P<f>\d{1,60}))$"
 )
-VOTING = ("correct", "wrong", "timeout")  # outcomes whose answer is a vote
+# outcomes whose answer is a vote (records read from samples.jsonl hold the strings, which equal them)
+VOTING = frozenset({Outcome.CORRECT, Outcome.WRONG, Outcome.TIMEOUT})
 
 
 def _canonical_number(key: str) -> str | None:
@@ -77,7 +79,7 @@ def classes_of(records: Iterable[Mapping[str, Any]]) -> AnswerClasses:
     for record in records:
         outcome = record.get("outcome")
         answer = record.get("extracted")
-        if outcome == "correct":
+        if outcome == Outcome.CORRECT:
             correct += 1
         elif outcome in VOTING and answer is not None:
             key = class_key(str(answer))
