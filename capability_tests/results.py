@@ -137,16 +137,17 @@ def encode_samples(header: Mapping[str, Any], rows: Iterable[SampleRow]) -> str:
     (or a plain tuple in its order) per sample -> the JSON string of SAMPLES_PROPERTY."""
     index, extracted, outcome, reason_ix = [], [], [], []
     reasons: dict[str, int] = {}
-    try:
-        for i, answer, kind, reason in rows:
-            index.append(i)
-            extracted.append(answer)
-            outcome.append(OUTCOME_LETTERS[kind])
-            reason_ix.append(reasons.setdefault(reason, len(reasons)))
-    except KeyError as exc:
-        raise ValueError(f"per-sample records of {header.get('benchmark')}/"
-                         f"{header.get('problem_id')}: outcome {exc.args[0]!r} is not one of "
-                         f"{', '.join(o.value for o in Outcome)}") from None
+    for i, answer, kind, reason in rows:
+        try:
+            letter = OUTCOME_LETTERS[kind]
+        except KeyError:
+            raise ValueError(f"per-sample records of {header.get('benchmark')}/"
+                             f"{header.get('problem_id')}: outcome {kind!r} is not one of "
+                             f"{', '.join(o.value for o in Outcome)}") from None
+        index.append(i)
+        extracted.append(answer)
+        outcome.append(letter)
+        reason_ix.append(reasons.setdefault(reason, len(reasons)))
     return json.dumps(dict(header, index=index, extracted=extracted, outcome="".join(outcome),
                            reasons=list(reasons), reason=reason_ix), separators=(",", ":"))
 
@@ -160,6 +161,7 @@ def decode_samples(text: str) -> tuple[dict[str, Any], Iterator[dict[str, Any]]]
 
     def records() -> Iterator[dict[str, Any]]:
         reasons = data["reasons"]
+        error, correct = Outcome.ERROR, Outcome.CORRECT  # looked up once, not per record
         for i, answer, letter, r in zip(data["index"], data["extracted"], data["outcome"],
                                         data["reason"]):
             kind = LETTER_OUTCOMES[letter]
@@ -168,7 +170,7 @@ def decode_samples(text: str) -> tuple[dict[str, Any], Iterator[dict[str, Any]]]
                 "problem_id": header.get("problem_id"),
                 "index": i,
                 "extracted": answer,
-                "correct": None if kind is Outcome.ERROR else kind is Outcome.CORRECT,
+                "correct": None if kind is error else kind is correct,
                 "outcome": kind,
                 "reason": reasons[r],
                 "grader": header.get("grader"),

@@ -76,10 +76,11 @@ def classes_of(records: Iterable[Mapping[str, Any]]) -> AnswerClasses:
     """One problem's per-sample records (`samples.jsonl` lines) -> its answer classes."""
     correct = no_vote = 0
     wrong: dict[str, int] = {}
+    right = Outcome.CORRECT  # looked up once, not per record
     for record in records:
         outcome = record.get("outcome")
         answer = record.get("extracted")
-        if outcome == Outcome.CORRECT:
+        if outcome == right:
             correct += 1
         elif outcome in VOTING and answer is not None:
             key = class_key(str(answer))
