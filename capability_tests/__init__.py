@@ -36,8 +36,9 @@ _EXPORTS = {
     "RequestFailure": "capability_tests.engines.base",
     "ModelIdentity": "capability_tests.fingerprints",
     "register_engine": "capability_tests.engines",
-    # verifiers: a verdict per completion
+    # verifiers: a verdict per completion, and what it makes of the sample
     "Verdict": "capability_tests.grading.verdict",
+    "Outcome": "capability_tests.grading.verdict",
     # metrics: curves over k, registered once
     "Metric": "capability_tests.reporting.metrics",
     "register_metric": "capability_tests.reporting.metrics",

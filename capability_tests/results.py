@@ -9,13 +9,27 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator, Mapping
+from typing import Any, Iterable, Iterator, Mapping, NamedTuple
+
+from capability_tests.grading.verdict import Outcome
 
 RESULT_PROPERTY = "capability_result"
 SAMPLES_PROPERTY = "capability_samples"  # per-sample records: on the setup report only, not JUnit
-OUTCOME_LETTERS = {"correct": "C", "wrong": "W", "no_answer": "N", "timeout": "T", "error": "E",
-                   "grader_error": "G"}
-LETTER_OUTCOMES = {v: k for k, v in OUTCOME_LETTERS.items()}
+# one letter per outcome in the per-sample records (a stored format: letters never change)
+OUTCOME_LETTERS: dict[Outcome, str] = {
+    Outcome.CORRECT: "C", Outcome.WRONG: "W", Outcome.NO_ANSWER: "N", Outcome.TIMEOUT: "T",
+    Outcome.ERROR: "E", Outcome.GRADER_ERROR: "G",
+}
+LETTER_OUTCOMES: dict[str, Outcome] = {v: k for k, v in OUTCOME_LETTERS.items()}
+
+
+class SampleRow(NamedTuple):
+    """One sample as its per-sample record encodes it (`encode_samples`)."""
+
+    index: int
+    extracted: str | None
+    outcome: Outcome  # or its string value (a record read back from samples.jsonl)
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -118,29 +132,36 @@ def result_from_properties(properties: Iterable[tuple[str, Any]]) -> ProblemResu
 # lists, outcomes as one letter each, reasons as indices into a list of the distinct reasons.
 
 
-def encode_samples(header: Mapping[str, Any],
-                   rows: Iterable[tuple[int, str | None, str, str]]) -> str:
-    """`header` (benchmark, problem_id, prompt digest, grader, store key) plus rows of
-    (index, extracted answer, outcome, reason) -> the JSON string of SAMPLES_PROPERTY."""
+def encode_samples(header: Mapping[str, Any], rows: Iterable[SampleRow]) -> str:
+    """`header` (benchmark, problem_id, prompt digest, grader, store key) plus a `SampleRow`
+    (or a plain tuple in its order) per sample -> the JSON string of SAMPLES_PROPERTY."""
     index, extracted, outcome, reason_ix = [], [], [], []
     reasons: dict[str, int] = {}
     for i, answer, kind, reason in rows:
+        try:
+            letter = OUTCOME_LETTERS[kind]
+        except KeyError:
+            raise ValueError(f"per-sample records of {header.get('benchmark')}/"
+                             f"{header.get('problem_id')}: outcome {kind!r} is not one of "
+                             f"{', '.join(o.value for o in Outcome)}") from None
         index.append(i)
         extracted.append(answer)
-        outcome.append(OUTCOME_LETTERS[kind])
+        outcome.append(letter)
         reason_ix.append(reasons.setdefault(reason, len(reasons)))
     return json.dumps(dict(header, index=index, extracted=extracted, outcome="".join(outcome),
                            reasons=list(reasons), reason=reason_ix), separators=(",", ":"))
 
 
 def decode_samples(text: str) -> tuple[dict[str, Any], Iterator[dict[str, Any]]]:
-    """The header and one record per sample (what `samples.jsonl` holds, one line each)."""
+    """The header and one record per sample (what `samples.jsonl` holds, one line each; its
+    "outcome" an `Outcome`, which JSON writes as its string value)."""
     data = json.loads(text)
     columns = ("index", "extracted", "outcome", "reasons", "reason")
     header = {k: v for k, v in data.items() if k not in columns}
 
     def records() -> Iterator[dict[str, Any]]:
         reasons = data["reasons"]
+        error, correct = Outcome.ERROR, Outcome.CORRECT  # looked up once, not per record
         for i, answer, letter, r in zip(data["index"], data["extracted"], data["outcome"],
                                         data["reason"]):
             kind = LETTER_OUTCOMES[letter]
@@ -149,7 +170,7 @@ def decode_samples(text: str) -> tuple[dict[str, Any], Iterator[dict[str, Any]]]
                 "problem_id": header.get("problem_id"),
                 "index": i,
                 "extracted": answer,
-                "correct": None if kind == "error" else kind == "correct",
+                "correct": None if kind is error else kind is correct,
                 "outcome": kind,
                 "reason": reasons[r],
                 "grader": header.get("grader"),

@@ -39,7 +39,11 @@ from capability_tests.store_rows import (  # noqa: F401 (the store's public name
     GRADER_ERROR,
     TIMED_OUT,
     NewSample,
+    Score,
+    ScoreRow,
+    StampedText,
     StoredSample,
+    VerdictUpdate,
     _plain,
     decode_text,
     encode_text,
@@ -295,19 +299,20 @@ class CompletionStore:
             raise self._error(f"writing {len(rows)} samples", exc) from exc
 
     def set_verdicts(self, generation: int, prompt: str,
-                     verdicts: Sequence[tuple]) -> None:
-        """(index, correct, extracted, reason, flags, grading[, created]) for stored samples
-        (flags: `verdict_flags`; a bool is the timed-out flag alone);
-        correct None stores the sample ungraded (a grading failure, graded again next time).
+                     verdicts: Sequence[VerdictUpdate]) -> None:
+        """A `VerdictUpdate` (or a tuple in its order, `created` optional) per stored sample.
         With `created` (the row's version when its text was read) the verdict is written only if
         the row still holds that text: a `--fresh` run that replaced it meanwhile keeps its own."""
         plain, versioned = [], []
         for v in verdicts:
             i, c, e, r, t, g = v[:6]
+            created = v[6] if len(v) > 6 else None
             row = (None if c is None else int(c), _plain(e), _plain(r), int(t), g, generation,
                    prompt, i)
-            (versioned if len(v) > 6 and v[6] is not None else plain).append(
-                row + ((v[6],) if len(v) > 6 and v[6] is not None else ()))
+            if created is None:
+                plain.append(row)
+            else:
+                versioned.append(row + (created,))
         update = ("UPDATE samples SET correct=?, extracted=?, reason=?, timed_out=?, grading=? "
                   "WHERE generation=? AND prompt=? AND idx=?")
         try:
@@ -353,9 +358,9 @@ class CompletionStore:
         return self._db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?",
                                 (name,)).fetchone() is not None
 
-    def scores(self, scorer: int, generation: int, prompt: str) -> dict[int, tuple[int, float]]:
-        """index -> (token count, sum of log-probabilities) of the stored samples of one prompt
-        scored by `scorer`; a score of a sample regenerated since (`--fresh`: another `created`)
+    def scores(self, scorer: int, generation: int, prompt: str) -> dict[int, Score]:
+        """index -> `Score` (token count, sum of log-probabilities) of the stored samples of one
+        prompt scored by `scorer`; a score of a sample regenerated since (`--fresh`: another `created`)
         is not returned."""
         try:
             rows = self._db.execute(
@@ -367,11 +372,11 @@ class CompletionStore:
             ).fetchall()
         except sqlite3.Error as exc:
             raise self._error("reading scores", exc) from exc
-        return {r[0]: (r[1], r[2]) for r in rows}
+        return {r[0]: Score(r[1], r[2]) for r in rows}
 
     def stamped_texts(self, generation: int, prompt: str,
-                      indices: Iterable[int]) -> Iterator[tuple[int, float, str]]:
-        """(index, the row's `created`, text) for the given stored samples, one at a time."""
+                      indices: Iterable[int]) -> Iterator[StampedText]:
+        """The given stored samples' texts with their rows' `created`, one at a time."""
         for index in indices:
             try:
                 row = self._db.execute(
@@ -382,7 +387,7 @@ class CompletionStore:
                 raise self._error("reading", exc) from exc
             if row is not None:
                 try:
-                    yield index, row[0], decode_text(row[1])
+                    yield StampedText(index, row[0], decode_text(row[1]))
                 except (zlib.error, UnicodeDecodeError) as exc:
                     raise StoreError(
                         f"completion store {self.path}: sample {index} of prompt {prompt[:12]} is "
@@ -390,9 +395,8 @@ class CompletionStore:
                     ) from exc
 
     def add_scores(self, scorer: int, generation: int, prompt: str,
-                   rows: Sequence[tuple[int, float, int, float]]) -> None:
-        """(index, the sample's `created`, token count, sum of log-probabilities), one
-        transaction."""
+                   rows: Sequence[ScoreRow]) -> None:
+        """Scores (a `ScoreRow`, or a tuple in its order) in one transaction."""
         if not rows:
             return
         now = time.time()

@@ -1,11 +1,14 @@
 """What a row of the completion store holds: a stored sample without its text (`StoredSample`),
-a sample to write (`NewSample`), the text encoding (zlib, lone surrogates kept), short text
-columns made safe to bind, and the verdict-flag bits of the `timed_out` column."""
+a sample to write (`NewSample`), a verdict to write back (`VerdictUpdate`), a text with its row
+version (`StampedText`), a perplexity score (`Score`, `ScoreRow`), the text encoding (zlib, lone
+surrogates kept), short text columns made safe to bind, and the verdict-flag bits of the
+`timed_out` column."""
 
 from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from capability_tests.safe_text import safe_optional  # no model text may crash a write
 
@@ -66,6 +69,42 @@ class NewSample:
     grading: str | None = None
     timed_out: bool = False
     grader_error: bool = False
+
+
+class VerdictUpdate(NamedTuple):
+    """A new verdict for a stored sample (`CompletionStore.set_verdicts`)."""
+
+    index: int
+    correct: bool | None  # None: stored ungraded (a grading failure, graded again next time)
+    extracted: str | None
+    reason: str | None
+    flags: int  # verdict_flags(timed_out, grader_error); a bool is the timed-out flag alone
+    grading: str | None  # grading_digest the verdict was made under
+    created: float | None = None  # the row's version when its text was read (None: any)
+
+
+class StampedText(NamedTuple):
+    """A stored text with its row's version (`created`), to write a verdict back only to it."""
+
+    index: int
+    created: float
+    text: str
+
+
+class Score(NamedTuple):
+    """A stored sample's perplexity score under one scoring model."""
+
+    tokens: int
+    logprob_sum: float
+
+
+class ScoreRow(NamedTuple):
+    """A score to write: the sample, its row's version when scored, the score."""
+
+    index: int
+    created: float
+    tokens: int
+    logprob_sum: float
 
 
 # The tables (SCHEMA_VERSION in store.py counts their versions).

@@ -16,10 +16,11 @@ import resource
 import time
 from pathlib import Path
 
+from capability_tests.grading.verdict import Outcome
 from capability_tests.reporting.samples import SampleSpool
-from capability_tests.results import encode_samples
+from capability_tests.results import SampleRow, encode_samples
 
-OUTCOMES = ["correct", "wrong", "no_answer", "timeout"]
+OUTCOMES = [Outcome.CORRECT, Outcome.WRONG, Outcome.NO_ANSWER, Outcome.TIMEOUT]
 REASONS = ["equal (boxed)", "not equal (boxed)", "no final answer", "timeout",
            "equal numerically (answer is)"]
 
@@ -28,9 +29,9 @@ def problem_record(rng: random.Random, pid: int, k: int) -> str:
     rows = []
     for i in range(k):
         kind = rng.choices(OUTCOMES, weights=[40, 45, 14, 1])[0]
-        answer = None if kind == "no_answer" else rng.choice(
+        answer = None if kind is Outcome.NO_ANSWER else rng.choice(
             ["19", r"\frac{3}{4}", "2\\sqrt{2}", str(rng.randint(0, 999)), "(1, 2)"])
-        rows.append((i, answer, kind, rng.choice(REASONS)))
+        rows.append(SampleRow(i, answer, kind, rng.choice(REASONS)))
     header = {"benchmark": "math500", "problem_id": f"test/p{pid}", "prompt": "ab" * 32,
               "grader": "grader-0123456789abcdef", "store_key": "{}"}
     return encode_samples(header, rows)

@@ -4,7 +4,7 @@
 `grade_many(pairs)` and `GradingPool` grade many on all cores with a hard per-sample time limit.
 Modules: `extract` (find the final answer), `normalise` (canonical strings), `latex_parse` (safe
 LaTeX-subset parser building sympy objects), `equivalence` (cheap-to-expensive comparison),
-`timeouts` and `pool` (bounded time, dead workers replaced), `verdict` (the typed outcome),
+`timeouts` and `pool` (bounded time, dead workers replaced), `verdict` (the typed verdict and its `Outcome`),
 `identity` (the grader identity stored verdicts depend on), `command` (the `grade`
 subcommand), `policy` (a benchmark's declared grading policy). Importing this package imports
 neither vLLM, torch nor sympy: the names below load their modules on first use (`Problem`
@@ -17,6 +17,7 @@ import importlib
 
 _EXPORTS = {
     "Verdict": "capability_tests.grading.verdict",
+    "Outcome": "capability_tests.grading.verdict",
     "grade": "capability_tests.grading.grader",
     "grade_many": "capability_tests.grading.pool",
     "GradingPool": "capability_tests.grading.pool",

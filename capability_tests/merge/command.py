@@ -113,7 +113,7 @@ def _provenance(shards: Sequence[ShardRun], run: dict, data: dict) -> dict[str, 
 def _samples(shards: Sequence[ShardRun]):
     """The shards' per-sample records in a `SampleSpool` (on disk, one problem in memory)."""
     from capability_tests.reporting.samples import SAMPLES, SampleSpool, read_samples
-    from capability_tests.results import encode_samples
+    from capability_tests.results import SampleRow, encode_samples
 
     spool = SampleSpool()
     for shard in shards:
@@ -128,8 +128,8 @@ def _samples(shards: Sequence[ShardRun]):
                 header = {"benchmark": first["benchmark"], "problem_id": first["problem_id"],
                           "prompt": first.get("prompt"), "grader": first.get("grader"),
                           "store_key": shard.generation}
-                spool.add(encode_samples(header, ((r["index"], r.get("extracted"), r["outcome"],
-                                                   r.get("reason") or "") for r in group)))
+                spool.add(encode_samples(header, (SampleRow(r["index"], r.get("extracted"), r["outcome"],
+                                                            r.get("reason") or "") for r in group)))
                 group = []
             if record is not None:
                 group.append(record)

@@ -21,7 +21,7 @@ from typing import Any, Callable, Iterator
 from capability_tests.perplexity.measure import ScoreError, logprob_total
 from capability_tests.perplexity.recorded import ProblemSamples, RunInputError, RunSource
 from capability_tests.progress import progress_bar
-from capability_tests.store import CompletionStore, StoreError
+from capability_tests.store import CompletionStore, ScoreRow, StoreError
 
 DEFAULT_BATCH = 64
 
@@ -274,12 +274,12 @@ def _score_batch(engine, batch: list[_Item], stats: ScoringStats, bar, start: fl
     except (EngineError, ScoreError) as exc:
         raise ScoringError(f"scoring the batch starting at {where} failed: {exc} (scores of "
                            "earlier batches are stored)") from None
-    groups: dict[tuple[int, int, int, str], list[tuple[int, float, int, float]]] = {}
+    groups: dict[tuple[int, int, int, str], list[ScoreRow]] = {}
     stores: dict[int, CompletionStore] = {}
     for item, (tokens, total) in zip(batch, totals):
         group = (id(item.store), item.scorer, item.generation, item.samples.prompt)
         stores[id(item.store)] = item.store
-        groups.setdefault(group, []).append((item.index, item.created, tokens, total))
+        groups.setdefault(group, []).append(ScoreRow(item.index, item.created, tokens, total))
         stats.tokens += tokens
     for (store_id, scorer, generation, prompt), rows in groups.items():
         try:

@@ -28,6 +28,7 @@ from fractions import Fraction
 from functools import lru_cache
 from typing import Any, Iterable, Mapping, Sequence
 
+from capability_tests.grading.verdict import Outcome
 from capability_tests.majority import AnswerClasses
 from capability_tests.results import ProblemResult
 
@@ -37,7 +38,8 @@ _FRACTION = re.compile(
     r"^(?P<sign>[+-]?)(?:\\frac\{(?P<a>[+-]?\d{1,60})\}\{(?P<b>\d{1,60})\}|\\frac(?P<c>\d)(?P<d>\d)"
     r"|(?P<e>[+-]?\d{1,60})/(?P<f>\d{1,60}))$"
 )
-VOTING = ("correct", "wrong", "timeout")  # outcomes whose answer is a vote
+# outcomes whose answer is a vote (records read from samples.jsonl hold the strings, which equal them)
+VOTING = frozenset({Outcome.CORRECT, Outcome.WRONG, Outcome.TIMEOUT})
 
 
 def _canonical_number(key: str) -> str | None:
@@ -74,10 +76,11 @@ def classes_of(records: Iterable[Mapping[str, Any]]) -> AnswerClasses:
     """One problem's per-sample records (`samples.jsonl` lines) -> its answer classes."""
     correct = no_vote = 0
     wrong: dict[str, int] = {}
+    right = Outcome.CORRECT  # looked up once, not per record
     for record in records:
         outcome = record.get("outcome")
         answer = record.get("extracted")
-        if outcome == "correct":
+        if outcome == right:
             correct += 1
         elif outcome in VOTING and answer is not None:
             key = class_key(str(answer))

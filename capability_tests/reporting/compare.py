@@ -38,6 +38,7 @@ from capability_tests.reporting.bootstrap import (
 from capability_tests.reporting.coverage import SOLVED_THRESHOLD, coverage_markdown, coverage_table
 from capability_tests.reporting.curves import (
     BenchmarkCurve,
+    ProblemCounts,
     compute_curve,
     curve_table_json,
     format_value,
@@ -61,14 +62,15 @@ class Paired:
     """Two runs on their common problems: per-problem curves up to k_max."""
 
     ids: list[str]
-    a: list[tuple[int, int]]
-    b: list[tuple[int, int]]
+    a: list[ProblemCounts]
+    b: list[ProblemCounts]
     k_max: int
 
     @classmethod
     def of(cls, a: Sequence[ProblemResult], b: Sequence[ProblemResult]) -> Paired:
         def sampled(rows):
-            return {r.problem_id: (r.n, r.correct) for r in rows if r.error is None and r.n > 0}
+            return {r.problem_id: ProblemCounts(r.n, r.correct) for r in rows
+                    if r.error is None and r.n > 0}
 
         sa, sb = sampled(a), sampled(b)
         ids = sorted(set(sa) & set(sb))

@@ -11,7 +11,7 @@ same bootstrap draw of problems.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Iterable, Iterator, Mapping, NamedTuple, Sequence
 
 import numpy as np
 
@@ -32,6 +32,14 @@ from capability_tests.reporting.guessing import (
 )
 from capability_tests.reporting.metrics import MAJ_AT_K, PASS_ALL_K, PASS_AT_K, secondary_metrics
 from capability_tests.results import ProblemResult
+
+
+class ProblemCounts(NamedTuple):
+    """One problem's samples and correct ones: what its pass@k curve depends on, and so the
+    bootstrap's key (problems with equal counts share one computed row)."""
+
+    n: int
+    correct: int
 
 
 def problem_curve(n: int, c: int, max_k: int) -> np.ndarray:
@@ -68,7 +76,7 @@ def band(weights: np.ndarray, keys: Sequence, rows, width: int, settings: Bootst
     return Band(curve, np.minimum(low, curve), np.maximum(high, curve))
 
 
-def last_doubling(weights: np.ndarray, keys: Sequence[tuple[int, int]], n: int,
+def last_doubling(weights: np.ndarray, keys: Sequence[ProblemCounts], n: int,
                   settings: BootstrapSettings) -> dict[str, Any] | None:
     """Sampling adequacy: pass@n - pass@(n//2), its bootstrap interval, and whether the curve is
     still rising at n (the interval's lower end above 0). None when n < 2."""
@@ -89,7 +97,7 @@ def last_doubling(weights: np.ndarray, keys: Sequence[tuple[int, int]], n: int,
 class BenchmarkCurve:
     name: str
     problem_ids: list[str]
-    counts: list[tuple[int, int]]
+    counts: list[ProblemCounts]
     errors: int = 0
     grading_timeouts: int = 0
     wrong: int = 0  # sample outcomes, over every problem with samples (errored ones too)
@@ -156,7 +164,7 @@ def compute_curve(
     bench = BenchmarkCurve(
         name=name,
         problem_ids=[r.problem_id for r in sampled],
-        counts=[(r.n, r.correct) for r in sampled],
+        counts=[ProblemCounts(r.n, r.correct) for r in sampled],
         errors=len(results) - len(sampled),
         grading_timeouts=sum(r.grading_timeouts for r in results),
         wrong=sum(r.wrong for r in results),

@@ -17,13 +17,21 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any, Iterator, Mapping, NamedTuple
 
 from capability_tests.reporting.run_writer import PROBLEMS, SUMMARY
 from capability_tests.results import ProblemResult
 from capability_tests.store import StoreError
 
 GENERATION = "generation.json"  # the store, generation key and per-problem prompt digests
+
+
+class RecordedSample(NamedTuple):
+    """One recorded sample with its stored text (`RecordedRun.samples`)."""
+
+    key: str  # benchmark/problem_id
+    index: int
+    text: str
 
 
 class RunNotFound(ValueError):
@@ -122,16 +130,16 @@ class RecordedRun:
                                   "prompt digest (recorded by an older version); rerun it")
             yield f"{benchmark}/{problem_id}", prompt, tuple(int(r["index"]) for r in group)
 
-    def samples(self, store) -> Iterator[tuple[str, int, str]]:
-        """(problem key, index, text) of every sample the run recorded, read from `store` (a
-        `CompletionStore`) one at a time; a text no longer in the store is skipped."""
+    def samples(self, store) -> Iterator[RecordedSample]:
+        """Every sample the run recorded, its text read from `store` (a `CompletionStore`) one at
+        a time; a text no longer in the store is skipped."""
         generation = store.find_generation(self.generation_key())
         if generation is None:
             raise RecordError(f"completion store {store.path} holds no samples of run "
                               f"{self.run_id}'s generation key (another store, or deleted)")
         for key, prompt, indices in self._recorded_samples():
             for index, text in store.texts(generation, prompt, indices):
-                yield key, index, text
+                yield RecordedSample(key, index, text)
 
 
 def resolve_run(

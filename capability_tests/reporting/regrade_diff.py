@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
+from capability_tests.grading.verdict import Outcome
+
 CHUNK = 64  # texts read and graded at a time
 
 
@@ -41,7 +43,7 @@ class RegradeDiff:
                 "changes": self.changes, "pass_at_k": self.passk}
 
 
-def _verdict_text(outcome: str, extracted: str | None) -> str:
+def _verdict_text(outcome: Outcome | str, extracted: str | None) -> str:
     return f"{extracted!r} ({outcome})" if extracted is not None else f"no answer ({outcome})"
 
 
@@ -108,10 +110,10 @@ def regrade_run(run_path: Path, store_path: Path | None = None, data_dir: Path |
                         record = by_index[i]
                         diff.samples += 1
                         n += 1
-                        old += record["outcome"] == "correct"
-                        new += verdict.outcome == "correct"
-                        wrongly_old += record["outcome"] == "error"
-                        wrongly_new += verdict.outcome == "error"
+                        old += record["outcome"] == Outcome.CORRECT
+                        new += verdict.outcome is Outcome.CORRECT
+                        wrongly_old += record["outcome"] == Outcome.ERROR
+                        wrongly_new += verdict.outcome is Outcome.ERROR
                         if (verdict.outcome, verdict.extracted) != (record["outcome"],
                                                                     record["extracted"]):
                             diff.changes.append({

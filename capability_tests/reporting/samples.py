@@ -2,7 +2,8 @@
 any number in the report (and `capability-tests regrade-diff` can find each text in the store).
 
 A line: `benchmark`, `problem_id`, `index`, `extracted` (the answer found, null when none),
-`correct` (null: not graded), `outcome` (correct / wrong / no_answer / timeout / error), `reason`,
+`correct` (null: not graded), `outcome` (an `Outcome` value: correct / wrong / no_answer / timeout /
+grader_error / error), `reason`,
 `grader` (the grader identity) and `prompt` (the prompt digest, which with the run's
 `store.generation` key in summary.json names the sample's row in the completion store).
 

@@ -24,7 +24,14 @@ from capability_tests.grading.verdict import Verdict
 from capability_tests.problems import Problem
 from capability_tests.sampling.outcome import ProblemTally
 from capability_tests.seeds import SEED_MODULUS, problem_seed_base
-from capability_tests.store import CompletionStore, NewSample, StoredSample, StoreError, verdict_flags
+from capability_tests.store import (
+    CompletionStore,
+    NewSample,
+    StoredSample,
+    StoreError,
+    VerdictUpdate,
+    verdict_flags,
+)
 
 if TYPE_CHECKING:
     from capability_tests.grading.pool import GradingPool
@@ -245,12 +252,12 @@ class SampleSink:
             texts = list(store.stamped_texts(generation, tally.digest, chunk))
             updates = []
             for (i, created), verdict in self.grading.grade_all(
-                    ((i, created), text, tally.problem) for i, created, text in texts):
+                    ((t.index, t.created), t.text, tally.problem) for t in texts):
                 tally.add(i, verdict, stored[i].tokens, stored[i].finish_reason)
-                updates.append((i, None if verdict.error else verdict.correct,
-                                verdict.extracted, verdict.reason,
-                                verdict_flags(verdict.timed_out, verdict.grader_error),
-                                tally.grading, created))
+                updates.append(VerdictUpdate(i, None if verdict.error else verdict.correct,
+                                             verdict.extracted, verdict.reason,
+                                             verdict_flags(verdict.timed_out, verdict.grader_error),
+                                             tally.grading, created))
             store.set_verdicts(generation, tally.digest, sorted(updates))
 
 

@@ -1,7 +1,7 @@
 """Known-answer cases: completions whose verdict is known, per verifier.
 
-A case is a completion, the problem it answers and the outcome its verifier must give (one of
-`grading.verdict.OUTCOMES`). The math table writes right and wrong answers in the frames the
+A case is a completion, the problem it answers and the outcome its verifier must give (an
+`Outcome`, or its string value). The math table writes right and wrong answers in the frames the
 study's templates produce (`\\boxed{}`, "The answer is", Minerva's "Final Answer: The final
 answer is ... I hope it is correct.", GSM8K's `####`), once per math benchmark of the run (GSM8K
 extracts differently); the code tables are in `code_cases.py`.
@@ -21,6 +21,7 @@ import json
 from dataclasses import dataclass
 from typing import Callable, Iterable, Sequence
 
+from capability_tests.grading.verdict import Outcome
 from capability_tests.problems import Problem
 
 MATH_BENCHMARK = "math500"  # the frames' benchmark when the run has no math problem (the CLI)
@@ -37,10 +38,19 @@ class KnownAnswer:
     kind: str
     problem: Problem
     completion: str
-    expect: str
+    expect: Outcome
     why: str = ""
     backends: tuple[str, ...] | None = None
     escape_path: str | None = None
+
+    def __post_init__(self) -> None:
+        # a third-party table may write the outcome as its string; a misspelt one would never match
+        try:
+            object.__setattr__(self, "expect", Outcome(self.expect))
+        except ValueError:
+            raise ValueError(f"known-answer case {self.name!r} of verifier {self.verifier!r}: "
+                             f"expected outcome {self.expect!r} is not one of "
+                             f"{', '.join(o.value for o in Outcome)}") from None
 
     @property
     def label(self) -> str:
@@ -58,23 +68,23 @@ class KnownAnswer:
 # (name, completion, reference, expected outcome, what it guards against)
 _MATH = (
     ("boxed-right", "Half of the unit square is shaded, so the area is $\\boxed{0.5}$.",
-     "\\frac{1}{2}", "correct", "a right boxed answer in another form"),
-    ("boxed-wrong", "So the area is $\\boxed{\\frac{1}{3}}$.", "\\frac{1}{2}", "wrong",
+     "\\frac{1}{2}", Outcome.CORRECT, "a right boxed answer in another form"),
+    ("boxed-wrong", "So the area is $\\boxed{\\frac{1}{3}}$.", "\\frac{1}{2}", Outcome.WRONG,
      "a wrong boxed answer"),
-    ("answer-is-right", "Adding the two parts gives 42. The answer is 42.", "42", "correct",
+    ("answer-is-right", "Adding the two parts gives 42. The answer is 42.", "42", Outcome.CORRECT,
      "the 'The answer is' frame"),
-    ("answer-is-wrong", "Adding the two parts gives 41. The answer is 41.", "42", "wrong",
+    ("answer-is-wrong", "Adding the two parts gives 41. The answer is 41.", "42", Outcome.WRONG,
      "a wrong answer in the 'The answer is' frame"),
     ("final-answer-right",
      "The diagonal is $\\sqrt{8}$.\nFinal Answer: The final answer is $2\\sqrt{2}$. "
-     "I hope it is correct.", "\\sqrt{8}", "correct", "Minerva's 'Final Answer:' frame, simplified"),
+     "I hope it is correct.", "\\sqrt{8}", Outcome.CORRECT, "Minerva's 'Final Answer:' frame, simplified"),
     ("final-answer-wrong",
      "Final Answer: The final answer is $3\\sqrt{2}$. I hope it is correct.", "\\sqrt{8}",
-     "wrong", "a wrong answer in the 'Final Answer:' frame"),
-    ("expression-right", "Expanding, we get $\\boxed{x^2 + 2x + 1}$.", "(x+1)^2", "correct",
+     Outcome.WRONG, "a wrong answer in the 'Final Answer:' frame"),
+    ("expression-right", "Expanding, we get $\\boxed{x^2 + 2x + 1}$.", "(x+1)^2", Outcome.CORRECT,
      "symbolic equivalence"),
-    ("hashes-right", "She has 18 eggs left.\n#### 18", "18", "correct", "GSM8K's #### frame"),
-    ("no-answer", "I am not sure how to solve this problem.", "7", "no_answer",
+    ("hashes-right", "She has 18 eggs left.\n#### 18", "18", Outcome.CORRECT, "GSM8K's #### frame"),
+    ("no-answer", "I am not sure how to solve this problem.", "7", Outcome.NO_ANSWER,
      "a completion with no final answer is not an answer"),
 )
 

@@ -28,6 +28,7 @@ from __future__ import annotations
 import os
 from typing import Sequence
 
+from capability_tests.grading.verdict import Outcome
 from capability_tests.problems import Problem
 from capability_tests.selftest.cases import KnownAnswer
 
@@ -92,7 +93,7 @@ def _stdio(body: str, header: str = "") -> str:
     return f"{header}a, b = map(int, input().split())\n{body.strip()}\n"
 
 
-def _programs(kind: str, escape_file: str, loop: bool) -> list[tuple[str, str, str, str, tuple | None]]:
+def _programs(kind: str, escape_file: str, loop: bool) -> list[tuple[str, str, Outcome, str, tuple | None]]:
     """(name, program, expected outcome, why, backends) for `kind`; the infinite loop only where
     `loop` (it costs the whole time limit, and the limit is the launcher's, whatever the kind)."""
     write = (f"try:\n    with open({escape_file!r}, 'w') as handle:\n"
@@ -100,33 +101,33 @@ def _programs(kind: str, escape_file: str, loop: bool) -> list[tuple[str, str, s
              "    wrong = False\n")
     if kind == "stdio":
         rows = [
-            ("reference", _stdio("print(a + b)"), "correct", "a right program passes"),
-            ("wrong", _stdio("print(a - b)"), "wrong", "a wrong program fails"),
-            ("infinite-loop", _stdio("while True:\n    pass"), "timeout",
+            ("reference", _stdio("print(a + b)"), Outcome.CORRECT, "a right program passes"),
+            ("wrong", _stdio("print(a - b)"), Outcome.WRONG, "a wrong program fails"),
+            ("infinite-loop", _stdio("while True:\n    pass"), Outcome.TIMEOUT,
              "a program that never ends times out"),
-            ("exit-at-import", _stdio("print(a + b)", "import sys\nsys.exit(0)\n"), "wrong",
+            ("exit-at-import", _stdio("print(a + b)", "import sys\nsys.exit(0)\n"), Outcome.WRONG,
              "an early exit(0) is no pass"),
-            ("write-outside", write + _stdio("print(a - b if wrong else a + b)"), "wrong",
+            ("write-outside", write + _stdio("print(a - b if wrong else a + b)"), Outcome.WRONG,
              "a write outside the sandbox's folder is refused"),
         ]
     else:
         rows = [
-            ("reference", _function("return a + b", kind), "correct", "a right program passes"),
-            ("wrong", _function("return a - b", kind), "wrong", "a wrong program fails"),
-            ("infinite-loop", _function("while True:\n    pass", kind), "timeout",
+            ("reference", _function("return a + b", kind), Outcome.CORRECT, "a right program passes"),
+            ("wrong", _function("return a - b", kind), Outcome.WRONG, "a wrong program fails"),
+            ("infinite-loop", _function("while True:\n    pass", kind), Outcome.TIMEOUT,
              "a program that never ends times out"),
             ("exit-at-import", _function("return a + b", kind, "import sys\nsys.exit(0)\n"),
-             "wrong", "an early exit(0) is no pass"),
-            ("exit-in-call", _function("import os\nos._exit(0)", kind), "wrong",
+             Outcome.WRONG, "an early exit(0) is no pass"),
+            ("exit-in-call", _function("import os\nos._exit(0)", kind), Outcome.WRONG,
              "exiting with status 0 inside the call is no pass"),
             ("write-outside",
-             _function(write + "return a - b if wrong else a + b", kind), "wrong",
+             _function(write + "return a - b if wrong else a + b", kind), Outcome.WRONG,
              "a write outside the sandbox's folder is refused"),
         ]
         if kind == "function":
             rows.append(("always-equal", _function(
                 "class Yes:\n    def __eq__(self, other):\n        return True\n"
-                "    __hash__ = object.__hash__\nreturn Yes()", kind), "wrong",
+                "    __hash__ = object.__hash__\nreturn Yes()", kind), Outcome.WRONG,
                 "an object equal to everything does not satisfy the tests"))
     return [(name, program, expect, why,
              NAMESPACE_BACKENDS if name == "write-outside" else None)

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
+from capability_tests.grading.verdict import Outcome
 from capability_tests.problems import Problem
 from capability_tests.selftest.cases import KnownAnswer, cases_for, digest, verifiers_of
 
@@ -249,7 +250,7 @@ def run_selftest(problems: Sequence[Problem], grading_workers: int | None = None
         return SelfTestResult(True, backend, time.perf_counter() - start, True, results, skipped,
                               no_cases, env, float(cached.get("measured_seconds", 0.0)))
     # the slowest cases (timeouts) first, so they overlap with the rest
-    order = sorted(range(len(cases)), key=lambda i: cases[i].expect != "timeout")
+    order = sorted(range(len(cases)), key=lambda i: cases[i].expect != Outcome.TIMEOUT)
     ordered = [cases[i] for i in order]
     _prepare_escapes(ordered)
     graded_at = time.perf_counter()

@@ -16,10 +16,12 @@ import json
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
+from capability_tests.grading.verdict import Outcome
 from capability_tests.reporting.run_writer import CSV_FILE, PROBLEMS, SUMMARY
 
 TABLE_KS_METRICS = (("pass_at_k", "pass@"), ("maj_at_k", "maj@"), ("pass_all_k", "pass^"))
 META_FILTERS = ("level", "subject")  # problem metadata the problem tables filter by
+_WRONG_VOTES = frozenset({Outcome.WRONG, Outcome.TIMEOUT})  # wrong answers the page groups
 CURVE_COLUMNS = {  # page name -> pass_at_k.csv column
     "pass": "pass_at_k", "pass_lo": "ci_low", "pass_hi": "ci_high",
     "maj": "maj_at_k", "maj_lo": "maj_ci_low", "maj_hi": "maj_ci_high",
@@ -179,7 +181,7 @@ def problem_pages(
             outcome = r.get("outcome")
             answer = r.get("extracted")
             cls = None
-            if outcome in ("wrong", "timeout") and answer is not None:
+            if outcome in _WRONG_VOTES and answer is not None:
                 cls = class_key(str(answer))
                 entry = classes.setdefault(cls, {"answer": str(answer), "count": 0, "samples": []})
                 entry["count"] += 1
