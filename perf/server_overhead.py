@@ -61,8 +61,12 @@ def start_server(model: str, port: int, log: Path) -> subprocess.Popen:
 
 
 def plain_client(url: str, prompts: list[tuple[str, list[int]]], max_tokens: int,
-                 concurrency: int) -> tuple[float, int]:
-    """A direct asyncio loop: `concurrency` requests in flight, one per sample."""
+                 concurrency: int, pool: int = 0) -> tuple[float, int]:
+    """A direct asyncio loop: `concurrency` requests in flight, one per sample, through one
+    httpx client with its default limits, or (`pool` > 0) clients of `pool` connections each,
+    as the suite's openai engine uses."""
+    import contextlib
+
     import httpx
 
     jobs = [(prompt, seed) for prompt, seeds in prompts for seed in seeds]
@@ -70,8 +74,15 @@ def plain_client(url: str, prompts: list[tuple[str, list[int]]], max_tokens: int
     async def run() -> int:
         tokens = 0
         queue = iter(jobs)
-        async with httpx.AsyncClient(timeout=3600) as client:
-            async def worker() -> None:
+        async with contextlib.AsyncExitStack() as stack:
+            size = pool or concurrency
+            limits = httpx.Limits(max_connections=pool, max_keepalive_connections=pool) \
+                if pool else httpx.Limits()
+            clients = [await stack.enter_async_context(httpx.AsyncClient(timeout=3600,
+                                                                         limits=limits))
+                       for _ in range(0, concurrency, size)]
+
+            async def worker(client) -> None:
                 nonlocal tokens
                 for prompt, seed in queue:
                     response = await client.post(url + "/completions", json={
@@ -80,7 +91,7 @@ def plain_client(url: str, prompts: list[tuple[str, list[int]]], max_tokens: int
                         "stream": False})
                     response.raise_for_status()
                     tokens += response.json()["usage"]["completion_tokens"]
-            await asyncio.gather(*(worker() for _ in range(concurrency)))
+            await asyncio.gather(*(worker(clients[w // size]) for w in range(concurrency)))
         return tokens
 
     start = time.perf_counter()
@@ -135,6 +146,9 @@ def main() -> None:
     parser.add_argument("--max-tokens", type=int, default=64)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--plain-pool", type=int, default=0,
+                        help="the plain client's connections per httpx client (0: one client "
+                             "with httpx's default limits; 4: as the suite's openai engine)")
     parser.add_argument("--data-dir", default=str(Path(__file__).resolve().parents[1].parent
                                                   / "shared" / "benchmarks"))
     args = parser.parse_args()
@@ -167,7 +181,8 @@ def main() -> None:
                                                              range(k)))) for p in problems]
             rows = []
             for repeat in range(args.repeats):  # interleaved: drift hits every side alike
-                plain, _ = plain_client(url, prompts, args.max_tokens, args.concurrency)
+                plain, _ = plain_client(url, prompts, args.max_tokens, args.concurrency,
+                                        args.plain_pool)
                 _, bare, samples, _ = suite_run(url, args.data_dir, n, k, args.max_tokens,
                                                 args.concurrency, store=False)
                 _, stored, _, _ = suite_run(url, args.data_dir, n, k, args.max_tokens,
