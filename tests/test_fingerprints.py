@@ -67,6 +67,7 @@ def test_a_rerun_reads_no_weights_until_size_or_mtime_change(tmp_path, monkeypat
     assert model_identity(model).fingerprint == first and read == ["model.safetensors"]
 
 
+@pytest.mark.slow
 def test_the_embedded_gguf_is_hashed_whole(tmp_path):
     from capability_tests.models import resolve_model
 

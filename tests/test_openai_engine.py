@@ -266,6 +266,7 @@ def test_server_options_are_checked(pytester, args, message):
     assert message in text and "Traceback" not in text
 
 
+@pytest.mark.slow
 def test_suite_run_against_a_server_keeps_the_token_out_and_resumes(pytester, monkeypatch):
     monkeypatch.setenv("CAPABILITY_TESTS_API_KEY", "sk-secret-456")
     args = [*SUITE, "--engine=openai", "--model=served-model", "--benchmarks=demo", "--limit=2",

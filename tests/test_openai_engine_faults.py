@@ -249,6 +249,7 @@ def tokenizer_folder(tmp_path):
     return folder
 
 
+@pytest.mark.slow
 def test_prompts_go_as_token_ids_with_one_bos(tokenizer_folder):
     with FakeOpenAIServer(root=str(tokenizer_folder)) as server:
         e = engine(server.url)

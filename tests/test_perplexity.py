@@ -307,6 +307,7 @@ def test_an_engine_that_cannot_score(tmp_path, base, capsys):
 # -- a run recorded by the suite ---------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_run_recorded_by_the_suite_is_scored(pytester, fake_engine_env, monkeypatch, base):
     from fixtures.fake_engine import SUITE
 

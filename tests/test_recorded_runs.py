@@ -68,6 +68,7 @@ def test_regrade_with_settings_no_run_recorded_is_an_error_naming_them(
                                  "settings*temperature*"])
 
 
+@pytest.mark.slow
 def test_regrade_of_a_server_run_with_no_server_listening(pytester, monkeypatch):
     args = [*SUITE, "--engine=openai", "--model=served-model", "--benchmarks=demo", "--limit=2",
             "--k=2", "--max-tokens=8", "--retries=0", "-p", "no:cacheprovider"]
@@ -82,6 +83,7 @@ def test_regrade_of_a_server_run_with_no_server_listening(pytester, monkeypatch)
     assert summary(pytester.path)["store"]["generation"] == sampled["store"]["generation"]
 
 
+@pytest.mark.slow
 def test_regrade_diff_and_perplexity_read_the_record_not_the_engine(
         pytester, fake_engine_env, monkeypatch, tmp_path):
     """regrade-diff already read the record (kept as a regression test); perplexity of a

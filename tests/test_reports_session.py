@@ -60,6 +60,7 @@ def suite_properties(path: Path) -> dict:
     return {p.get("name"): p.get("value") for p in root.iter("testsuite").__next__().find("properties")}
 
 
+@pytest.mark.slow
 def test_serial_and_xdist_reports_are_equal(suite):
     data = suite.path / "data" / "aime24"
     data.mkdir(parents=True)
@@ -94,6 +95,7 @@ def test_serial_and_xdist_reports_are_equal(suite):
     assert p2["capability_complete"] == "true"
 
 
+@pytest.mark.slow
 def test_interrupted_run_leaves_an_incomplete_report(suite):
     suite.path.joinpath("conftest.py").write_text(
         "def pytest_runtest_call(item):\n"
@@ -111,6 +113,7 @@ def test_interrupted_run_leaves_an_incomplete_report(suite):
     result.stdout.fnmatch_lines(["*written: *summary.json (incomplete run)*"])
 
 
+@pytest.mark.slow
 def test_stop_at_first_failure_marks_the_run_incomplete(suite):
     result = suite("-x")  # sub passes (1 of 4), mul passes, div fails and stops the session
     assert result.ret == 1
@@ -119,6 +122,7 @@ def test_stop_at_first_failure_marks_the_run_incomplete(suite):
     assert summary["benchmarks"]["demo"]["problems"] == 4
 
 
+@pytest.mark.slow
 def test_fail_under_fails_the_session_with_a_clear_message(suite):
     failing = suite("--unsolved=xfail", "--fail-under=demo:pass@1>=0.25", "--fail-under=demo:pass@8>=20%",
                     "--junitxml=gates.xml")
@@ -149,6 +153,7 @@ def test_malformed_gate_is_a_usage_error_naming_the_option(suite):
     missing.stderr.fnmatch_lines(["*--baseline: 'no-such-run' is not a run folder*"])
 
 
+@pytest.mark.slow
 def test_baseline_drop_and_compare_on_recorded_runs(suite, monkeypatch):
     # a model that answers every demo problem
     monkeypatch.setenv("FAKE_ENGINE_SCRIPT", json.dumps({f"demo/{p}": [boxed(a)] for p, a in ANSWERS.items()}))
@@ -190,6 +195,7 @@ def test_baseline_drop_and_compare_on_recorded_runs(suite, monkeypatch):
     assert doc["setting_differences"] == [{"a": base, "b": current.name, "differences": []}]
 
 
+@pytest.mark.slow
 def test_baseline_sampled_differently_is_a_usage_error_unless_allowed(suite):
     first = suite("--unsolved=xfail", k=4)
     assert first.ret == 0
