@@ -82,6 +82,7 @@ def test_the_embedded_gguf_is_hashed_whole(tmp_path):
 
 def test_a_hub_id_resolves_to_its_commit_when_the_hub_answers(monkeypatch):
     import huggingface_hub
+    import huggingface_hub.constants  # a lazy submodule: not an attribute until imported
 
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)

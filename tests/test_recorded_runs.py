@@ -137,7 +137,12 @@ def test_identical_prompts_of_two_problems_have_distinct_prompt_keys():
     for name in ("qwen-boxed", "abel", "chat"):
         template = get_template(name)
         assert template.prompt_key(a, "tmpl") != template.prompt_key(b, "tmpl"), name
-        assert template.prompt_key(a, "tmpl") == template.prompt_key(a, "tmpl")
+        # a problem loaded again (another object, the same fields) finds its stored rows
+        again = Problem("demo", "one", "What is 2 + 2?", "4", "t")
+        assert template.prompt_key(again, "tmpl") == template.prompt_key(a, "tmpl"), name
+    # the chat template's source is part of the chat prompt's key (the model's own template)
+    chat = get_template("chat")
+    assert chat.prompt_key(a, "tmpl") != chat.prompt_key(a, "another template")
 
 
 def test_identical_prompts_of_two_problems_get_rows_of_their_own(pytester, fake_engine_env,
