@@ -40,6 +40,7 @@ def test_humaneval_loads_offline_from_the_installed_package(humaneval):
     assert first.answer.startswith(first.question)  # the reference program: prompt + solution
 
 
+@pytest.mark.slow
 def test_every_reference_solution_passes_and_every_empty_body_fails(humaneval):
     """All 164 problems both ways, on a pool of two sandboxed graders (about a minute on CI's two
     cores when the reference times are not cached yet, half that when they are)."""
@@ -328,6 +329,7 @@ def test_the_grader_identity_covers_the_code_verifier_and_the_sandbox():
         assert name in modules
 
 
+@pytest.mark.slow
 def test_the_suite_runs_humaneval_through_the_code_verifier(pytester, fake_engine_env,
                                                            monkeypatch, humaneval):
     """The whole path without a real engine: -k humaneval loads HumanEval alone, the scripted

@@ -101,6 +101,7 @@ def test_rebuild_from_folder_and_missing_store_says_why(run_a, tmp_path):
     assert add["samples"][0]["x"] == "19"  # verdicts still come from samples.jsonl
 
 
+@pytest.mark.slow
 def test_compare_command_writes_the_comparison_page(run_a, tmp_path):
     run_b = run_suite(tmp_path / "b", SCRIPT_B, "fake/model-b")
     out = tmp_path / "cmp"

@@ -22,7 +22,9 @@ from fixtures.explorer_runs import HOSTILE, LONG, SCRIPT_A, SCRIPT_B, run_suite,
 WHY = missing_browser()
 if WHY and os.environ.get("CI", "").lower() == "true":
     raise RuntimeError(f"CI must run the browser tests: {WHY}")
-pytestmark = pytest.mark.skipif(WHY is not None, reason=f"no headless browser: {WHY}")
+# slow: a real browser and two suite runs (tox -e py runs them, the fast lane leaves them out)
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(WHY is not None, reason=f"no headless browser: {WHY}")]
 
 
 @pytest.fixture(scope="module")

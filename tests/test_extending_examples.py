@@ -38,6 +38,7 @@ def run_suite(cwd: Path, site: Path, *args: str) -> subprocess.CompletedProcess:
                           cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
 
 
+@pytest.mark.slow
 def test_the_example_package_extends_a_run_through_entry_points(installed, tmp_path):
     box = "\\boxed{%s}"
     replay = tmp_path / "completions.jsonl"

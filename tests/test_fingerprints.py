@@ -67,6 +67,7 @@ def test_a_rerun_reads_no_weights_until_size_or_mtime_change(tmp_path, monkeypat
     assert model_identity(model).fingerprint == first and read == ["model.safetensors"]
 
 
+@pytest.mark.slow
 def test_the_embedded_gguf_is_hashed_whole(tmp_path):
     from capability_tests.models import resolve_model
 
@@ -81,6 +82,7 @@ def test_the_embedded_gguf_is_hashed_whole(tmp_path):
 
 def test_a_hub_id_resolves_to_its_commit_when_the_hub_answers(monkeypatch):
     import huggingface_hub
+    import huggingface_hub.constants  # a lazy submodule: not an attribute until imported
 
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)

@@ -18,8 +18,7 @@ from capability_tests.grading.timeouts import GradingTimeout, time_limit
 from capability_tests.problems import Problem
 from fixtures.grading_problems import policy_of
 
-LIMIT = 3.0  # the default per-comparison limit
-SLACK = 5.0
+SLACK = 5.0  # seconds past a limit a check allows, for a busy machine
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -59,21 +58,23 @@ PATHOLOGICAL = [
 
 @pytest.mark.parametrize("completion", PATHOLOGICAL, ids=range(len(PATHOLOGICAL)))
 def test_pathological_inputs_finish_within_the_limit(completion):
-    start = time.monotonic()
+    """Each is refused by a size guard or compared outright: none is left to the time limit (a
+    timeout here means more than the limit, and then four times it on the recheck)."""
     v = grade(completion, P("0"))
-    assert time.monotonic() - start < LIMIT + SLACK
     assert isinstance(v, Verdict)
+    assert not v.timed_out and not v.grader_error, v
     assert not v.correct or v.extracted == "1"
 
 
 def test_pathological_inputs_in_the_pool_finish_within_the_limit():
-    start = time.monotonic()
     verdicts = grade_many([(c, P("0")) for c in PATHOLOGICAL], workers=2)
     assert len(verdicts) == len(PATHOLOGICAL)
-    assert time.monotonic() - start < len(PATHOLOGICAL) * (LIMIT + SLACK) / 2 + 10
+    assert [i for i, v in enumerate(verdicts) if v.timed_out or v.grader_error] == []
 
 
 def test_time_limit_interrupts_python_work():
+    """The loop never ends: the raise is the timer firing. The bound is a correctness check
+    with a wide margin (25x the limit), not a speed figure."""
     start = time.monotonic()
     with pytest.raises(GradingTimeout):
         with time_limit(0.2):
@@ -95,16 +96,13 @@ def blocked_forever(completion, problem, timeout):
 def test_pool_kills_a_stuck_worker_and_carries_on():
     # limits wide enough that a loaded machine never pushes the quick samples past them
     with GradingPool(workers=2, timeout=1.0, slack=1.0, grade_fn=blocked_forever) as pool:
-        start = time.monotonic()
         futures = [pool.submit(c, P("1")) for c in ["hang", r"\boxed{1}", "hang", r"\boxed{2}"]]
-        results = [f.result(timeout=60) for f in futures]
-        elapsed = time.monotonic() - start
+        results = [f.result(timeout=60) for f in futures]  # killed, not waited for: an hour
         # each hang is killed twice: at the limit, then at the recheck's 4x limit in an idle pool
         assert pool.killed == 4 and pool.rechecked == 2, [(r.reason, r.seconds) for r in results]
     assert [r.timed_out for r in results] == [True, False, True, False]
     assert results[0].reason == "timeout (also with 4 s)" and not results[0].correct
     assert results[1].correct and not results[3].correct
-    assert elapsed < 2 * (1.0 + 1.0) + 2 * (4.0 + 1.0) + SLACK
 
 
 def test_grade_from_a_thread_uses_the_pool_and_keeps_order():

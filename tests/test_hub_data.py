@@ -289,6 +289,7 @@ def test_data_revision_option_overrides_and_is_checked(pytester, fake_engine_env
     result.stderr.fnmatch_lines(["*benchmark 'demo' has no Hub source*"])
 
 
+@pytest.mark.slow
 def test_compare_and_baseline_name_a_data_difference(pytester, fake_engine_env, monkeypatch, tmp_path):
     """Two runs of the same model and settings on two revisions whose rows differ: the baseline
     gate notes it, and `compare` names the revision, row count and rows sha256."""

@@ -124,6 +124,7 @@ PLUGIN = textwrap.dedent('''
 ''')
 
 
+@pytest.mark.slow
 def test_a_metric_from_outside_the_package_is_reported_and_gated(pytester, monkeypatch):
     """The docs/EXTENDING.md metric example: a module loaded with -p registers `two@`; the run's
     summary.json, CSV and report carry it and `--fail-under demo:two@4>=...` gates on it."""

@@ -117,9 +117,8 @@ def test_retryable_failures_are_retried_then_succeed(failure):
 def test_a_timeout_is_retried():
     script = lambda body, attempt: ("sleep", 1.0) if attempt == 1 else None  # noqa: E731
     with FakeOpenAIServer(script=script) as server:
-        start = time.monotonic()
         got = list(engine(server.url, timeout=0.3).stream(requests(1, 1), sampling(1)))
-        assert time.monotonic() - start < 5
+    # a second attempt proves the timeout fired: the late answer would have been accepted
     assert len(got) == 1 and server.attempts[("prompt 0", 0)] == 2
 
 
@@ -189,14 +188,18 @@ def test_work_moves_off_a_url_that_stops_answering():
 
 
 def test_samples_arrive_while_others_are_in_flight_and_closing_cancels():
-    with FakeOpenAIServer(script=lambda body, attempt: ("sleep", 5) if body["seed"] else None
+    """Seed 1's request is answered only after a minute: sample 0 arrives while it is still in
+    flight, and closing the stream cancels it instead of waiting for the answer."""
+    with FakeOpenAIServer(script=lambda body, attempt: ("sleep", 60) if body["seed"] else None
                           ) as server:
         stream = engine(server.url, concurrency=2).stream(requests(1), sampling())
-        start = time.monotonic()
         key, index, _ = next(stream)
-        assert index == 0 and time.monotonic() - start < 3
+        assert index == 0 and server.in_flight >= 1, "the other sample is still being answered"
+        start = time.monotonic()
         stream.close()
-        assert time.monotonic() - start < 3
+        # a correctness bound, not a speed figure: waiting for the answer takes 60 s (or the
+        # runner's 30 s join timeout)
+        assert time.monotonic() - start < 20
     assert not [t for t in threading.enumerate() if t.name == "capability-tests-openai"]
 
 
@@ -281,6 +284,7 @@ def test_server_options_are_checked(pytester, args, message):
     assert message in text and "Traceback" not in text
 
 
+@pytest.mark.slow
 def test_suite_run_against_a_server_keeps_the_token_out_and_resumes(pytester, monkeypatch):
     monkeypatch.setenv("CAPABILITY_TESTS_API_KEY", "sk-secret-456")
     args = [*SUITE, "--engine=openai", "--model=served-model", "--benchmarks=demo", "--limit=2",

@@ -82,6 +82,7 @@ def test_marker_and_keyword_selection(pytester, fake_engine_env, small_benchmark
     assert all(key.startswith("aime24/") for key in calls[0]["keys"])
 
 
+@pytest.mark.slow
 def test_unsolved_can_be_xfail_and_min_correct(pytester, fake_engine_env, monkeypatch):
     monkeypatch.setenv("FAKE_ENGINE_SCRIPT", json.dumps({"demo/add": ["\\boxed{19}", "x"]}))
     result = pytester.runpytest(
@@ -307,6 +308,7 @@ def test_progress_shows_samples_tokens_rate_and_eta(tmp_path, capsys, monkeypatc
     assert "sampling" in err and "12/12" in err and "tokens/s" in err and "<00:00" in err
 
 
+@pytest.mark.slow
 def test_grading_in_process_and_in_pool_agree(pytester, fake_engine_env, monkeypatch):
     monkeypatch.setenv("FAKE_ENGINE_SCRIPT", json.dumps(
         {"demo/add": ["\\boxed{19}", "19"], "demo/fraction": ["\\boxed{0.75}", "\\boxed{\\dfrac34}"]}))
@@ -350,6 +352,7 @@ def test_collect_only_and_setup_plan_never_sample(pytester, fake_engine_env):
     assert engine_log(fake_engine_env) == []
 
 
+@pytest.mark.slow
 def test_ctrl_c_during_sampling_keeps_samples_and_writes_incomplete_report(
         pytester, fake_engine_env, monkeypatch):
     """A KeyboardInterrupt from the engine after 5 samples (problems add and sub complete at

@@ -117,6 +117,7 @@ def test_foreign_project_with_its_own_model_option_runs_untouched(tmp_path):
         assert trace not in helped.stdout
 
 
+@pytest.mark.slow
 def test_documented_invocations_still_load_the_plugin(tmp_path):
     """`pytest ...` in the repository root (its conftest loads the plugin), with -k, -n 2 and
     --junitxml, and `pytest -p capability_tests.plugin --pyargs capability_tests.suite` from

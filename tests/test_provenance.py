@@ -25,6 +25,7 @@ def suite_properties(path):
     return {p.get("name"): p.get("value") for p in suite.find("properties").iter("property")}
 
 
+@pytest.mark.slow
 def test_a_serial_run_records_what_produced_it(pytester, fake_engine_env):
     pytester.runpytest(*SUITE, *PINNED, "--benchmarks=demo", "--limit=2", "--k=2",
                        "--junitxml=junit.xml", "--unsolved=xfail")
@@ -64,6 +65,7 @@ def test_a_serial_run_records_what_produced_it(pytester, fake_engine_env):
     assert again["model"] == prov["model"]
 
 
+@pytest.mark.slow
 def test_under_xdist_the_workers_provenance_reaches_the_report(pytester, fake_engine_env,
                                                                small_benchmarks):
     result = pytester.runpytest_subprocess(

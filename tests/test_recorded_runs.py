@@ -68,6 +68,7 @@ def test_regrade_with_settings_no_run_recorded_is_an_error_naming_them(
                                  "settings*temperature*"])
 
 
+@pytest.mark.slow
 def test_regrade_of_a_server_run_with_no_server_listening(pytester, monkeypatch):
     args = [*SUITE, "--engine=openai", "--model=served-model", "--benchmarks=demo", "--limit=2",
             "--k=2", "--max-tokens=8", "--retries=0", "-p", "no:cacheprovider"]
@@ -82,6 +83,7 @@ def test_regrade_of_a_server_run_with_no_server_listening(pytester, monkeypatch)
     assert summary(pytester.path)["store"]["generation"] == sampled["store"]["generation"]
 
 
+@pytest.mark.slow
 def test_regrade_diff_and_perplexity_read_the_record_not_the_engine(
         pytester, fake_engine_env, monkeypatch, tmp_path):
     """regrade-diff already read the record (kept as a regression test); perplexity of a
@@ -116,7 +118,12 @@ def test_identical_prompts_of_two_problems_have_distinct_prompt_keys():
     for name in ("qwen-boxed", "abel", "chat"):
         template = get_template(name)
         assert template.prompt_key(a, "tmpl") != template.prompt_key(b, "tmpl"), name
-        assert template.prompt_key(a, "tmpl") == template.prompt_key(a, "tmpl")
+        # a problem loaded again (another object, the same fields) finds its stored rows
+        again = Problem("demo", "one", "What is 2 + 2?", "4", "t")
+        assert template.prompt_key(again, "tmpl") == template.prompt_key(a, "tmpl"), name
+    # the chat template's source is part of the chat prompt's key (the model's own template)
+    chat = get_template("chat")
+    assert chat.prompt_key(a, "tmpl") != chat.prompt_key(a, "another template")
 
 
 def test_identical_prompts_of_two_problems_get_rows_of_their_own(pytester, fake_engine_env,

@@ -96,6 +96,7 @@ def test_texts_with_lone_surrogates_are_stored_and_graded(pytester, fake_engine_
     assert generate_calls(fake_engine_env) == [], "read back from the store"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("signame", ["SIGTERM", "SIGINT"])
 def test_stop_signal_while_sampling_stores_what_arrived_and_ends_the_engine(
         pytester, fake_engine_env, monkeypatch, signame):

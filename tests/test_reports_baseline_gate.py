@@ -33,6 +33,10 @@ def test_p_value_matches_the_exact_randomisation_distribution():
     p = sign_flip_pvalues(drops, 40_000, 0)
     assert np.abs(p - exact).max() < 0.01
     assert np.array_equal(p, sign_flip_pvalues(drops, 40_000, 0))  # fixed seed: reproducible
+    # the seed and the benchmark's name choose the flips: each benchmark gets its own draws
+    assert not np.array_equal(p, sign_flip_pvalues(drops, 40_000, 1))
+    assert not np.array_equal(sign_flip_pvalues(drops, 40_000, 0, "aime24"),
+                              sign_flip_pvalues(drops, 40_000, 0, "gsm8k"))
 
 
 def test_holm_by_hand():

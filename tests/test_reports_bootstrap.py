@@ -25,6 +25,9 @@ def test_interval_brackets_estimate_and_is_reproducible():
     first = compute_curve("sim", results(counts), BootstrapSettings(resamples=500, seed=3))
     again = compute_curve("sim", results(counts), BootstrapSettings(resamples=500, seed=3))
     assert np.array_equal(first.low, again.low) and np.array_equal(first.high, again.high)
+    other = compute_curve("sim", results(counts), BootstrapSettings(resamples=500, seed=4))
+    assert not np.array_equal(first.low, other.low) or not np.array_equal(first.high, other.high), \
+        "the seed chooses the resamples"
     assert np.all(first.low <= first.curve) and np.all(first.curve <= first.high)
     assert np.all(first.high - first.low > 0)
 

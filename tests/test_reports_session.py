@@ -63,6 +63,7 @@ def suite_properties(path: Path) -> dict:
     return {p.get("name"): p.get("value") for p in root.iter("testsuite").__next__().find("properties")}
 
 
+@pytest.mark.slow
 def test_serial_and_xdist_reports_are_equal(suite):
     data = suite.path / "data" / "aime24"
     data.mkdir(parents=True)
@@ -97,6 +98,7 @@ def test_serial_and_xdist_reports_are_equal(suite):
     assert p2["capability_complete"] == "true"
 
 
+@pytest.mark.slow
 def test_interrupted_run_leaves_an_incomplete_report(suite):
     suite.path.joinpath("conftest.py").write_text(
         "def pytest_runtest_call(item):\n"
@@ -114,6 +116,7 @@ def test_interrupted_run_leaves_an_incomplete_report(suite):
     result.stdout.fnmatch_lines(["*written: *summary.json (incomplete run)*"])
 
 
+@pytest.mark.slow
 def test_stop_at_first_failure_marks_the_run_incomplete(suite):
     result = suite("-x")  # sub passes (1 of 4), mul passes, div fails and stops the session
     assert result.ret == 1
@@ -122,6 +125,7 @@ def test_stop_at_first_failure_marks_the_run_incomplete(suite):
     assert summary["benchmarks"]["demo"]["problems"] == 4
 
 
+@pytest.mark.slow
 def test_fail_under_fails_the_session_with_a_clear_message(suite):
     failing = suite("--unsolved=xfail", "--fail-under=demo:pass@1>=0.25", "--fail-under=demo:pass@8>=20%",
                     "--junitxml=gates.xml")

@@ -93,8 +93,9 @@ def test_an_infinite_loop_times_out_and_is_counted_apart():
     start = time.monotonic()
     verdict = verify_code(block("def add(a, b):\n    while True:\n        pass"), problem())
     assert not verdict.correct and verdict.timed_out and verdict.outcome == "timeout"
-    # 2 s of CPU time; the wall-clock backstop behind it bounds the wait on a saturated machine
-    assert time.monotonic() - start < timing.wall_backstop(2.0) + 5
+    # 2 s of CPU time; the wall-clock backstop behind it bounds the wait on a saturated machine.
+    # A correctness bound with a wide margin (a loop nobody stops never returns), not a speed figure.
+    assert time.monotonic() - start < 2 * timing.wall_backstop(2.0) + 30
 
 
 def test_a_fork_bomb_is_contained():
@@ -104,7 +105,8 @@ def test_a_fork_bomb_is_contained():
     report = run_tests(bomb, {"mode": "function", "prompt": "", "test": ADD_TEST,
                               "entry_point": "add"}, Limits(wall=1.5, cpu=2), entry_point="add")
     assert not report.passed and report.timed_out
-    assert time.monotonic() - start < 1.5 + 5
+    # stopped, not left running: a correctness bound with a wide margin, not a speed figure
+    assert time.monotonic() - start < 1.5 + 60
     # the machine still forks: this test process can start a child
     assert os.waitpid(os.spawnv(os.P_NOWAIT, "/bin/true", ["true"]), 0)[1] == 0
 

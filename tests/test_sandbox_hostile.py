@@ -125,7 +125,9 @@ def test_a_sandbox_that_cannot_be_stopped_is_killed_and_graded_wrong(fuse_guard)
     report = run_tests((HOSTILE / "fuse_deadlock.py").read_text(), job, Limits(wall=5, cpu=5),
                        entry_point="attack", _hardening=False)
     assert report.error is None, report
-    assert time.monotonic() - start < 5 + 3 + 15 + 10
+    # the teardown ends (wall limit, kill, teardown's 15 s): a correctness bound with a wide
+    # margin for a busy machine, not a speed figure
+    assert time.monotonic() - start < 2 * (5 + 3 + 15) + 30
     assert not report.passed  # the attack "passes" its test, then cannot be stopped
     assert report.why == sandbox_run.NOT_STOPPED
 

@@ -94,6 +94,7 @@ def scripted(fake_engine_env, monkeypatch):
     return fake_engine_env
 
 
+@pytest.mark.slow
 def test_three_shards_merge_into_what_one_machine_writes(pytester, scripted):
     single = _run(pytester, "--report-dir=single")
     assert single.ret == 0, single.stdout.str()
@@ -136,6 +137,7 @@ def test_three_shards_merge_into_what_one_machine_writes(pytester, scripted):
     assert again["benchmarks"] == sa["benchmarks"]
 
 
+@pytest.mark.slow
 def test_a_missing_shard_is_named_and_merging_it_later_copies_only_it(pytester, scripted,
                                                                        capsys):
     for i in range(3):
@@ -160,8 +162,8 @@ def test_a_missing_shard_is_named_and_merging_it_later_copies_only_it(pytester, 
 
 @pytest.mark.parametrize("odd, named", [
     (["--temperature=1.0"], "temperature = 0.6"),
-    (["--max-tokens=99"], "max_tokens = 4096"),
-    (["--seed=7"], "seed = 0"),
+    pytest.param(["--max-tokens=99"], "max_tokens = 4096", marks=pytest.mark.slow),
+    pytest.param(["--seed=7"], "seed = 0", marks=pytest.mark.slow),
 ])
 def test_runs_sampled_differently_are_refused_naming_the_setting(pytester, scripted, capsys,
                                                                   odd, named):
@@ -175,6 +177,7 @@ def test_runs_sampled_differently_are_refused_naming_the_setting(pytester, scrip
     assert not out.exists(), "nothing written"
 
 
+@pytest.mark.slow
 def test_overlapping_or_repeated_shards_are_refused(pytester, scripted, capsys):
     assert _run(pytester, "--shard=0/2", "--report-dir=a").ret == 0
     assert _run(pytester, "--shard=0/2", "--report-dir=a2").ret == 0
@@ -187,6 +190,7 @@ def test_overlapping_or_repeated_shards_are_refused(pytester, scripted, capsys):
     assert "shard count" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_a_different_selection_is_refused(pytester, scripted, capsys):
     assert _run(pytester, "--shard=0/2", "--report-dir=a").ret == 0
     assert _run(pytester, "--shard=1/2", "--report-dir=b", "-k", "not add").ret == 0
@@ -202,6 +206,7 @@ def test_a_bad_shard_option_is_a_usage_error_naming_it(pytester, scripted):
     assert generate_calls(scripted) == []
 
 
+@pytest.mark.slow
 def test_a_shard_under_xdist_samples_its_slice_and_records_it(pytester, scripted):
     result = _run(pytester, "--shard=1/2", "--report-dir=x", "-n", "2")
     assert result.ret == 0, result.stdout.str()

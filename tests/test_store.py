@@ -103,6 +103,7 @@ def test_a_different_sampling_setting_is_a_different_store_key(pytester, fake_en
     }, "batched requests carry the seeds of the indices they fill"
 
 
+@pytest.mark.slow
 def test_same_report_from_stored_and_fresh_samples(pytester, fake_engine_env, monkeypatch):
     monkeypatch.setenv("FAKE_ENGINE_SCRIPT", json.dumps({
         "demo/add": ["\\boxed{19}", "x", "\\boxed{19}"], "demo/sub": ["x", "\\boxed{-4}"],
@@ -130,6 +131,7 @@ def test_same_report_from_stored_and_fresh_samples(pytester, fake_engine_env, mo
     assert properties((pytester.path / "junit.xml").read_text()) == properties(fresh_junit)
 
 
+@pytest.mark.slow
 def test_fresh_replaces_and_store_none_writes_nothing(pytester, fake_engine_env):
     args = [*SUITE, *FAKE, "--benchmarks=demo", "-k", "add", "--k=3"]
     pytester.runpytest(*args)
@@ -143,6 +145,7 @@ def test_fresh_replaces_and_store_none_writes_nothing(pytester, fake_engine_env)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
 
 
+@pytest.mark.slow
 def test_regrade_without_engine_importable(pytester, fake_engine_env, monkeypatch):
     """--regrade grades and reports from the store alone: a process where `import vllm`,
     `import torch` and `import transformers` raise still runs it."""
@@ -175,6 +178,7 @@ def test_regrade_without_engine_importable(pytester, fake_engine_env, monkeypatc
     result.stdout.fnmatch_lines(["*--regrade: demo/add has 2 of 3 samples in the completion store*"])
 
 
+@pytest.mark.slow
 def test_regrade_recomputes_every_verdict(pytester, fake_engine_env, monkeypatch):
     """--regrade recomputes even verdicts made under the current grader (and writes them back).
     A changed grader regrades by itself: tests/test_verdicts.py."""
@@ -191,6 +195,7 @@ def test_regrade_recomputes_every_verdict(pytester, fake_engine_env, monkeypatch
     assert len(generate_calls(fake_engine_env)) == 1
 
 
+@pytest.mark.slow
 def test_resume_after_kill_9(pytester, fake_engine_env, monkeypatch):
     """A run killed with SIGKILL mid-stream keeps what it stored; the next run generates only
     what is missing."""
@@ -228,6 +233,7 @@ def test_resume_after_kill_9(pytester, fake_engine_env, monkeypatch):
     assert summary(pytester)["benchmarks"]["demo"]["n"] == 30
 
 
+@pytest.mark.slow
 def test_concurrent_workers_share_one_store(pytester, fake_engine_env, small_benchmarks):
     args = [*SUITE, *FAKE, f"--data-dir={small_benchmarks}", "--benchmarks=aime24,amc23,gsm8k",
             "--limit=3", "--k=3"]
@@ -354,6 +360,7 @@ def test_batched_only_engine_refuses_seeded_sampling(pytester, fake_engine_env):
     pytester.runpytest(*base, "--sampling=batched").assert_outcomes(failed=1, deselected=9)
 
 
+@pytest.mark.slow
 def test_batched_top_up_is_refused_for_an_engine_without_batched_seeds(pytester, fake_engine_env):
     """An engine that would draw a top-up from the same random stream as the stored samples
     (no `batched_seeds`) cannot add samples to a batched store: the run says what to run."""
@@ -451,6 +458,7 @@ def _open_at_once(path, start, results):
         results.put(repr(exc))
 
 
+@pytest.mark.slow
 def test_workers_creating_a_new_store_at_the_same_moment(tmp_path):
     """SQLite answers "database is locked" at once (no busy wait) to a connection that switches a
     new file to WAL while another creates the schema; opening retries. (Without the retry 6 of

@@ -217,6 +217,7 @@ Grading.submit = _submit
 '''
 
 
+@pytest.mark.slow
 def test_ungraded_samples_error_the_problem_and_are_counted(pytester, fake_engine_env, monkeypatch):
     monkeypatch.setenv("FAKE_ENGINE_SCRIPT", json.dumps({
         "demo/add": ["\\boxed{19}", "CRASH"], "demo/sub": ["\\boxed{27}", "\\boxed{5}", "nothing"],
@@ -271,6 +272,7 @@ def test_a_changed_grader_regrades_from_the_store_automatically(pytester, fake_e
     assert len(generate_calls(fake_engine_env)) == 1
 
 
+@pytest.mark.slow
 def test_an_edited_grading_module_regrades_with_the_same_pass_at_k(pytester, fake_engine_env,
                                                                     monkeypatch, tmp_path):
     """The real thing: a copy of the package, a grading module edited between two runs of the
@@ -294,6 +296,7 @@ def test_an_edited_grading_module_regrades_with_the_same_pass_at_k(pytester, fak
     assert {r["grader"] for r in samples_jsonl(pytester.path)} == {second["grader"]["identity"]}
 
 
+@pytest.mark.slow
 def test_per_sample_records_audit_the_report_and_stay_out_of_junit(pytester, fake_engine_env,
                                                                     monkeypatch):
     monkeypatch.setenv("FAKE_ENGINE_SCRIPT", json.dumps({
@@ -324,6 +327,7 @@ def test_per_sample_records_audit_the_report_and_stay_out_of_junit(pytester, fak
     assert samples_jsonl(pytester.path) == records, "same records through xdist"
 
 
+@pytest.mark.slow
 def test_regrade_diff_lists_changed_verdicts_and_the_pass_at_k_change(pytester, fake_engine_env,
                                                                        monkeypatch, capsys):
     from capability_tests.cli import main

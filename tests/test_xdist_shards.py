@@ -24,6 +24,7 @@ def test_a_capability_test_is_scheduled_by_its_shard_other_tests_as_before():
     assert scope_of("test_x.py::test_y[other/1]", shards) == "test_x.py::test_y[other/1]"
 
 
+@pytest.mark.slow
 def test_workers_sample_whole_shards_that_mix_benchmarks(pytester, fake_engine_env,
                                                          shared_benchmarks):
     result = pytester.runpytest_subprocess(
@@ -60,6 +61,7 @@ def _counts(path):
     return out
 
 
+@pytest.mark.slow
 def test_the_controllers_reports_equal_a_one_worker_runs(pytester, fake_engine_env, monkeypatch):
     """Same problems, same seeds, same (scripted) samples: -n 2 reports what a serial run does."""
     script = {"demo/add": ["\\boxed{19}", "no"], "demo/sub": ["\\boxed{27}"],
@@ -79,6 +81,7 @@ def test_the_controllers_reports_equal_a_one_worker_runs(pytester, fake_engine_e
     assert 0 < benchmarks["demo"]["pass_at_k"]["1"] < 1
 
 
+@pytest.mark.slow
 def test_workers_sample_before_their_first_test_not_inside_it(pytester, fake_engine_env,
                                                               monkeypatch):
     """Under -n 2 a worker samples its shard just before the shard's first test runs, outside
@@ -98,6 +101,7 @@ def test_workers_sample_before_their_first_test_not_inside_it(pytester, fake_eng
     assert len(generate_calls(fake_engine_env)) == 8  # 10 problems, 2 workers: 8 shards
 
 
+@pytest.mark.slow
 def test_each_worker_gets_its_own_visible_gpu(pytester, fake_engine_env, monkeypatch):
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "5,7")
     result = pytester.runpytest_subprocess(*SUITE, *GPU_FAKE, "--benchmarks=demo", "--k=1",
@@ -108,6 +112,7 @@ def test_each_worker_gets_its_own_visible_gpu(pytester, fake_engine_env, monkeyp
         "-n auto: one worker per visible GPU, worker i on the i-th"
 
 
+@pytest.mark.slow
 def test_tensor_parallelism_gives_each_worker_a_group_of_gpus(pytester, fake_engine_env,
                                                                monkeypatch):
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "4,5,6,7")
@@ -132,6 +137,7 @@ def test_more_engines_than_gpus_is_a_usage_error_naming_n(pytester, fake_engine_
     assert engine_log(fake_engine_env) == []
 
 
+@pytest.mark.slow
 def test_without_a_visible_gpu_workers_stay_as_they_are(pytester, fake_engine_env, monkeypatch):
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")  # none visible (as on a machine without GPUs)
     result = pytester.runpytest_subprocess(*SUITE, *GPU_FAKE, "--benchmarks=demo", "--k=1",
