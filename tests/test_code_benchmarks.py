@@ -298,6 +298,22 @@ def test_the_pool_waits_for_a_program_within_its_own_limit():
     assert verdict.correct, verdict.reason
 
 
+def test_a_code_timeout_is_rechecked_alone_under_the_limits_its_key_names():
+    """A program that never stops times out; the pool rechecks it once, alone in an idle pool,
+    under the same CPU limit (the one in its verdict key, not the pool's math limit x 4), and
+    the verdict's reason says so instead of naming a limit that was never applied."""
+    loop = "```python\ndef f():\n    while True:\n        pass\n```"
+    problem = _slow_problem()
+    with GradingPool(workers=1, timeout=0.5, slack=0.5) as pool:
+        verdict = pool.submit(loop, problem).result()
+        assert pool.rechecked == 1
+    assert verdict.timed_out and not verdict.correct and not verdict.error
+    # its CPU limit, or the wall-clock backstop where other jobs starve it of CPU
+    assert verdict.reason.startswith("timeout: over "), verdict.reason
+    assert "also with" not in verdict.reason, verdict.reason
+    assert verdict.reason.endswith("(again when rechecked alone in an idle pool)"), verdict.reason
+
+
 # -- the grade command ----------------------------------------------------------------------------
 
 

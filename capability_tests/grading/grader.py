@@ -23,7 +23,7 @@ from capability_tests.grading.timeouts import (
     time_limit,
 )
 from capability_tests.grading.verdict import Verdict, grader_error_verdict
-from capability_tests.grading.verifiers import UnknownVerifier, verify
+from capability_tests.grading.verifiers import UnknownVerifier, has_own_limits, verify
 from capability_tests.problems import Problem
 
 MAX_COMPLETION_CHARS = 2_000_000
@@ -93,10 +93,14 @@ def grade_math(completion: str, problem: Problem, timeout: float = DEFAULT_TIMEO
     return Verdict(correct, answer, f"{reason} ({found.how})", time.perf_counter() - start)
 
 
-def recheck_verdict(verdict: Verdict, limit: float) -> Verdict:
-    """The final verdict of a recheck: a second timeout says so in its reason."""
+def recheck_verdict(verdict: Verdict, limit: float | None) -> Verdict:
+    """The final verdict of a recheck: a second timeout says so in its reason, with the longer
+    limit it had, or (None: a verifier with its own per-problem limits, which are in the
+    verdict key and stay the same) that it timed out again alone in an idle pool."""
     if verdict.timed_out and not verdict.error:
-        return replace(verdict, reason=f"{verdict.reason} (also with {limit:g} s)")
+        again = "again when rechecked alone in an idle pool" if limit is None else \
+            f"also with {limit:g} s"
+        return replace(verdict, reason=f"{verdict.reason} ({again})")
     return verdict
 
 
@@ -111,8 +115,9 @@ def grade(completion: str, problem: Problem, timeout: float = DEFAULT_TIMEOUT_S)
     if signals_usable():
         verdict = grade_here(completion, problem, timeout)
         if verdict.timed_out:  # provisional, as in a pool: rechecked once with a longer limit
+            limit = None if has_own_limits(problem) else timeout * RECHECK_FACTOR
             verdict = recheck_verdict(grade_here(completion, problem, timeout * RECHECK_FACTOR),
-                                      timeout * RECHECK_FACTOR)
+                                      limit)
         return verdict
     from capability_tests.grading.pool import shared_pool
 

@@ -367,8 +367,10 @@ class GradingPool:
             return
         if factor != 1.0:
             from capability_tests.grading.grader import recheck_verdict
+            from capability_tests.grading.verifiers import has_own_limits
 
-            verdict = recheck_verdict(verdict, self.timeout * factor)
+            own = has_own_limits(problem)
+            verdict = recheck_verdict(verdict, None if own else self.timeout * factor)
         future.set_result(verdict)
 
     def _limit_for(self, problem: Problem, factor: float = 1.0) -> float:

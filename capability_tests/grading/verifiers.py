@@ -99,6 +99,19 @@ def time_budget(problem: Problem, timeout: float) -> float:
     return max(timeout, float(budget(problem, timeout))) if callable(budget) else timeout
 
 
+def has_own_limits(problem: Problem) -> bool:
+    """Whether `problem`'s verifier sets its own per-problem limits (a module function
+    `verdict_limits`: the code verifier's CPU time scaled from the reference) instead of the
+    pool's `timeout`. Its recheck of a timeout runs under the same limits, the ones its verdict
+    key names, alone in an idle pool; a longer limit would be a verdict the key does not
+    describe."""
+    try:
+        verifier = get_verifier(problem.verifier)
+        return callable(getattr(importlib.import_module(verifier.module), "verdict_limits", None))
+    except Exception:  # an unknown or broken verifier fails each sample, with its own message
+        return False
+
+
 def verdict_limits(problem: Problem) -> str | None:
     """The effective limits a verdict on `problem` is made under on this machine, where they
     depend on the problem (the code verifier: a limit scaled from the reference solution's time
