@@ -15,16 +15,9 @@ from hypothesis import strategies as st
 
 from capability_tests.grading import grade
 from capability_tests.problems import Problem
+from fixtures.exact_values import Items, NotExact, Number, Tuple, differs, exact_value
 from fixtures.grading_problems import policy_of
-from fixtures.near_miss import (
-    Items,
-    NotExact,
-    Number,
-    Tuple,
-    differs,
-    exact_value,
-    near_misses,
-)
+from fixtures.near_miss import near_misses
 
 
 def P(benchmark: str, answer: str) -> Problem:
