@@ -58,6 +58,21 @@ FRAMES = (
 )
 
 
+def synthetic_answer(rng: random.Random, problem, misses: list[str], answers: list[str]
+                     ) -> tuple[str, float, str]:
+    """(reasoning text, the roll, the answer): the reference half the time, else a near miss
+    (when there is one) or another problem's reference."""
+    body = " ".join(rng.choice(REASONING) for _ in range(rng.randint(3, 8)))
+    roll = rng.random()
+    if roll < 0.5:
+        answer = problem.answer
+    elif roll < 0.8 and misses:
+        answer = rng.choice(misses)
+    else:
+        answer = rng.choice(answers)
+    return body, roll, answer
+
+
 def synthetic_completions(data_dir: Path, per_problem: int, seed: int = 12345):
     """(completion, problem) pairs: `per_problem` realistic completions for every problem."""
     rng = random.Random(seed)
@@ -66,14 +81,7 @@ def synthetic_completions(data_dir: Path, per_problem: int, seed: int = 12345):
     for problem in problems:
         misses = [m.text for m in near_misses(problem.answer, problem.policy, limit=8)]
         for _ in range(per_problem):
-            body = " ".join(rng.choice(REASONING) for _ in range(rng.randint(3, 8)))
-            roll = rng.random()
-            if roll < 0.5:
-                answer = problem.answer
-            elif roll < 0.8 and misses:
-                answer = rng.choice(misses)
-            else:
-                answer = rng.choice(answers)
+            body, roll, answer = synthetic_answer(rng, problem, misses, answers)
             if roll > 0.97:
                 yield body + "\n\nSo the answer is $\\boxed{" + answer[: len(answer) // 2], problem
             elif roll > 0.95:

@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repositor
 from capability_tests.benchmarks import load_problems  # noqa: E402
 from capability_tests.sampling.sink import FLUSH_SAMPLES, Grading  # noqa: E402
 from fixtures.near_miss import near_misses  # noqa: E402
-from perf.grading_speed import FRAMES, REASONING  # noqa: E402
+from perf.grading_speed import FRAMES, synthetic_answer  # noqa: E402
 
 WARM_UP = "gsm8k"  # the warm-up batch's problems: not the measured ones
 
@@ -46,15 +46,8 @@ def completions(problems, seed: int = 2024) -> list[str]:
     answers = [p.answer for p in problems]
     out = []
     for problem in problems:
-        body = " ".join(rng.choice(REASONING) for _ in range(rng.randint(3, 8)))
-        roll = rng.random()
         misses = [m.text for m in near_misses(problem.answer, problem.policy, limit=4)]
-        if roll < 0.5:
-            answer = problem.answer
-        elif roll < 0.8 and misses:
-            answer = rng.choice(misses)
-        else:
-            answer = rng.choice(answers)
+        body, _, answer = synthetic_answer(rng, problem, misses, answers)
         out.append(f"{body}\n\n{rng.choice(FRAMES).format(a=answer)}")
     return out
 
