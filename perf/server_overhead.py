@@ -48,7 +48,13 @@ def start_server(model: str, port: int, log: Path) -> subprocess.Popen:
          "--kv-cache-memory-bytes", str(2 << 30), "--max-num-batched-tokens", "65536",
          "--disable-log-stats", "--disable-uvicorn-access-log"],
         stdout=open(log, "wb"), stderr=subprocess.STDOUT, env=env, start_new_session=True)
-    deadline = time.monotonic() + 600
+    return wait_serving(process, port, log, limit_s=600, poll_s=1.0)
+
+
+def wait_serving(process: subprocess.Popen, port: int, log: Path, limit_s: float,
+                 poll_s: float) -> subprocess.Popen:
+    """`process` once its /v1/models answers; exits with the server's log if it dies first."""
+    deadline = time.monotonic() + limit_s
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise SystemExit(f"server exited: {log.read_text(errors='replace')[-2000:]}")
@@ -56,7 +62,7 @@ def start_server(model: str, port: int, log: Path) -> subprocess.Popen:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/models", timeout=2):
                 return process
         except OSError:
-            time.sleep(1)
+            time.sleep(poll_s)
     raise SystemExit("server did not start")
 
 
@@ -114,29 +120,27 @@ def suite_run(url: str, data_dir: str, problems: int, k: int, max_tokens: int,
              f"--report-dir={work}/reports", "-p", "no:cacheprovider"],
             cwd=work, capture_output=True, text=True)
         wall = time.perf_counter() - start
+    samples, tokens, seconds = sampling_phase(out, problems * k)
+    return wall, seconds, samples, tokens
+
+
+def sampling_phase(out: subprocess.CompletedProcess, expected: int) -> tuple[int, int, float]:
+    """(samples, tokens, seconds) of a suite run's sampling phase, from its own log line; exits
+    with the run's output when it failed or sampled other than `expected` samples."""
     text = out.stdout + out.stderr
     found = re.search(r"capability-tests: (\d+) samples, (\d+) tokens in ([\d.]+) s", text)
     if out.returncode not in (0, 1) or not found:
         raise SystemExit(f"suite run failed ({out.returncode}): {text[-3000:]}")
-    if int(found.group(1)) != problems * k:
-        raise SystemExit(f"suite sampled {found.group(1)} of {problems * k}: {text[-3000:]}")
-    return wall, float(found.group(3)), int(found.group(1)), int(found.group(2))
+    if int(found.group(1)) != expected:
+        raise SystemExit(f"suite sampled {found.group(1)} of {expected}: {text[-3000:]}")
+    return int(found.group(1)), int(found.group(2)), float(found.group(3))
 
 
 def start_instant(port: int, log: Path) -> subprocess.Popen:
     process = subprocess.Popen(
         [sys.executable, str(Path(__file__).with_name("instant_server.py")), "--port", str(port)],
         stdout=open(log, "wb"), stderr=subprocess.STDOUT, start_new_session=True)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"server exited: {log.read_text(errors='replace')[-2000:]}")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/models", timeout=2):
-                return process
-        except OSError:
-            time.sleep(0.2)
-    raise SystemExit("server did not start")
+    return wait_serving(process, port, log, limit_s=60, poll_s=0.2)
 
 
 def main() -> None:

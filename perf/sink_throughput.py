@@ -16,13 +16,15 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from server_overhead import sampling_phase  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 
@@ -41,13 +43,7 @@ def suite_run(problems: int, k: int, data_dir: str, store: bool) -> float:
              f"--data-dir={data_dir}", "--benchmarks=gsm8k", f"--limit={problems}", f"--k={k}",
              where, f"--report-dir={work}/reports", "--unsolved=xfail"],
             cwd=work, env=env, capture_output=True, text=True)
-    text = out.stdout + out.stderr
-    found = re.search(r"capability-tests: (\d+) samples, (\d+) tokens in ([\d.]+) s", text)
-    if out.returncode not in (0, 1) or not found:
-        raise SystemExit(f"suite run failed ({out.returncode}): {text[-3000:]}")
-    if int(found.group(1)) != problems * k:
-        raise SystemExit(f"suite sampled {found.group(1)} of {problems * k}: {text[-3000:]}")
-    return float(found.group(3))
+    return sampling_phase(out, problems * k)[2]
 
 
 def main() -> None:
