@@ -94,9 +94,15 @@ def time_budget(problem: Problem, timeout: float) -> float:
     honours), or more where the verifier's module says so through a function
     `time_budget(problem, timeout)` (the code verifier: a program's run under this machine's
     limit). A `GradingPool` waits this long, plus its slack, before it kills a worker."""
-    verifier = get_verifier(problem.verifier)
-    budget = getattr(importlib.import_module(verifier.module), "time_budget", None)
-    return max(timeout, float(budget(problem, timeout))) if callable(budget) else timeout
+    budget = _verifier_hook(problem, "time_budget")
+    return timeout if budget is None else max(timeout, float(budget(problem, timeout)))
+
+
+def _verifier_hook(problem: Problem, name: str):
+    """The function `name` of the module that holds `problem`'s verifier, or None (the optional
+    hooks a verifier module may define: `time_budget`, `verdict_limits`)."""
+    hook = getattr(importlib.import_module(get_verifier(problem.verifier).module), name, None)
+    return hook if callable(hook) else None
 
 
 def has_own_limits(problem: Problem) -> bool:
@@ -106,8 +112,7 @@ def has_own_limits(problem: Problem) -> bool:
     key names, alone in an idle pool; a longer limit would be a verdict the key does not
     describe."""
     try:
-        verifier = get_verifier(problem.verifier)
-        return callable(getattr(importlib.import_module(verifier.module), "verdict_limits", None))
+        return _verifier_hook(problem, "verdict_limits") is not None
     except Exception:  # an unknown or broken verifier fails each sample, with its own message
         return False
 
@@ -120,11 +125,10 @@ def verdict_limits(problem: Problem) -> str | None:
     identity). It goes into the verdict key (`store_keys.grading_digest`), so a verdict made
     under other limits is graded again rather than reused."""
     try:
-        verifier = get_verifier(problem.verifier)
-        limits = getattr(importlib.import_module(verifier.module), "verdict_limits", None)
+        limits = _verifier_hook(problem, "verdict_limits")
     except Exception:  # an unknown or broken verifier fails each sample, with its own message
         return None
-    if not callable(limits):
+    if limits is None:
         return None
     try:
         return str(limits(problem))
